@@ -1,0 +1,54 @@
+//! The plugwire wire contract, version 1.
+//!
+//! This crate holds everything both sides of a plugwire connection must agree
+//! on, and nothing that performs I/O:
+//!
+//! - [`pb`]: the tonic/prost code generated from `proto/plugwire/v1/*.proto`;
+//! - [`constants`]: protocol versions, the magic cookie, environment variable
+//!   names, limits;
+//! - [`bootstrap`]: the go-plugin compatible bootstrap line
+//!   (`1|1|unix|/path|grpc|`) with a strict parser and a formatter;
+//! - [`version`]: parsing `PLUGIN_PROTOCOL_VERSIONS` and picking the
+//!   highest common version;
+//! - [`log`]: the hclog-style JSON log line that plugins write to stderr.
+//!
+//! The normative description is `docs/protocol.md`.
+//!
+//! ```
+//! use plugwire_proto::bootstrap::BootstrapLine;
+//!
+//! let line = BootstrapLine::parse_line(b"1|1|unix|/run/pw/p.sock|grpc|\n")?;
+//! assert_eq!(line.app_version, 1);
+//! assert_eq!(line.socket_path, "/run/pw/p.sock");
+//! # Ok::<(), plugwire_proto::bootstrap::BootstrapLineError>(())
+//! ```
+
+pub mod bootstrap;
+pub mod constants;
+pub mod log;
+pub mod version;
+
+/// Generated protobuf messages and gRPC stubs for `plugwire.v1`.
+///
+/// Every message and field is documented in the `.proto` files and in
+/// `docs/protocol.md`.
+///
+/// ```
+/// use plugwire_proto::pb::CallToolRequest;
+///
+/// let request = CallToolRequest {
+///     name: "echo".into(),
+///     arguments_json: r#"{"text":"hi"}"#.into(),
+/// };
+/// assert_eq!(request.name, "echo");
+/// ```
+#[allow(missing_docs, clippy::all, clippy::pedantic)]
+pub mod pb {
+    tonic::include_proto!("plugwire.v1");
+
+    /// The encoded `FileDescriptorSet` of `plugwire.v1`, for gRPC reflection.
+    pub const FILE_DESCRIPTOR_SET: &[u8] =
+        tonic::include_file_descriptor_set!("plugwire_v1_descriptor");
+}
+
+pub use prost_types;

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs every check CI runs: format, lints, proto hygiene, and all tests.
+# Installs what it needs into local folders first (tools/buf/node_modules).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "install: buf (npm, into tools/buf/node_modules)"
+# `npm ci` rejects lockfiles whose optional per-platform packages the registry
+# did not resolve; `npm install` honours the committed lockfile all the same.
+(cd tools/buf && npm install --no-audit --no-fund --loglevel=error)
+BUF=tools/buf/node_modules/.bin/buf
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "buf lint"
+"$BUF" lint proto
+
+step "buf breaking (against the published v1 image)"
+"$BUF" breaking proto --against proto/published/plugwire-v1.json
+
+step "cargo test"
+cargo test --workspace --locked

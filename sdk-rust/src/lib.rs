@@ -1,0 +1,1 @@
+//! Rust SDK for plugwire plugins (being built).
