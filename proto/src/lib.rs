@@ -24,8 +24,10 @@
 //! ```
 
 pub mod bootstrap;
+pub mod cli;
 pub mod constants;
 pub mod log;
+pub mod names;
 pub mod version;
 
 /// Generated protobuf messages and gRPC stubs for `plugwire.v1`.

@@ -1,0 +1,5 @@
+//! The `audit` example plugin's executable.
+
+fn main() {
+    plugwire_sdk::serve_blocking(plugwire_example_audit::plugin());
+}

@@ -1,0 +1,120 @@
+//! `ToolService`: list, call, and call with progress.
+
+use std::sync::Arc;
+
+use plugwire_proto::pb;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+
+use super::{Runtime, grpc_timeout};
+use crate::tool::ToolContext;
+
+pub(crate) struct ToolSvc(pub(crate) Arc<Runtime>);
+
+type StreamItem = Result<pb::CallToolStreamResponse, Status>;
+
+#[tonic::async_trait]
+impl pb::tool_service_server::ToolService for ToolSvc {
+    async fn list_tools(
+        &self,
+        _request: Request<pb::ListToolsRequest>,
+    ) -> Result<Response<pb::ListToolsResponse>, Status> {
+        Ok(Response::new(pb::ListToolsResponse {
+            tools: self.0.tools.iter().map(|t| t.decl.clone()).collect(),
+        }))
+    }
+
+    async fn call_tool(
+        &self,
+        request: Request<pb::CallToolRequest>,
+    ) -> Result<Response<pb::CallToolResponse>, Status> {
+        let rt = &self.0;
+        let guard = rt.lifecycle.begin_call()?;
+        let request = request.into_inner();
+        let tool = rt.tool(&request.name)?;
+        // tonic drops this future when the client cancels or the deadline
+        // passes; the drop guard turns that into a cancelled token the tool
+        // can observe in work it spawned.
+        let _cancel_on_drop = guard.token.clone().drop_guard();
+        let cx = ToolContext::new(rt.handle.clone(), guard.token.clone(), None);
+        let result = tool.invoke(&request.arguments_json, cx).await?;
+        Ok(Response::new(pb::CallToolResponse {
+            result: Some(result),
+        }))
+    }
+
+    type CallToolStreamStream = ReceiverStream<StreamItem>;
+
+    async fn call_tool_stream(
+        &self,
+        request: Request<pb::CallToolStreamRequest>,
+    ) -> Result<Response<Self::CallToolStreamStream>, Status> {
+        let rt = self.0.clone();
+        let guard = rt.lifecycle.begin_call()?;
+        let deadline = grpc_timeout(request.metadata()).map(|d| tokio::time::Instant::now() + d);
+        let request = request.into_inner();
+        rt.tool(&request.name)?;
+        let (tx, rx) = mpsc::channel::<StreamItem>(16);
+        tokio::spawn(async move {
+            let token = guard.token.clone();
+            let (progress_tx, mut progress_rx) = mpsc::channel(16);
+            let cx = ToolContext::new(rt.handle.clone(), token.clone(), Some(progress_tx));
+            let tool = match rt.tool(&request.name) {
+                Ok(tool) => tool,
+                Err(status) => {
+                    let _ = tx.send(Err(status)).await;
+                    return;
+                }
+            };
+            let work = tool.invoke(&request.arguments_json, cx);
+            tokio::pin!(work);
+            let expired = async {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::pin!(expired);
+            loop {
+                tokio::select! {
+                    biased;
+                    _ = tx.closed() => {
+                        token.cancel();
+                        return;
+                    }
+                    _ = &mut expired => {
+                        token.cancel();
+                        let _ = tx.send(Err(Status::deadline_exceeded("the call's deadline passed"))).await;
+                        return;
+                    }
+                    result = &mut work => {
+                        while let Ok(progress) = progress_rx.try_recv() {
+                            if tx.send(Ok(progress_message(progress))).await.is_err() {
+                                return;
+                            }
+                        }
+                        let last = result.map(|r| pb::CallToolStreamResponse {
+                            event: Some(pb::call_tool_stream_response::Event::Result(r)),
+                        });
+                        let _ = tx.send(last).await;
+                        return;
+                    }
+                    Some(progress) = progress_rx.recv() => {
+                        if tx.send(Ok(progress_message(progress))).await.is_err() {
+                            token.cancel();
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+}
+
+fn progress_message(progress: pb::ToolProgress) -> pb::CallToolStreamResponse {
+    pb::CallToolStreamResponse {
+        event: Some(pb::call_tool_stream_response::Event::Progress(progress)),
+    }
+}
