@@ -59,7 +59,7 @@ pub enum TestError {
     #[error("the plugin did not start: {0}")]
     Serve(#[from] crate::ServeError),
     /// A protocol step failed.
-    #[error("{step} failed: {status}")]
+    #[error("{step} failed: {code:?}: {message}", code = status.code(), message = status.message())]
     Protocol {
         /// Which step.
         step: &'static str,
