@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds plugwire and runs its demo.
+# Builds plugwire and the example plugins, then runs the demo over them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --locked --bin plugwire
-exec target/release/plugwire demo
+./scripts/build-examples.sh
+exec target/release/plugwire --plugin-dir target/plugwire-examples demo

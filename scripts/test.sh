@@ -24,5 +24,8 @@ step "buf lint"
 step "buf breaking (against the published v1 image)"
 "$BUF" breaking proto --against proto/published/plugwire-v1.json
 
+step "build the example plugins (debug) for the integration tests"
+PLUGWIRE_PROFILE=debug ./scripts/build-examples.sh
+
 step "cargo test"
 cargo test --workspace --locked

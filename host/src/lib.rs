@@ -1,11 +1,58 @@
 //! The plugwire host: the side of the protocol that applications embed.
 //!
-//! This crate currently exposes the protocol version it speaks; discovery,
-//! spawning, supervision and dispatch are being built (see `docs/`).
+//! A [`Host`] discovers plugins (directories holding a `plugin.toml`,
+//! `docs/manifest.md`), starts them (eagerly or on first use) as child
+//! processes, speaks the protocol of `docs/protocol.md` with them, and
+//! offers their tools, commands, hooks and providers to the application.
+//! It supervises them: a crash fails in-flight calls at once with
+//! `UNAVAILABLE`, the plugin restarts with backoff, and repeated crashes
+//! mark it failed.
 //!
-//! ```
-//! assert_eq!(plugwire_host::PROTOCOL_VERSIONS, &[1]);
+//! ```no_run
+//! use plugwire_host::{CallOptions, Host, HostConfig};
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let host = Host::start(HostConfig::new("acme", "1.0.0").plugin_dir("plugins")).await?;
+//!     let out = host.call_tool("echo.echo", serde_json::json!({"text": "hi"}), CallOptions::default()).await?;
+//!     println!("{}", out.content);
+//!     let outcome = host.emit("request.before", serde_json::json!({"token": "t"})).await?;
+//!     println!("final payload: {}", outcome.payload);
+//!     host.shutdown().await;
+//!     Ok(())
+//! }
 //! ```
 
+mod bootstrap;
+pub mod config;
+pub mod discovery;
+mod host;
+mod host_service;
+mod instance;
+pub mod logs;
+pub mod manifest;
+mod process;
+mod storage;
+
+pub use config::{FailurePolicy, HostConfig, RestartPolicy, StartPolicy, Timeouts};
+pub use host::{
+    CallOptions, CommandInfo, CommandSignal, Denial, EmitOutcome, HookOutcome, HookRecord, Host,
+    HostError, HostEvent, Progress, RunOptions, ToolInfo, ToolOutput,
+};
+pub use instance::{PluginState, PluginStatus};
+pub use process::LAUNCHER_NAME;
+
 /// The app protocol versions this host offers plugins, lowest first.
+///
+/// ```
+/// assert_eq!(plugwire_host::PROTOCOL_VERSIONS, &[1]);
+/// ```
 pub const PROTOCOL_VERSIONS: &[u32] = plugwire_proto::constants::SUPPORTED_APP_VERSIONS;
+
+/// Generated client of the example `examples.kv.v1.KeyValue` provider,
+/// used by `plugwire demo`.
+#[doc(hidden)]
+#[allow(missing_docs, clippy::all)]
+pub mod demo_kv {
+    tonic::include_proto!("examples.kv.v1");
+}

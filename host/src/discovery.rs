@@ -1,0 +1,297 @@
+//! Finding plugin directories: user, local, system, then explicit ones.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::manifest::{MANIFEST_FILE, Manifest, ManifestError};
+
+/// Most plugin directories looked at in one search root.
+const MAX_ENTRIES: usize = 10_000;
+
+/// Where a plugin was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Origin {
+    /// `$XDG_CONFIG_HOME/plugwire/plugins`.
+    User,
+    /// `./plugins`.
+    Local,
+    /// `/usr/share/plugwire/plugins`.
+    System,
+    /// `--plugin-dir`, `PLUGWIRE_PLUGIN_PATH` or `HostConfig::plugin_dirs`.
+    Explicit,
+}
+
+/// The standard search roots, in order.
+///
+/// ```
+/// let roots = plugwire_host::discovery::standard_roots();
+/// assert_eq!(roots.last().unwrap().1, plugwire_host::discovery::Origin::System);
+/// ```
+pub fn standard_roots() -> Vec<(PathBuf, Origin)> {
+    let mut roots = Vec::new();
+    let config_home = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")));
+    if let Some(config_home) = config_home {
+        roots.push((config_home.join("plugwire/plugins"), Origin::User));
+    }
+    roots.push((PathBuf::from("plugins"), Origin::Local));
+    roots.push((PathBuf::from("/usr/share/plugwire/plugins"), Origin::System));
+    roots
+}
+
+/// A manifest found, valid or not.
+#[derive(Debug, Clone)]
+pub struct Found {
+    /// The plugin directory.
+    pub dir: PathBuf,
+    /// Where it was found.
+    pub origin: Origin,
+    /// The manifest, or why it is invalid.
+    pub manifest: Result<Manifest, ManifestError>,
+}
+
+/// A discovery problem that does not stop the other plugins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// A manifest is invalid; the plugin is skipped.
+    InvalidManifest(String),
+    /// Two plugins have the same name; the later ones are skipped.
+    DuplicateName {
+        /// The name.
+        name: String,
+        /// The directory whose plugin is used.
+        kept: PathBuf,
+        /// The directory whose plugin is skipped.
+        skipped: PathBuf,
+    },
+    /// The plugin does not accept this host's version.
+    IncompatibleHost {
+        /// The plugin.
+        name: String,
+        /// What it accepts.
+        requirement: String,
+        /// This host's version.
+        host: String,
+    },
+    /// The plugin speaks no protocol version this host speaks.
+    IncompatibleProtocol {
+        /// The plugin.
+        name: String,
+        /// Versions it speaks.
+        plugin: Vec<u32>,
+        /// Versions the host speaks.
+        host: Vec<u32>,
+    },
+    /// Two plugins declare the same tool or command; bare names are
+    /// ambiguous and must be qualified.
+    Conflict(String),
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::InvalidManifest(e) => write!(f, "skipped: {e}"),
+            Self::DuplicateName {
+                name,
+                kept,
+                skipped,
+            } => write!(
+                f,
+                "skipped {}: a plugin named {name:?} is already loaded from {}; rename one of them",
+                skipped.display(),
+                kept.display()
+            ),
+            Self::IncompatibleHost {
+                name,
+                requirement,
+                host,
+            } => write!(
+                f,
+                "skipped {name:?}: it requires a host matching {requirement:?}, this host is {host}; upgrade the plugin or the host"
+            ),
+            Self::IncompatibleProtocol { name, plugin, host } => write!(
+                f,
+                "skipped {name:?}: it speaks protocol versions {plugin:?}, this host speaks {host:?}; upgrade the older side"
+            ),
+            Self::Conflict(message) => write!(f, "{message}"),
+        }
+    }
+}
+
+/// Lists the plugin directories under each root, in root order: a root
+/// that holds a `plugin.toml` is a plugin itself, otherwise each of its
+/// subdirectories with one is (sorted by name).
+///
+/// ```no_run
+/// use plugwire_host::discovery::{Origin, discover};
+/// for found in discover(&[("./plugins".into(), Origin::Local)]) {
+///     println!("{}: {}", found.dir.display(), found.manifest.is_ok());
+/// }
+/// ```
+pub fn discover(roots: &[(PathBuf, Origin)]) -> Vec<Found> {
+    let mut found = Vec::new();
+    for (root, origin) in roots {
+        for dir in plugin_dirs(root) {
+            let manifest = Manifest::load(&dir);
+            found.push(Found {
+                dir,
+                origin: *origin,
+                manifest,
+            });
+        }
+    }
+    found
+}
+
+fn plugin_dirs(root: &Path) -> Vec<PathBuf> {
+    if root.join(MANIFEST_FILE).is_file() {
+        return vec![root.to_path_buf()];
+    }
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return Vec::new();
+    };
+    let mut dirs: Vec<PathBuf> = entries
+        .take(MAX_ENTRIES)
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.join(MANIFEST_FILE).is_file())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+/// Splits discovery results into usable manifests and problems: invalid
+/// manifests, duplicate names (first wins), incompatible host or protocol.
+///
+/// ```
+/// let (manifests, problems) = plugwire_host::discovery::select(Vec::new(), &semver::Version::new(0, 1, 0), &[1]);
+/// assert!(manifests.is_empty() && problems.is_empty());
+/// ```
+pub fn select(
+    found: Vec<Found>,
+    host_version: &semver::Version,
+    host_protocols: &[u32],
+) -> (Vec<(Manifest, Origin)>, Vec<Problem>) {
+    let mut by_name: BTreeMap<String, PathBuf> = BTreeMap::new();
+    let mut manifests = Vec::new();
+    let mut problems = Vec::new();
+    for f in found {
+        let manifest = match f.manifest {
+            Ok(m) => m,
+            Err(e) => {
+                problems.push(Problem::InvalidManifest(e.to_string()));
+                continue;
+            }
+        };
+        if let Some(kept) = by_name.get(&manifest.name) {
+            problems.push(Problem::DuplicateName {
+                name: manifest.name.clone(),
+                kept: kept.clone(),
+                skipped: f.dir,
+            });
+            continue;
+        }
+        if !manifest.host_requirement.matches(host_version) {
+            problems.push(Problem::IncompatibleHost {
+                name: manifest.name.clone(),
+                requirement: manifest.host_requirement.to_string(),
+                host: host_version.to_string(),
+            });
+            continue;
+        }
+        if !manifest
+            .protocol_versions
+            .iter()
+            .any(|v| host_protocols.contains(v))
+        {
+            problems.push(Problem::IncompatibleProtocol {
+                name: manifest.name.clone(),
+                plugin: manifest.protocol_versions.clone(),
+                host: host_protocols.to_vec(),
+            });
+            continue;
+        }
+        by_name.insert(manifest.name.clone(), f.dir);
+        manifests.push((manifest, f.origin));
+    }
+    (manifests, problems)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, body: &str) -> PathBuf {
+        let d = dir.join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join(MANIFEST_FILE), body).unwrap();
+        d
+    }
+
+    fn manifest(name: &str, extra: &str) -> String {
+        format!("name = \"{name}\"\nversion = \"0.1.0\"\n{extra}[run]\nexecutable = \"x\"\n")
+    }
+
+    #[test]
+    fn invalid_and_duplicate_plugins_are_reported_and_skipped() {
+        let a = tempfile::tempdir().unwrap();
+        let b = tempfile::tempdir().unwrap();
+        write(a.path(), "one", &manifest("one", ""));
+        write(a.path(), "broken", "name = 3");
+        write(a.path(), "not-a-plugin-dir-has-no-manifest", "");
+        std::fs::remove_file(
+            a.path()
+                .join("not-a-plugin-dir-has-no-manifest")
+                .join(MANIFEST_FILE),
+        )
+        .unwrap();
+        let dup = write(b.path(), "one-again", &manifest("one", ""));
+        write(b.path(), "two", &manifest("two", ""));
+        let found = discover(&[
+            (a.path().into(), Origin::User),
+            (b.path().into(), Origin::Explicit),
+        ]);
+        assert_eq!(found.len(), 4);
+        let (ok, problems) = select(found, &semver::Version::new(0, 1, 0), &[1]);
+        let names: Vec<_> = ok.iter().map(|(m, _)| m.name.as_str()).collect();
+        assert_eq!(names, ["one", "two"]);
+        assert_eq!(problems.len(), 2);
+        assert!(matches!(&problems[0], Problem::InvalidManifest(e) if e.contains("broken")));
+        assert!(matches!(&problems[1], Problem::DuplicateName { skipped, .. } if *skipped == dup));
+    }
+
+    #[test]
+    fn host_and_protocol_versions_are_checked() {
+        let a = tempfile::tempdir().unwrap();
+        write(
+            a.path(),
+            "old",
+            &manifest("old", "[protocol]\nhost = \">=9\"\n"),
+        );
+        let fixed = manifest("future", "").replace("[run]", "[protocol]\nversions = [7]\n[run]");
+        write(a.path(), "future", &fixed);
+        let (ok, problems) = select(
+            discover(&[(a.path().into(), Origin::Local)]),
+            &semver::Version::new(0, 1, 0),
+            &[1],
+        );
+        assert!(ok.is_empty());
+        let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        assert!(text[0].contains("speaks protocol versions [7]"), "{text:?}");
+        assert!(
+            text[1].contains("requires a host matching \">=9\""),
+            "{text:?}"
+        );
+    }
+
+    #[test]
+    fn a_root_that_is_a_plugin_is_used_directly() {
+        let a = tempfile::tempdir().unwrap();
+        std::fs::write(a.path().join(MANIFEST_FILE), manifest("solo", "")).unwrap();
+        let found = discover(&[(a.path().into(), Origin::Explicit)]);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].dir, a.path());
+    }
+}

@@ -1,0 +1,214 @@
+//! `HostService`, served to one plugin on its private socket (PW-HOST-1..6).
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Weak};
+
+use plugwire_proto::pb;
+use serde_json::Value;
+use tonic::transport::server::UdsConnectInfo;
+use tonic::{Request, Response, Status};
+
+use crate::host::HostInner;
+use crate::manifest::Permissions;
+use crate::storage::Storage;
+
+/// The service for one plugin. Who is calling is known from the socket; the
+/// peer's credentials confirm it.
+pub(crate) struct PluginHostService {
+    pub(crate) plugin: String,
+    pub(crate) permissions: Permissions,
+    pub(crate) storage: Arc<Storage>,
+    pub(crate) host: Weak<HostInner>,
+    /// The plugin's process group, once spawned (0 before).
+    pub(crate) pgid: Arc<AtomicU32>,
+}
+
+impl PluginHostService {
+    fn authorize<T>(&self, request: &Request<T>, permission: &str) -> Result<(), Status> {
+        self.check_peer(request)?;
+        if !self.permissions.allows_host(permission) {
+            return Err(Status::permission_denied(format!(
+                "plugin {:?} lacks permission {permission:?}; add it to `permissions.host` in its plugin.toml",
+                self.plugin
+            )));
+        }
+        Ok(())
+    }
+
+    /// PW-HOST-2: same user, and a process of the plugin's own group.
+    fn check_peer<T>(&self, request: &Request<T>) -> Result<(), Status> {
+        let credentials = request
+            .extensions()
+            .get::<UdsConnectInfo>()
+            .and_then(|info| info.peer_cred)
+            .ok_or_else(|| Status::permission_denied("the peer's credentials are unknown"))?;
+        if credentials.uid() != nix::unistd::geteuid().as_raw() {
+            return Err(Status::permission_denied(format!(
+                "peer uid {} is not the plugin's uid",
+                credentials.uid()
+            )));
+        }
+        let pgid = self.pgid.load(Ordering::Acquire);
+        let pid = credentials.pid().unwrap_or(0);
+        match process_group(pid) {
+            Some(group) if pgid != 0 && group == pgid => Ok(()),
+            _ => Err(Status::permission_denied(format!(
+                "process {pid} is not part of plugin {:?}",
+                self.plugin
+            ))),
+        }
+    }
+
+    fn host(&self) -> Result<Arc<HostInner>, Status> {
+        self.host
+            .upgrade()
+            .ok_or_else(|| Status::unavailable("the host is shutting down"))
+    }
+}
+
+/// The process group of `pid`, from `/proc/<pid>/stat`.
+fn process_group(pid: i32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may contain spaces and parentheses: fields start
+    // after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    rest.split(' ').nth(2)?.parse().ok()
+}
+
+fn parse_payload(text: &str, field: &str) -> Result<Value, Status> {
+    if text.is_empty() {
+        return Ok(Value::Null);
+    }
+    serde_json::from_str(text)
+        .map_err(|e| Status::invalid_argument(format!("{field}: expected JSON text: {e}")))
+}
+
+#[tonic::async_trait]
+impl pb::host_service_server::HostService for PluginHostService {
+    async fn emit_event(
+        &self,
+        request: Request<pb::EmitEventRequest>,
+    ) -> Result<Response<pb::EmitEventResponse>, Status> {
+        self.authorize(&request, "host.events.emit")?;
+        let request = request.into_inner();
+        if request.name.starts_with("plugin.") {
+            return Err(Status::permission_denied(
+                "event names starting with \"plugin.\" are reserved for the host",
+            ));
+        }
+        let payload = parse_payload(&request.payload_json, "payload_json")?;
+        let outcome = self
+            .host()?
+            .emit_from(&request.name, payload, &format!("plugin:{}", self.plugin))
+            .await?;
+        Ok(Response::new(pb::EmitEventResponse {
+            id: outcome.id,
+            denied: outcome.denied.is_some(),
+            deny_reason: outcome.denied.map(|d| d.reason).unwrap_or_default(),
+            final_payload_json: outcome.payload.to_string(),
+        }))
+    }
+
+    async fn call_plugin_tool(
+        &self,
+        request: Request<pb::CallPluginToolRequest>,
+    ) -> Result<Response<pb::CallPluginToolResponse>, Status> {
+        self.authorize(&request, "host.tools.call")?;
+        let timeout = plugwire_deadline(request.metadata());
+        let request = request.into_inner();
+        let arguments = parse_payload(&request.arguments_json, "arguments_json")?;
+        let mut options = crate::CallOptions::default();
+        if let Some(t) = timeout {
+            options = options.timeout(t);
+        }
+        let output = self
+            .host()?
+            .call_tool(&request.tool, arguments, options)
+            .await?;
+        Ok(Response::new(pb::CallPluginToolResponse {
+            result: Some(pb::ToolResult {
+                is_error: output.is_error,
+                content_json: output.content.to_string(),
+            }),
+        }))
+    }
+
+    async fn get_value(
+        &self,
+        request: Request<pb::GetValueRequest>,
+    ) -> Result<Response<pb::GetValueResponse>, Status> {
+        self.authorize(&request, "host.storage")?;
+        let value = self.storage.get(&request.into_inner().key)?;
+        Ok(Response::new(pb::GetValueResponse {
+            found: value.is_some(),
+            value: value.unwrap_or_default(),
+        }))
+    }
+
+    async fn put_value(
+        &self,
+        request: Request<pb::PutValueRequest>,
+    ) -> Result<Response<pb::PutValueResponse>, Status> {
+        self.authorize(&request, "host.storage")?;
+        let request = request.into_inner();
+        let storage = self.storage.clone();
+        // fsync blocks; keep it off the async workers.
+        tokio::task::spawn_blocking(move || storage.put(&request.key, request.value))
+            .await
+            .map_err(|e| Status::internal(e.to_string()))??;
+        Ok(Response::new(pb::PutValueResponse {}))
+    }
+
+    async fn delete_value(
+        &self,
+        request: Request<pb::DeleteValueRequest>,
+    ) -> Result<Response<pb::DeleteValueResponse>, Status> {
+        self.authorize(&request, "host.storage")?;
+        let key = request.into_inner().key;
+        let storage = self.storage.clone();
+        let existed = tokio::task::spawn_blocking(move || storage.delete(&key))
+            .await
+            .map_err(|e| Status::internal(e.to_string()))??;
+        Ok(Response::new(pb::DeleteValueResponse { existed }))
+    }
+
+    async fn list_keys(
+        &self,
+        request: Request<pb::ListKeysRequest>,
+    ) -> Result<Response<pb::ListKeysResponse>, Status> {
+        self.authorize(&request, "host.storage")?;
+        let request = request.into_inner();
+        let (keys, more) =
+            self.storage
+                .list(&request.prefix, &request.start_after, request.limit)?;
+        Ok(Response::new(pb::ListKeysResponse { keys, more }))
+    }
+}
+
+/// The caller's deadline, from `grpc-timeout`.
+fn plugwire_deadline(metadata: &tonic::metadata::MetadataMap) -> Option<std::time::Duration> {
+    let value = metadata.get("grpc-timeout")?.to_str().ok()?;
+    let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => std::time::Duration::from_secs(n.saturating_mul(3600)),
+        "M" => std::time::Duration::from_secs(n.saturating_mul(60)),
+        "S" => std::time::Duration::from_secs(n),
+        "m" => std::time::Duration::from_millis(n),
+        "u" => std::time::Duration::from_micros(n),
+        "n" => std::time::Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_our_own_process_group() {
+        let own = nix::unistd::getpgrp().as_raw() as u32;
+        assert_eq!(process_group(std::process::id() as i32), Some(own));
+        assert_eq!(process_group(-1), None);
+    }
+}

@@ -1,0 +1,1004 @@
+//! One plugin's lifecycle: start (spawn → bootstrap → health → handshake →
+//! configure → ready), supervision (crash → restart with backoff → failed),
+//! idle stop, and shutdown (PW-SHUT-4).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant, SystemTime};
+
+use plugwire_proto::constants::{HEALTH_SERVICE_NAME, MAX_MESSAGE_SIZE, features};
+use plugwire_proto::names::{self, command_full_name};
+use plugwire_proto::pb;
+use serde_json::Value;
+use tokio::io::BufReader;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::UnixListenerStream;
+use tonic::Status;
+use tonic::transport::{Channel, Endpoint, Uri};
+use tracing::Instrument;
+
+use crate::bootstrap::read_line;
+use crate::discovery::Origin;
+use crate::host::HostInner;
+use crate::host_service::PluginHostService;
+use crate::logs::{LogSink, Stream, pump};
+use crate::manifest::Manifest;
+use crate::process::{LaunchSpec, command, describe_exit, runtime_dir, signal_group};
+use crate::storage::Storage;
+
+/// Where a plugin is in its lifecycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PluginState {
+    /// Not running (not started yet, idle-stopped, or shut down).
+    Stopped,
+    /// Being started.
+    Starting,
+    /// Serving calls.
+    Ready,
+    /// Crashed; a restart is scheduled.
+    Restarting,
+    /// Given up on; see the last error.
+    Failed,
+    /// Being shut down.
+    Stopping,
+}
+
+impl std::fmt::Display for PluginState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Stopped => "stopped",
+            Self::Starting => "starting",
+            Self::Ready => "ready",
+            Self::Restarting => "restarting",
+            Self::Failed => "failed",
+            Self::Stopping => "stopping",
+        })
+    }
+}
+
+/// A tool of a running plugin, with its validator compiled once.
+pub(crate) struct ToolEntry {
+    pub(crate) decl: pb::Tool,
+    pub(crate) input_schema: Value,
+    pub(crate) output_schema: Option<Value>,
+    pub(crate) validator: jsonschema::Validator,
+}
+
+/// A running plugin process and its gRPC channel.
+pub(crate) struct Connection {
+    pub(crate) generation: u64,
+    pub(crate) channel: Channel,
+    pub(crate) handshake: pb::HandshakeResponse,
+    pub(crate) tools: Vec<ToolEntry>,
+    pub(crate) tools_by_name: HashMap<String, usize>,
+    pub(crate) commands: Vec<pb::Command>,
+    pub(crate) progress: bool,
+    pub(crate) pid: u32,
+    pub(crate) started: Instant,
+    pub(crate) started_at: SystemTime,
+    pub(crate) startup: Duration,
+    exit: watch::Receiver<Option<String>>,
+    pub(crate) observer: mpsc::Sender<(String, pb::Event)>,
+    tasks: Vec<JoinHandle<()>>,
+    _runtime_dir: tempfile::TempDir,
+}
+
+impl Connection {
+    /// Resolves with how the process ended, once it has.
+    pub(crate) async fn exited(&self) -> String {
+        let mut exit = self.exit.clone();
+        loop {
+            if let Some(status) = exit.borrow_and_update().clone() {
+                return status;
+            }
+            if exit.changed().await.is_err() {
+                return "ended".to_owned();
+            }
+        }
+    }
+
+    pub(crate) fn has_exited(&self) -> bool {
+        self.exit.borrow().is_some()
+    }
+
+    pub(crate) fn exit_status(&self) -> Option<String> {
+        self.exit.borrow().clone()
+    }
+
+    pub(crate) fn hooks(&self) -> &[pb::HookSubscription] {
+        self.handshake
+            .capabilities
+            .as_ref()
+            .map_or(&[], |c| c.hooks.as_slice())
+    }
+
+    pub(crate) fn providers(&self) -> &[pb::ProviderDeclaration] {
+        self.handshake
+            .capabilities
+            .as_ref()
+            .map_or(&[], |c| c.providers.as_slice())
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+struct State {
+    phase: PluginState,
+    conn: Option<Arc<Connection>>,
+    restarts: u32,
+    crashes: VecDeque<Instant>,
+    last_error: Option<String>,
+    stopping: bool,
+    generation: u64,
+}
+
+/// One plugin known to the host, across restarts.
+pub(crate) struct Instance {
+    pub(crate) manifest: Manifest,
+    pub(crate) origin: Origin,
+    host: Weak<HostInner>,
+    pub(crate) logs: Arc<LogSink>,
+    pub(crate) storage: Arc<Storage>,
+    state: Mutex<State>,
+    start_lock: tokio::sync::Mutex<()>,
+    changed: watch::Sender<u64>,
+    pub(crate) dropped_events: AtomicU64,
+    last_used: Mutex<Instant>,
+}
+
+/// A snapshot of a plugin's status.
+#[derive(Debug, Clone)]
+pub struct PluginStatus {
+    /// Name.
+    pub name: String,
+    /// Version from the manifest.
+    pub version: String,
+    /// Language from the manifest.
+    pub language: Option<String>,
+    /// Description from the manifest.
+    pub description: String,
+    /// Where it was found.
+    pub origin: Origin,
+    /// Its directory.
+    pub dir: std::path::PathBuf,
+    /// Lifecycle state.
+    pub state: PluginState,
+    /// Process id while running.
+    pub pid: Option<u32>,
+    /// Time since it became ready.
+    pub uptime: Option<Duration>,
+    /// Spawn-to-ready time of the current process.
+    pub startup: Option<Duration>,
+    /// When the current process became ready.
+    pub started_at: Option<SystemTime>,
+    /// Restarts after crashes.
+    pub restarts: u32,
+    /// The last error (start failure or crash).
+    pub last_error: Option<String>,
+    /// Observer deliveries dropped because the queue was full.
+    pub dropped_events: u64,
+    /// Log lines dropped (too long or too fast).
+    pub dropped_logs: u64,
+    /// The SDK the plugin reported.
+    pub sdk: Option<String>,
+}
+
+impl Instance {
+    pub(crate) fn new(
+        manifest: Manifest,
+        origin: Origin,
+        host: Weak<HostInner>,
+        data_dir: &std::path::Path,
+        log_rate: u32,
+    ) -> Self {
+        let logs = Arc::new(LogSink::new(&manifest.name, log_rate));
+        let storage = Arc::new(Storage::new(data_dir, &manifest.name));
+        Self {
+            manifest,
+            origin,
+            host,
+            logs,
+            storage,
+            state: Mutex::new(State {
+                phase: PluginState::Stopped,
+                conn: None,
+                restarts: 0,
+                crashes: VecDeque::new(),
+                last_error: None,
+                stopping: false,
+                generation: 0,
+            }),
+            start_lock: tokio::sync::Mutex::new(()),
+            changed: watch::channel(0).0,
+            dropped_events: AtomicU64::new(0),
+            last_used: Mutex::new(Instant::now()),
+        }
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        &self.manifest.name
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn phase(&self) -> PluginState {
+        self.state().phase
+    }
+
+    pub(crate) fn current(&self) -> Option<Arc<Connection>> {
+        self.state().conn.clone()
+    }
+
+    pub(crate) fn touch(&self) {
+        *self.last_used.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+    }
+
+    pub(crate) fn status(&self) -> PluginStatus {
+        let state = self.state();
+        let conn = state.conn.as_ref();
+        PluginStatus {
+            name: self.manifest.name.clone(),
+            version: self.manifest.version.to_string(),
+            language: self.manifest.language.clone(),
+            description: self.manifest.description.clone(),
+            origin: self.origin,
+            dir: self.manifest.dir.clone(),
+            state: state.phase,
+            pid: conn.map(|c| c.pid),
+            uptime: conn.map(|c| c.started.elapsed()),
+            startup: conn.map(|c| c.startup),
+            started_at: conn.map(|c| c.started_at),
+            restarts: state.restarts,
+            last_error: state.last_error.clone(),
+            dropped_events: self.dropped_events.load(Ordering::Relaxed),
+            dropped_logs: self.logs.dropped.load(Ordering::Relaxed),
+            sdk: conn
+                .and_then(|c| c.handshake.sdk.as_ref())
+                .map(|s| format!("{} {}", s.name, s.version)),
+        }
+    }
+
+    fn unavailable(&self, why: &str) -> Status {
+        Status::unavailable(format!("plugin {:?} {why}", self.manifest.name))
+    }
+
+    /// The running connection, starting the plugin if needed; waits for a
+    /// scheduled restart.
+    pub(crate) async fn ensure_ready(self: &Arc<Self>) -> Result<Arc<Connection>, Status> {
+        self.touch();
+        let deadline = Instant::now() + self.timeouts().bootstrap + self.timeouts().handshake * 4;
+        let mut changed = self.changed.subscribe();
+        loop {
+            let phase = {
+                let state = self.state();
+                if let (PluginState::Ready, Some(conn)) = (state.phase, &state.conn) {
+                    return Ok(conn.clone());
+                }
+                if state.phase == PluginState::Failed {
+                    let reason = state.last_error.clone().unwrap_or_default();
+                    return Err(self.unavailable(&format!("has failed: {reason}")));
+                }
+                state.phase
+            };
+            match phase {
+                PluginState::Stopped => {
+                    self.start().await?;
+                }
+                _ => {
+                    let wait = deadline.saturating_duration_since(Instant::now());
+                    if wait.is_zero() {
+                        return Err(self.unavailable(&format!("is still {phase}")));
+                    }
+                    let _ = tokio::time::timeout(wait, changed.changed()).await;
+                }
+            }
+        }
+    }
+
+    fn timeouts(&self) -> crate::config::Timeouts {
+        self.host
+            .upgrade()
+            .map(|h| h.config.timeouts.clone())
+            .unwrap_or_default()
+    }
+
+    fn set_phase(&self, state: &mut State, phase: PluginState) {
+        state.phase = phase;
+        self.changed.send_modify(|g| *g += 1);
+    }
+
+    /// Starts the plugin if it is stopped. A failure marks it failed.
+    pub(crate) async fn start(self: &Arc<Self>) -> Result<(), Status> {
+        let _guard = self.start_lock.lock().await;
+        {
+            let mut state = self.state();
+            match state.phase {
+                PluginState::Ready | PluginState::Failed => return Ok(()),
+                _ => {}
+            }
+            state.stopping = false;
+            state.generation += 1;
+            self.set_phase(&mut state, PluginState::Starting);
+        }
+        match self.launch().await {
+            Ok(conn) => {
+                let conn = Arc::new(conn);
+                {
+                    let mut state = self.state();
+                    state.conn = Some(conn.clone());
+                    state.last_error = None;
+                    self.set_phase(&mut state, PluginState::Ready);
+                }
+                self.spawn_watch(conn.clone());
+                if let Some(host) = self.host.upgrade() {
+                    host.lifecycle(
+                        "plugin.started",
+                        serde_json::json!({"plugin": self.name(), "pid": conn.pid, "startup_ms": conn.startup.as_secs_f64() * 1000.0}),
+                    );
+                }
+                Ok(())
+            }
+            Err(message) => {
+                {
+                    let mut state = self.state();
+                    state.last_error = Some(message.clone());
+                    self.set_phase(&mut state, PluginState::Failed);
+                }
+                tracing::error!(plugin = self.name(), "{message}");
+                if let Some(host) = self.host.upgrade() {
+                    host.lifecycle(
+                        "plugin.failed",
+                        serde_json::json!({"plugin": self.name(), "reason": message}),
+                    );
+                }
+                Err(Status::unavailable(format!(
+                    "plugin {:?} failed to start: {message}",
+                    self.name()
+                )))
+            }
+        }
+    }
+
+    /// Spawn → bootstrap → health → handshake → configure → list.
+    async fn launch(self: &Arc<Self>) -> Result<Connection, String> {
+        let host = self.host.upgrade().ok_or("the host is shutting down")?;
+        let config = &host.config;
+        let timeouts = &config.timeouts;
+        let started = Instant::now();
+        let manifest = &self.manifest;
+        let span = tracing::info_span!("plugin", name = %manifest.name);
+        self.logs.clear_tail();
+
+        let dir = runtime_dir().map_err(|e| e.to_string())?;
+        let host_socket = dir.path().join("host.sock");
+        let pgid = Arc::new(AtomicU32::new(0));
+        let mut tasks = Vec::new();
+        let listener = tokio::net::UnixListener::bind(&host_socket).map_err(|e| {
+            format!(
+                "cannot bind the host service socket {}: {e}",
+                host_socket.display()
+            )
+        })?;
+        let service = PluginHostService {
+            plugin: manifest.name.clone(),
+            permissions: manifest.permissions.clone(),
+            storage: self.storage.clone(),
+            host: self.host.clone(),
+            pgid: pgid.clone(),
+        };
+        tasks.push(tokio::spawn(async move {
+            let _ = tonic::transport::Server::builder()
+                .add_service(
+                    pb::host_service_server::HostServiceServer::new(service)
+                        .max_decoding_message_size(MAX_MESSAGE_SIZE)
+                        .max_encoding_message_size(MAX_MESSAGE_SIZE),
+                )
+                .serve_with_incoming(UnixListenerStream::new(listener))
+                .await;
+        }));
+
+        let instance_id = uuid::Uuid::new_v4().to_string();
+        let versions: Vec<u32> = crate::PROTOCOL_VERSIONS
+            .iter()
+            .copied()
+            .filter(|v| manifest.protocol_versions.contains(v))
+            .collect();
+        let spec = LaunchSpec {
+            executable: &manifest.executable,
+            args: &manifest.args,
+            dir: &manifest.dir,
+            runtime_dir: dir.path(),
+            host_socket: &host_socket,
+            instance_id: &instance_id,
+            protocol_versions: &versions,
+            extra_env: &manifest.env,
+            pass_env: &config.pass_env,
+            launcher: host.launcher.as_deref(),
+        };
+        let mut child = host
+            .spawner
+            .spawn(command(&spec))
+            .await
+            .map_err(|e| format!("cannot start {}: {e}", manifest.executable.display()))?;
+        let pid = child.id().unwrap_or(0);
+        pgid.store(pid, Ordering::Release);
+        let stdout = child.stdout.take().ok_or("no stdout pipe")?;
+        let stderr = child.stderr.take().ok_or("no stderr pipe")?;
+        tasks.push(tokio::spawn(
+            pump(stderr, Stream::Stderr, self.logs.clone()).instrument(span.clone()),
+        ));
+        let (exit_tx, mut exit_rx) = watch::channel(None);
+        tokio::spawn(async move {
+            let status = match child.wait().await {
+                Ok(status) => describe_exit(&status),
+                Err(e) => format!("lost track of the process: {e}"),
+            };
+            let _ = exit_tx.send(Some(status));
+        });
+        // From here on, any failure must take the process tree down.
+        let fail = |why: String| {
+            signal_group(pid, nix::sys::signal::Signal::SIGKILL);
+            why
+        };
+
+        let mut stdout = BufReader::new(stdout);
+        let line = match read_line(&mut stdout, timeouts.bootstrap, &mut exit_rx).await {
+            Ok(line) => line,
+            Err(failure) => {
+                let why = failure.describe(timeouts.bootstrap);
+                signal_group(pid, nix::sys::signal::Signal::SIGKILL);
+                return Err(self.with_context(why, &exit_rx).await);
+            }
+        };
+        tasks.push(tokio::spawn(
+            pump(stdout, Stream::Stdout, self.logs.clone()).instrument(span.clone()),
+        ));
+        let check = (|| {
+            line.check_socket_in_dir(dir.path())
+                .map_err(|e| e.to_string())?;
+            if !versions.contains(&line.app_version) {
+                return Err(format!(
+                    "the plugin chose protocol version {}, which was not offered (offered {versions:?})",
+                    line.app_version
+                ));
+            }
+            if line.server_cert.is_some() {
+                return Err("the plugin offers TLS (a certificate in field 6); plugwire connects over a private Unix socket without TLS: leave the field empty".into());
+            }
+            Ok(())
+        })();
+        if let Err(why) = check {
+            return Err(self.with_context(fail(why), &exit_rx).await);
+        }
+
+        let handshake_steps = async {
+            let channel = Endpoint::from_shared(format!("unix:{}", line.socket_path))
+                .map_err(|e| e.to_string())?
+                .origin(Uri::from_static("http://localhost"))
+                .connect_timeout(timeouts.handshake)
+                .connect()
+                .await
+                .map_err(|e| format!("cannot connect to {}: {e}", line.socket_path))?;
+            let health = tonic_health::pb::health_client::HealthClient::new(channel.clone())
+                .check(tonic_health::pb::HealthCheckRequest {
+                    service: HEALTH_SERVICE_NAME.to_owned(),
+                })
+                .await
+                .map_err(|s| format!("health check failed: {}", s.message()))?
+                .into_inner();
+            if health.status
+                != tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+            {
+                return Err(format!(
+                    "health check: the plugin is not SERVING (status {})",
+                    health.status
+                ));
+            }
+            let mut plugin = pb::plugin_service_client::PluginServiceClient::new(channel.clone());
+            let handshake = plugin
+                .handshake(pb::HandshakeRequest {
+                    host: Some(pb::HostInfo {
+                        name: "plugwire-host".into(),
+                        version: env!("CARGO_PKG_VERSION").into(),
+                        app_name: config.app_name.clone(),
+                        app_version: config.app_version.clone(),
+                    }),
+                    protocol_version: line.app_version,
+                    features: vec![
+                        features::HOST_SERVICE.to_owned(),
+                        features::TOOL_PROGRESS.to_owned(),
+                    ],
+                    instance_id: instance_id.clone(),
+                    plugin_name: manifest.name.clone(),
+                    default_call_timeout: prost_types::Duration::try_from(
+                        self.call_timeout(config),
+                    )
+                    .ok(),
+                })
+                .await
+                .map_err(|s| format!("handshake failed: {}", s.message()))?
+                .into_inner();
+            check_handshake(manifest, &handshake)?;
+            let plugin_config = config
+                .plugin_config
+                .get(&manifest.name)
+                .cloned()
+                .unwrap_or_else(|| Value::Object(Default::default()));
+            check_config(manifest, &plugin_config)?;
+            plugin
+                .configure(pb::ConfigureRequest {
+                    config_json: plugin_config.to_string(),
+                })
+                .await
+                .map_err(|s| format!("configure failed: {}", s.message()))?;
+            let caps = handshake.capabilities.clone().unwrap_or_default();
+            let tools = if caps.tools.is_empty() {
+                Vec::new()
+            } else {
+                let listed = pb::tool_service_client::ToolServiceClient::new(channel.clone())
+                    .list_tools(pb::ListToolsRequest {})
+                    .await
+                    .map_err(|s| format!("ListTools failed: {}", s.message()))?
+                    .into_inner()
+                    .tools;
+                tool_entries(&caps.tools, listed)?
+            };
+            let commands = if caps.commands.is_empty() {
+                Vec::new()
+            } else {
+                let listed = pb::command_service_client::CommandServiceClient::new(channel.clone())
+                    .list_commands(pb::ListCommandsRequest {})
+                    .await
+                    .map_err(|s| format!("ListCommands failed: {}", s.message()))?
+                    .into_inner()
+                    .commands;
+                check_commands(&caps.commands, &listed)?;
+                listed
+            };
+            Ok::<_, String>((channel, handshake, tools, commands))
+        };
+        // Each step has its own deadline through the channel; the whole
+        // sequence is bounded too, and a process that dies mid-way is
+        // reported as such.
+        let total = timeouts.handshake * 4;
+        let outcome = tokio::select! {
+            r = tokio::time::timeout(total, handshake_steps) => r.unwrap_or_else(|_| Err(format!("the handshake did not complete within {total:?}"))),
+            status = wait_exit(exit_rx.clone()) => Err(format!("the plugin exited ({status}) during the handshake")),
+        };
+        let (channel, handshake, tools, commands) = match outcome {
+            Ok(parts) => parts,
+            Err(why) => return Err(self.with_context(fail(why), &exit_rx).await),
+        };
+
+        let progress = handshake
+            .features
+            .iter()
+            .any(|f| f == features::TOOL_PROGRESS);
+        let (observer, queue) = mpsc::channel(config.observer_queue.max(1));
+        tasks.push(tokio::spawn(
+            deliver_observed(channel.clone(), queue, config.timeouts.hook).instrument(span),
+        ));
+        let tools_by_name = tools
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.decl.name.clone(), i))
+            .collect();
+        let generation = self.state().generation;
+        Ok(Connection {
+            generation,
+            channel,
+            handshake,
+            tools,
+            tools_by_name,
+            commands,
+            progress,
+            pid,
+            started: Instant::now(),
+            started_at: SystemTime::now(),
+            startup: started.elapsed(),
+            exit: exit_rx,
+            observer,
+            tasks,
+            _runtime_dir: dir,
+        })
+    }
+
+    pub(crate) fn call_timeout(&self, config: &crate::HostConfig) -> Duration {
+        self.manifest
+            .limits
+            .call_timeout
+            .map_or(config.timeouts.call, |t| t.min(config.timeouts.call))
+    }
+
+    /// Adds the stderr tail and exit status to a start failure (PW-BOOT-9).
+    async fn with_context(&self, why: String, exit: &watch::Receiver<Option<String>>) -> String {
+        // The process was just killed (or is exiting): give it a moment so
+        // its status and last words are in.
+        let status = tokio::time::timeout(Duration::from_millis(500), wait_exit(exit.clone()))
+            .await
+            .ok();
+        let mut message = why;
+        match status {
+            Some(status) if !message.contains(&status) => {
+                message.push_str(&format!("\n  process: {status}"))
+            }
+            None => message.push_str("\n  process: still running; killed"),
+            _ => {}
+        }
+        let tail = self.logs.stderr_tail();
+        if tail.is_empty() {
+            message.push_str("\n  stderr: (empty)");
+        } else {
+            let start = tail.len().saturating_sub(2048);
+            let start = (start..tail.len())
+                .find(|i| tail.is_char_boundary(*i))
+                .unwrap_or(tail.len());
+            message.push_str(&format!(
+                "\n  stderr (last {} bytes):\n    {}",
+                tail.len() - start,
+                tail[start..].replace('\n', "\n    ")
+            ));
+        }
+        message
+    }
+
+    /// Watches a running process: an exit that was not asked for is a crash.
+    fn spawn_watch(self: &Arc<Self>, conn: Arc<Connection>) {
+        let this = Arc::downgrade(self);
+        let idle = self.host.upgrade().and_then(|h| h.config.idle_timeout);
+        tokio::spawn(async move {
+            let status = match idle {
+                None => conn.exited().await,
+                Some(idle) => loop {
+                    tokio::select! {
+                        status = conn.exited() => break status,
+                        _ = tokio::time::sleep(idle / 4) => {
+                            let Some(this) = this.upgrade() else { return };
+                            let quiet = this.last_used.lock().unwrap_or_else(|e| e.into_inner()).elapsed();
+                            if quiet >= idle {
+                                tracing::info!(plugin = this.name(), "idle for {quiet:?}; stopping");
+                                this.stop().await;
+                            }
+                        }
+                    }
+                },
+            };
+            if let Some(this) = this.upgrade() {
+                this.on_exit(conn.generation, conn.pid, status).await;
+            }
+        });
+    }
+
+    async fn on_exit(self: &Arc<Self>, generation: u64, pid: u32, status: String) {
+        // Whatever the plugin left in its group goes with it.
+        signal_group(pid, nix::sys::signal::Signal::SIGKILL);
+        let Some(host) = self.host.upgrade() else {
+            return;
+        };
+        let policy = host.config.restart.clone();
+        let (crashed, failed, backoff) = {
+            let mut state = self.state();
+            if state.conn.as_ref().map(|c| c.generation) != Some(generation) {
+                return;
+            }
+            state.conn = None;
+            if state.stopping {
+                self.set_phase(&mut state, PluginState::Stopped);
+                (false, false, Duration::ZERO)
+            } else {
+                let now = Instant::now();
+                state.crashes.push_back(now);
+                while state
+                    .crashes
+                    .front()
+                    .is_some_and(|t| now.duration_since(*t) > policy.window)
+                {
+                    state.crashes.pop_front();
+                }
+                let count = state.crashes.len() as u32;
+                let reason = format!("crashed ({status})");
+                if count >= policy.max_crashes {
+                    state.last_error = Some(format!(
+                        "{reason}; {count} crashes within {:?}, giving up",
+                        policy.window
+                    ));
+                    self.set_phase(&mut state, PluginState::Failed);
+                    (true, true, Duration::ZERO)
+                } else {
+                    state.last_error = Some(reason);
+                    state.restarts += 1;
+                    self.set_phase(&mut state, PluginState::Restarting);
+                    let backoff = policy
+                        .initial_backoff
+                        .saturating_mul(1 << (count - 1).min(16))
+                        .min(policy.max_backoff);
+                    (true, false, backoff)
+                }
+            }
+        };
+        if !crashed {
+            host.lifecycle(
+                "plugin.stopped",
+                serde_json::json!({"plugin": self.name(), "status": status}),
+            );
+            return;
+        }
+        tracing::warn!(plugin = self.name(), %status, "plugin crashed");
+        host.lifecycle(
+            "plugin.crashed",
+            serde_json::json!({"plugin": self.name(), "status": status}),
+        );
+        if failed {
+            let reason = self.state().last_error.clone().unwrap_or_default();
+            tracing::error!(plugin = self.name(), "{reason}");
+            host.lifecycle(
+                "plugin.failed",
+                serde_json::json!({"plugin": self.name(), "reason": reason}),
+            );
+            return;
+        }
+        drop(host);
+        let this = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(backoff).await;
+            {
+                let mut state = this.state();
+                if state.phase != PluginState::Restarting {
+                    return;
+                }
+                self_set_stopped(&this, &mut state);
+            }
+            if let Err(e) = this.start().await {
+                tracing::error!(plugin = this.name(), "restart failed: {}", e.message());
+            }
+        });
+    }
+
+    /// Stops the plugin: `Shutdown` → SIGTERM → SIGKILL of the group.
+    pub(crate) async fn stop(self: &Arc<Self>) {
+        let conn = {
+            let mut state = self.state();
+            state.stopping = true;
+            match state.phase {
+                PluginState::Ready => self.set_phase(&mut state, PluginState::Stopping),
+                PluginState::Restarting | PluginState::Starting => {
+                    self_set_stopped(self, &mut state)
+                }
+                _ => {}
+            }
+            state.conn.clone()
+        };
+        let Some(conn) = conn else { return };
+        let grace = self.timeouts().shutdown_grace;
+        let mut plugin = pb::plugin_service_client::PluginServiceClient::new(conn.channel.clone());
+        let mut request = tonic::Request::new(pb::ShutdownRequest {
+            grace: prost_types::Duration::try_from(grace).ok(),
+        });
+        request.set_timeout(grace + Duration::from_secs(1));
+        let _ =
+            tokio::time::timeout(grace + Duration::from_secs(1), plugin.shutdown(request)).await;
+        let exited = |d| tokio::time::timeout(d, conn.exited());
+        if exited(grace + Duration::from_secs(1)).await.is_err() {
+            signal_group(conn.pid, nix::sys::signal::Signal::SIGTERM);
+            if exited(Duration::from_secs(2)).await.is_err() {
+                signal_group(conn.pid, nix::sys::signal::Signal::SIGKILL);
+                let _ = exited(Duration::from_secs(2)).await;
+            }
+        }
+        signal_group(conn.pid, nix::sys::signal::Signal::SIGKILL);
+        // The watcher records the stop; wait for it so callers see Stopped.
+        let mut changed = self.changed.subscribe();
+        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+            while self
+                .state()
+                .conn
+                .as_ref()
+                .is_some_and(|c| c.generation == conn.generation)
+            {
+                if changed.changed().await.is_err() {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
+
+    /// Clears a failure so the plugin may be started again.
+    pub(crate) fn reset(&self) {
+        let mut state = self.state();
+        if state.phase == PluginState::Failed {
+            state.crashes.clear();
+            self_set_stopped(self, &mut state);
+        }
+    }
+}
+
+fn self_set_stopped(instance: &Instance, state: &mut State) {
+    instance.set_phase(state, PluginState::Stopped);
+}
+
+async fn wait_exit(mut exit: watch::Receiver<Option<String>>) -> String {
+    loop {
+        if let Some(status) = exit.borrow_and_update().clone() {
+            return status;
+        }
+        if exit.changed().await.is_err() {
+            return "ended".to_owned();
+        }
+    }
+}
+
+/// PW-HS-3, PW-HS-6, PW-HS-7: identity and well-formed capabilities.
+fn check_handshake(manifest: &Manifest, handshake: &pb::HandshakeResponse) -> Result<(), String> {
+    let plugin = handshake
+        .plugin
+        .as_ref()
+        .ok_or("the handshake answer has no plugin info")?;
+    if plugin.name != manifest.name {
+        return Err(format!(
+            "the plugin calls itself {:?} but its manifest says {:?}; make them agree",
+            plugin.name, manifest.name
+        ));
+    }
+    let caps = handshake.capabilities.clone().unwrap_or_default();
+    let mut problems = Vec::new();
+    for tool in &caps.tools {
+        if let Err(e) = names::validate_tool_name(tool) {
+            problems.push(e);
+        }
+    }
+    for sub in &caps.hooks {
+        if let Err(e) = names::validate_subscription(sub) {
+            problems.push(e);
+        }
+    }
+    for provider in &caps.providers {
+        if provider.service.is_empty() || provider.name.is_empty() {
+            problems.push(format!(
+                "provider {provider:?} needs both a service and a name"
+            ));
+        }
+    }
+    let unique =
+        |list: &[String]| list.iter().collect::<std::collections::HashSet<_>>().len() == list.len();
+    if !unique(&caps.tools) || !unique(&caps.commands) {
+        problems.push("tool and command names must be unique (PW-HS-7)".into());
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("invalid capabilities: {}", problems.join("; ")))
+    }
+}
+
+/// PW-CFG-3: the configuration must match the manifest's schema.
+fn check_config(manifest: &Manifest, config: &Value) -> Result<(), String> {
+    let Some(schema) = &manifest.config_schema else {
+        return Ok(());
+    };
+    let validator = jsonschema::validator_for(schema).map_err(|e| format!("config schema: {e}"))?;
+    let problems: Vec<String> = validator
+        .iter_errors(config)
+        .take(5)
+        .map(|e| format!("config {}: {e}", pointer(&e.instance_path().to_string())))
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "the configuration does not match the plugin's schema: {}",
+            problems.join("; ")
+        ))
+    }
+}
+
+pub(crate) fn pointer(path: &str) -> &str {
+    if path.is_empty() { "/" } else { path }
+}
+
+/// PW-TOOL-1..3: the listed tools equal the declared ones and carry valid
+/// schemas; validators are compiled here, once.
+fn tool_entries(declared: &[String], listed: Vec<pb::Tool>) -> Result<Vec<ToolEntry>, String> {
+    let mut listed_names: Vec<&str> = listed.iter().map(|t| t.name.as_str()).collect();
+    let mut declared_sorted: Vec<&str> = declared.iter().map(String::as_str).collect();
+    listed_names.sort_unstable();
+    declared_sorted.sort_unstable();
+    if listed_names != declared_sorted {
+        return Err(format!(
+            "ListTools returned {listed_names:?} but the handshake declared {declared_sorted:?} (PW-HS-5)"
+        ));
+    }
+    listed
+        .into_iter()
+        .map(|decl| {
+            let input_schema: Value = serde_json::from_str(&decl.input_schema_json)
+                .map_err(|e| format!("tool {:?}: input schema is not JSON: {e}", decl.name))?;
+            if input_schema.get("type").and_then(Value::as_str) != Some("object") {
+                return Err(format!(
+                    "tool {:?}: input schema must have \"type\": \"object\" (PW-TOOL-3)",
+                    decl.name
+                ));
+            }
+            let validator = jsonschema::validator_for(&input_schema).map_err(|e| {
+                format!(
+                    "tool {:?}: input schema is not a valid JSON Schema: {e}",
+                    decl.name
+                )
+            })?;
+            let output_schema = if decl.output_schema_json.is_empty() {
+                None
+            } else {
+                let schema: Value = serde_json::from_str(&decl.output_schema_json)
+                    .map_err(|e| format!("tool {:?}: output schema is not JSON: {e}", decl.name))?;
+                jsonschema::validator_for(&schema).map_err(|e| {
+                    format!(
+                        "tool {:?}: output schema is not a valid JSON Schema: {e}",
+                        decl.name
+                    )
+                })?;
+                Some(schema)
+            };
+            Ok(ToolEntry {
+                decl,
+                input_schema,
+                output_schema,
+                validator,
+            })
+        })
+        .collect()
+}
+
+fn check_commands(declared: &[String], listed: &[pb::Command]) -> Result<(), String> {
+    let mut listed_names: Vec<String> = listed.iter().map(command_full_name).collect();
+    let mut declared_sorted = declared.to_vec();
+    listed_names.sort();
+    declared_sorted.sort();
+    if listed_names != declared_sorted {
+        return Err(format!(
+            "ListCommands returned {listed_names:?} but the handshake declared {declared_sorted:?} (PW-HS-5)"
+        ));
+    }
+    let problems: Vec<String> = listed
+        .iter()
+        .filter_map(|c| names::validate_command(c).err())
+        .flatten()
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("invalid commands: {}", problems.join("; ")))
+    }
+}
+
+/// Delivers observed events one at a time (PW-HOOK-7).
+async fn deliver_observed(
+    channel: Channel,
+    mut queue: mpsc::Receiver<(String, pb::Event)>,
+    timeout: Duration,
+) {
+    let mut hooks = pb::hook_service_client::HookServiceClient::new(channel);
+    while let Some((pattern, event)) = queue.recv().await {
+        let mut request = tonic::Request::new(pb::HandleEventRequest {
+            pattern,
+            mode: pb::HookMode::Observe as i32,
+            event: Some(event),
+        });
+        request.set_timeout(timeout);
+        if let Err(status) = tokio::time::timeout(timeout, hooks.handle_event(request))
+            .await
+            .unwrap_or_else(|_| Err(Status::deadline_exceeded("observer deadline")))
+        {
+            tracing::debug!(code = ?status.code(), "observer failed: {}", status.message());
+        }
+    }
+}

@@ -1,0 +1,690 @@
+//! `plugin.toml`: what a plugin is and the most it may do (docs/manifest.md).
+//!
+//! Parsing is strict: unknown keys, bad values and impossible combinations
+//! are errors that name the field, the value, why it is wrong and how to
+//! fix it.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use plugwire_proto::names::validate_plugin_name;
+use serde::Deserialize;
+use serde_json::Value;
+
+/// Largest manifest accepted.
+pub const MAX_MANIFEST_LEN: u64 = 64 * 1024;
+
+/// The manifest file name inside a plugin directory.
+pub const MANIFEST_FILE: &str = "plugin.toml";
+
+/// Permissions a manifest may request for host callbacks (PW-HOST-3).
+pub const HOST_PERMISSIONS: [&str; 3] = ["host.events.emit", "host.tools.call", "host.storage"];
+
+/// A validated manifest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Manifest {
+    /// Plugin name (PW-HS-3 rules).
+    pub name: String,
+    /// Plugin version.
+    pub version: semver::Version,
+    /// One-line description.
+    pub description: String,
+    /// Authors.
+    pub authors: Vec<String>,
+    /// SPDX license expression.
+    pub license: Option<String>,
+    /// Implementation language, shown in listings.
+    pub language: Option<String>,
+    /// The directory holding the manifest.
+    pub dir: PathBuf,
+    /// The executable, resolved inside `dir`.
+    pub executable: PathBuf,
+    /// Arguments passed to the executable.
+    pub args: Vec<String>,
+    /// Extra environment variables set for the plugin.
+    pub env: BTreeMap<String, String>,
+    /// App protocol versions the plugin speaks.
+    pub protocol_versions: Vec<u32>,
+    /// Host versions the plugin accepts.
+    pub host_requirement: semver::VersionReq,
+    /// Requested permissions.
+    pub permissions: Permissions,
+    /// Resource limits.
+    pub limits: Limits,
+    /// JSON Schema of the plugin's configuration.
+    pub config_schema: Option<Value>,
+}
+
+/// Requested permissions: the most the plugin may ever get.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Permissions {
+    /// Access to the host's network.
+    pub network: bool,
+    /// Paths the plugin may read.
+    pub read: Vec<String>,
+    /// Paths the plugin may read and write.
+    pub write: Vec<String>,
+    /// Host callbacks: `host.events.emit`, `host.tools.call`, `host.storage`.
+    pub host: Vec<String>,
+}
+
+impl Permissions {
+    /// Whether a host permission was requested.
+    ///
+    /// ```
+    /// let p = plugwire_host::manifest::Permissions { host: vec!["host.storage".into()], ..Default::default() };
+    /// assert!(p.allows_host("host.storage"));
+    /// assert!(!p.allows_host("host.tools.call"));
+    /// ```
+    pub fn allows_host(&self, permission: &str) -> bool {
+        self.host.iter().any(|p| p == permission)
+    }
+}
+
+/// Resource limits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limits {
+    /// Memory in bytes.
+    pub memory: Option<u64>,
+    /// Most processes and threads.
+    pub pids: Option<u32>,
+    /// CPUs (1.0 is one core).
+    pub cpu: Option<f64>,
+    /// Most open files.
+    pub open_files: Option<u32>,
+    /// Longest call.
+    pub call_timeout: Option<Duration>,
+}
+
+/// A manifest problem: where, what, why, and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestError {
+    /// The manifest file.
+    pub path: PathBuf,
+    /// The field (dotted path), empty for the whole file.
+    pub field: String,
+    /// The offending value, as written.
+    pub value: String,
+    /// Why it is wrong.
+    pub why: String,
+    /// How to fix it.
+    pub fix: String,
+}
+
+impl fmt::Display for ManifestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.path.display())?;
+        if !self.field.is_empty() {
+            write!(f, ": field `{}`", self.field)?;
+        }
+        if !self.value.is_empty() {
+            write!(f, " = {}", self.value)?;
+        }
+        write!(f, ": {}", self.why)?;
+        if !self.fix.is_empty() {
+            write!(f, "; {}", self.fix)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ManifestError {}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawManifest {
+    name: String,
+    version: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    authors: Vec<String>,
+    license: Option<String>,
+    language: Option<String>,
+    run: RawRun,
+    #[serde(default)]
+    protocol: RawProtocol,
+    #[serde(default)]
+    permissions: RawPermissions,
+    #[serde(default)]
+    limits: RawLimits,
+    #[serde(default)]
+    config: RawConfig,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRun {
+    executable: String,
+    #[serde(default)]
+    args: Vec<String>,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProtocol {
+    #[serde(default = "default_versions")]
+    versions: Vec<u32>,
+    #[serde(default = "default_host_req")]
+    host: String,
+}
+
+impl Default for RawProtocol {
+    fn default() -> Self {
+        Self {
+            versions: default_versions(),
+            host: default_host_req(),
+        }
+    }
+}
+
+fn default_versions() -> Vec<u32> {
+    vec![1]
+}
+
+fn default_host_req() -> String {
+    "*".to_owned()
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawPermissions {
+    #[serde(default)]
+    network: bool,
+    #[serde(default)]
+    read: Vec<String>,
+    #[serde(default)]
+    write: Vec<String>,
+    #[serde(default)]
+    host: Vec<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    memory: Option<String>,
+    pids: Option<u32>,
+    cpu: Option<f64>,
+    open_files: Option<u32>,
+    call_timeout: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    schema: Option<toml::Value>,
+}
+
+impl Manifest {
+    /// Reads and validates `<dir>/plugin.toml`.
+    ///
+    /// ```no_run
+    /// let manifest = plugwire_host::manifest::Manifest::load("plugins/echo".as_ref())?;
+    /// println!("{} {}", manifest.name, manifest.version);
+    /// # Ok::<(), plugwire_host::manifest::ManifestError>(())
+    /// ```
+    pub fn load(dir: &Path) -> Result<Self, ManifestError> {
+        let path = dir.join(MANIFEST_FILE);
+        let whole = |why: String, fix: &str| ManifestError {
+            path: path.clone(),
+            field: String::new(),
+            value: String::new(),
+            why,
+            fix: fix.to_owned(),
+        };
+        let meta = std::fs::metadata(&path).map_err(|e| {
+            whole(
+                format!("cannot read it: {e}"),
+                "create plugin.toml in the plugin directory",
+            )
+        })?;
+        if meta.len() > MAX_MANIFEST_LEN {
+            return Err(whole(
+                format!(
+                    "it is {} bytes, over the {MAX_MANIFEST_LEN}-byte limit",
+                    meta.len()
+                ),
+                "a manifest describes a plugin; keep data elsewhere",
+            ));
+        }
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| whole(format!("cannot read it as UTF-8 text: {e}"), ""))?;
+        // The plugin runs with its directory as working directory, so every
+        // path derived from it must be absolute.
+        let dir = std::fs::canonicalize(dir)
+            .map_err(|e| whole(format!("cannot resolve the plugin directory: {e}"), ""))?;
+        Self::parse(&text, &dir)
+    }
+
+    /// Parses manifest text for a plugin in `dir`.
+    ///
+    /// ```
+    /// use plugwire_host::manifest::Manifest;
+    /// let m = Manifest::parse(r#"
+    ///     name = "echo"
+    ///     version = "0.1.0"
+    ///     [run]
+    ///     executable = "echo-plugin"
+    /// "#, "/opt/plugins/echo".as_ref())?;
+    /// assert_eq!(m.executable, std::path::Path::new("/opt/plugins/echo/echo-plugin"));
+    /// # Ok::<(), plugwire_host::manifest::ManifestError>(())
+    /// ```
+    pub fn parse(text: &str, dir: &Path) -> Result<Self, ManifestError> {
+        let path = dir.join(MANIFEST_FILE);
+        let raw: RawManifest = toml::from_str(text).map_err(|e| ManifestError {
+            path: path.clone(),
+            field: String::new(),
+            value: String::new(),
+            why: e.message().to_owned() + &location(text, e.span()),
+            fix: "see docs/manifest.md for the fields and their types".to_owned(),
+        })?;
+        let err = |field: &str, value: &dyn fmt::Debug, why: String, fix: &str| ManifestError {
+            path: path.clone(),
+            field: field.to_owned(),
+            value: format!("{value:?}"),
+            why,
+            fix: fix.to_owned(),
+        };
+
+        validate_plugin_name(&raw.name)
+            .map_err(|e| err("name", &raw.name, e, "use a name such as \"my-plugin\""))?;
+        let version = semver::Version::parse(&raw.version).map_err(|e| {
+            err(
+                "version",
+                &raw.version,
+                format!("not a semantic version: {e}"),
+                "write it as MAJOR.MINOR.PATCH, e.g. \"1.2.0\"",
+            )
+        })?;
+        let executable = resolve_executable(dir, &raw.run.executable).map_err(|why| {
+            err(
+                "run.executable",
+                &raw.run.executable,
+                why,
+                "give a path relative to the plugin directory, without `..`",
+            )
+        })?;
+        for key in raw.run.env.keys() {
+            if key.is_empty() || key.contains('=') || key.contains('\0') {
+                return Err(err(
+                    "run.env",
+                    key,
+                    "not a valid environment variable name".into(),
+                    "use NAME = \"value\"",
+                ));
+            }
+            if key.starts_with("PLUGWIRE_") || key.starts_with("PLUGIN_") {
+                return Err(err(
+                    "run.env",
+                    key,
+                    "variables starting with PLUGWIRE_ or PLUGIN_ are set by the host".into(),
+                    "choose another name",
+                ));
+            }
+        }
+        if raw.protocol.versions.is_empty() || raw.protocol.versions.contains(&0) {
+            return Err(err(
+                "protocol.versions",
+                &raw.protocol.versions,
+                "expected a non-empty list of positive app protocol versions".into(),
+                "write versions = [1]",
+            ));
+        }
+        let host_requirement = semver::VersionReq::parse(&raw.protocol.host).map_err(|e| {
+            err(
+                "protocol.host",
+                &raw.protocol.host,
+                format!("not a semver requirement: {e}"),
+                "write e.g. \">=0.1, <0.2\"",
+            )
+        })?;
+        for permission in &raw.permissions.host {
+            if !HOST_PERMISSIONS.contains(&permission.as_str()) {
+                return Err(err(
+                    "permissions.host",
+                    permission,
+                    "unknown permission".into(),
+                    &format!("use one of {}", HOST_PERMISSIONS.join(", ")),
+                ));
+            }
+        }
+        for (field, paths) in [
+            ("permissions.read", &raw.permissions.read),
+            ("permissions.write", &raw.permissions.write),
+        ] {
+            for p in paths {
+                let ok = (p.starts_with('/')
+                    || p.starts_with("~/")
+                    || p == "~"
+                    || p.starts_with("{data}"))
+                    && !p.split('/').any(|c| c == "..")
+                    && !p.contains('\0');
+                if !ok {
+                    return Err(err(
+                        field,
+                        p,
+                        "expected an absolute path, `~/...` or `{data}/...`, without `..`".into(),
+                        "write the full path",
+                    ));
+                }
+            }
+        }
+        let limits = Limits {
+            memory: raw
+                .limits
+                .memory
+                .as_deref()
+                .map(|m| {
+                    parse_size(m).ok_or_else(|| {
+                        err(
+                            "limits.memory",
+                            &m,
+                            "not a size".into(),
+                            "write e.g. \"256MiB\" or \"1GiB\"",
+                        )
+                    })
+                })
+                .transpose()?,
+            pids: match raw.limits.pids {
+                Some(0) => {
+                    return Err(err(
+                        "limits.pids",
+                        &0,
+                        "must be at least 1".into(),
+                        "write e.g. 64",
+                    ));
+                }
+                p => p,
+            },
+            cpu: match raw.limits.cpu {
+                Some(c) if !(c > 0.0 && c <= 1024.0) => {
+                    return Err(err(
+                        "limits.cpu",
+                        &c,
+                        "expected CPUs between 0 and 1024".into(),
+                        "write e.g. 0.5 for half a core",
+                    ));
+                }
+                c => c,
+            },
+            open_files: match raw.limits.open_files {
+                Some(n) if n < 16 => {
+                    return Err(err(
+                        "limits.open_files",
+                        &n,
+                        "below 16 no gRPC server can run".into(),
+                        "write e.g. 256",
+                    ));
+                }
+                n => n,
+            },
+            call_timeout: raw
+                .limits
+                .call_timeout
+                .as_deref()
+                .map(|t| {
+                    humantime::parse_duration(t)
+                        .ok()
+                        .filter(|d| !d.is_zero())
+                        .ok_or_else(|| {
+                            err(
+                                "limits.call_timeout",
+                                &t,
+                                "not a duration".into(),
+                                "write e.g. \"30s\" or \"2m\"",
+                            )
+                        })
+                })
+                .transpose()?,
+        };
+        let config_schema = match raw.config.schema {
+            None => None,
+            Some(schema) => {
+                let json = serde_json::to_value(&schema)
+                    .map_err(|e| err("config.schema", &"<table>", e.to_string(), ""))?;
+                jsonschema::validator_for(&json).map_err(|e| {
+                    err(
+                        "config.schema",
+                        &json.to_string(),
+                        format!("not a valid JSON Schema: {e}"),
+                        "write a JSON Schema as a TOML table",
+                    )
+                })?;
+                Some(json)
+            }
+        };
+        Ok(Self {
+            name: raw.name,
+            version,
+            description: raw.description,
+            authors: raw.authors,
+            license: raw.license,
+            language: raw.language,
+            dir: dir.to_path_buf(),
+            executable,
+            args: raw.run.args,
+            env: raw.run.env,
+            protocol_versions: raw.protocol.versions,
+            host_requirement,
+            permissions: Permissions {
+                network: raw.permissions.network,
+                read: raw.permissions.read,
+                write: raw.permissions.write,
+                host: raw.permissions.host,
+            },
+            limits,
+            config_schema,
+        })
+    }
+}
+
+fn location(text: &str, span: Option<std::ops::Range<usize>>) -> String {
+    let Some(span) = span else {
+        return String::new();
+    };
+    let before = &text[..span.start.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    format!(" (line {line}, column {column})")
+}
+
+fn resolve_executable(dir: &Path, executable: &str) -> Result<PathBuf, String> {
+    let relative = Path::new(executable);
+    if executable.is_empty() {
+        return Err("the executable is empty".into());
+    }
+    if relative.is_absolute() {
+        return Err(
+            "absolute paths are not allowed: a plugin directory must be self-contained".into(),
+        );
+    }
+    if relative
+        .components()
+        .any(|c| matches!(c, std::path::Component::ParentDir))
+    {
+        return Err("`..` would leave the plugin directory".into());
+    }
+    Ok(dir.join(relative))
+}
+
+/// Parses sizes such as `512KiB`, `64MiB`, `1GiB`, `100M`, `4096`.
+///
+/// ```
+/// use plugwire_host::manifest::parse_size;
+/// assert_eq!(parse_size("64MiB"), Some(64 << 20));
+/// assert_eq!(parse_size("1G"), Some(1 << 30));
+/// assert_eq!(parse_size("lots"), None);
+/// ```
+pub fn parse_size(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let n: u64 = digits.parse().ok()?;
+    let shift = match unit.trim() {
+        "" | "B" => 0,
+        "K" | "KB" | "KiB" | "k" => 10,
+        "M" | "MB" | "MiB" => 20,
+        "G" | "GB" | "GiB" => 30,
+        _ => return None,
+    };
+    n.checked_mul(1 << shift).filter(|v| *v > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str =
+        "name = \"echo\"\nversion = \"0.1.0\"\n[run]\nexecutable = \"bin/echo\"\n";
+
+    fn parse(text: &str) -> Result<Manifest, ManifestError> {
+        Manifest::parse(text, Path::new("/p/echo"))
+    }
+
+    #[test]
+    fn minimal_manifest_gets_defaults() {
+        let m = parse(MINIMAL).unwrap();
+        assert_eq!(m.protocol_versions, [1]);
+        assert!(m.host_requirement.matches(&semver::Version::new(0, 1, 0)));
+        assert_eq!(m.executable, Path::new("/p/echo/bin/echo"));
+        assert_eq!(m.permissions, Permissions::default());
+    }
+
+    #[test]
+    fn full_manifest() {
+        let m = parse(
+            r#"
+            name = "audit"
+            version = "1.2.3-beta.1"
+            description = "d"
+            authors = ["a"]
+            license = "MIT"
+            language = "rust"
+            [run]
+            executable = "audit"
+            args = ["--x"]
+            env = { MODE = "fast" }
+            [protocol]
+            versions = [1, 2]
+            host = ">=0.1, <0.2"
+            [permissions]
+            network = true
+            read = ["~/docs", "/etc/hosts"]
+            write = ["{data}/out"]
+            host = ["host.storage", "host.events.emit"]
+            [limits]
+            memory = "64MiB"
+            pids = 32
+            cpu = 0.5
+            open_files = 128
+            call_timeout = "5s"
+            [config.schema]
+            type = "object"
+            properties = { retries = { type = "integer" } }
+            "#,
+        )
+        .unwrap();
+        assert_eq!(m.limits.memory, Some(64 << 20));
+        assert_eq!(m.limits.call_timeout, Some(Duration::from_secs(5)));
+        assert!(m.permissions.allows_host("host.storage"));
+        assert_eq!(
+            m.config_schema.unwrap()["properties"]["retries"]["type"],
+            "integer"
+        );
+        assert_eq!(m.env["MODE"], "fast");
+    }
+
+    fn error_field(text: &str) -> (String, String) {
+        let e = parse(text).unwrap_err();
+        (e.field.clone(), e.to_string())
+    }
+
+    #[test]
+    fn every_bad_field_is_named() {
+        let cases = [
+            (MINIMAL.replace("\"echo\"", "\"Echo\""), "name"),
+            (MINIMAL.replace("0.1.0", "one"), "version"),
+            (MINIMAL.replace("bin/echo", "../escape"), "run.executable"),
+            (
+                MINIMAL.replace("bin/echo", "/usr/bin/env"),
+                "run.executable",
+            ),
+            (
+                MINIMAL.to_owned() + "env = { PLUGWIRE_X = \"1\" }\n",
+                "run.env",
+            ),
+            (
+                MINIMAL.to_owned() + "[protocol]\nversions = []\n",
+                "protocol.versions",
+            ),
+            (
+                MINIMAL.to_owned() + "[protocol]\nhost = \"banana\"\n",
+                "protocol.host",
+            ),
+            (
+                MINIMAL.to_owned() + "[permissions]\nhost = [\"host.everything\"]\n",
+                "permissions.host",
+            ),
+            (
+                MINIMAL.to_owned() + "[permissions]\nread = [\"relative\"]\n",
+                "permissions.read",
+            ),
+            (
+                MINIMAL.to_owned() + "[permissions]\nwrite = [\"/a/../b\"]\n",
+                "permissions.write",
+            ),
+            (
+                MINIMAL.to_owned() + "[limits]\nmemory = \"lots\"\n",
+                "limits.memory",
+            ),
+            (MINIMAL.to_owned() + "[limits]\npids = 0\n", "limits.pids"),
+            (MINIMAL.to_owned() + "[limits]\ncpu = -1.0\n", "limits.cpu"),
+            (
+                MINIMAL.to_owned() + "[limits]\nopen_files = 3\n",
+                "limits.open_files",
+            ),
+            (
+                MINIMAL.to_owned() + "[limits]\ncall_timeout = \"soon\"\n",
+                "limits.call_timeout",
+            ),
+            (
+                MINIMAL.to_owned() + "[config.schema]\ntype = 5\n",
+                "config.schema",
+            ),
+        ];
+        for (text, field) in cases {
+            let (got, message) = error_field(&text);
+            assert_eq!(got, field, "{message}");
+            assert!(message.contains("plugin.toml"), "{message}");
+        }
+    }
+
+    #[test]
+    fn unknown_keys_and_type_errors_say_where() {
+        let e = parse(&(MINIMAL.to_owned() + "colour = \"red\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown field `colour`"), "{e}");
+        assert!(e.contains("line 5"), "{e}");
+        let e = parse("name = 5\n").unwrap_err().to_string();
+        assert!(e.contains("line 1"), "{e}");
+        let e = parse("version = \"1.0.0\"\n[run]\nexecutable = \"x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("missing field `name`"), "{e}");
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("4096"), Some(4096));
+        assert_eq!(parse_size("512KiB"), Some(512 << 10));
+        assert_eq!(parse_size("0"), None);
+        assert_eq!(parse_size("99999999999GiB"), None);
+    }
+}

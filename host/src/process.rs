@@ -1,0 +1,198 @@
+//! Starting and stopping plugin processes.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc as std_mpsc;
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use plugwire_proto::constants::{
+    ENV_HOST_SOCKET, ENV_INSTANCE_ID, ENV_PROTOCOL_VERSIONS, ENV_UNIX_SOCKET_DIR, MAGIC_COOKIE_KEY,
+    MAGIC_COOKIE_VALUE, MAX_SOCKET_PATH_LEN,
+};
+use tokio::process::{Child, Command};
+use tokio::sync::oneshot;
+
+/// The environment variable the launcher checks its parent against.
+pub(crate) const LAUNCHER_PARENT_VAR: &str = "PLUGWIRE_LAUNCHER_PARENT";
+
+/// Name of the launcher executable.
+pub const LAUNCHER_NAME: &str = "plugwire-launcher";
+
+/// Spawns every plugin from one long-lived thread. The parent-death signal
+/// fires when the *thread* that spawned a process exits, and tokio retires
+/// its blocking threads when idle; a dedicated thread lives exactly as long
+/// as the host, so plugins die with the host and not before.
+pub(crate) struct Spawner {
+    jobs: std_mpsc::Sender<Job>,
+}
+
+struct Job {
+    command: Command,
+    runtime: tokio::runtime::Handle,
+    reply: oneshot::Sender<std::io::Result<Child>>,
+}
+
+impl Spawner {
+    pub(crate) fn new() -> std::io::Result<Self> {
+        let (jobs, receiver) = std_mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("plugwire-spawner".into())
+            .spawn(move || {
+                while let Ok(mut job) = receiver.recv() {
+                    let _entered = job.runtime.enter();
+                    let _ = job.reply.send(job.command.spawn());
+                }
+            })?;
+        Ok(Self { jobs })
+    }
+
+    pub(crate) async fn spawn(&self, command: Command) -> std::io::Result<Child> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Job {
+                command,
+                runtime: tokio::runtime::Handle::current(),
+                reply,
+            })
+            .map_err(|_| std::io::Error::other("the spawner thread has stopped"))?;
+        answer
+            .await
+            .map_err(|_| std::io::Error::other("the spawner thread has stopped"))?
+    }
+}
+
+/// Finds `plugwire-launcher`: the configured path, next to the current
+/// executable (or its parent, for test binaries in `deps/`), or on `PATH`.
+pub(crate) fn find_launcher(configured: Option<&Path>) -> Option<PathBuf> {
+    if let Some(path) = configured {
+        return path.is_file().then(|| path.to_path_buf());
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        for dir in exe.ancestors().skip(1).take(2) {
+            let candidate = dir.join(LAUNCHER_NAME);
+            if candidate.is_file() {
+                return Some(candidate);
+            }
+        }
+    }
+    std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join(LAUNCHER_NAME))
+            .find(|candidate| candidate.is_file())
+    })
+}
+
+/// A private runtime directory (PW-BOOT-11): 0700, short, removed on drop.
+pub(crate) fn runtime_dir() -> std::io::Result<tempfile::TempDir> {
+    let candidates = [
+        std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from),
+        Some(PathBuf::from("/tmp")),
+        Some(std::env::temp_dir()),
+    ];
+    for base in candidates.into_iter().flatten() {
+        // "<base>/pw-XXXXXXXX/plugin.sock" must fit in sun_path.
+        if base.as_os_str().len() + 24 > MAX_SOCKET_PATH_LEN || !base.is_dir() {
+            continue;
+        }
+        if let Ok(dir) = tempfile::Builder::new()
+            .prefix("pw-")
+            .rand_bytes(8)
+            .tempdir_in(&base)
+        {
+            return Ok(dir);
+        }
+    }
+    Err(std::io::Error::other(
+        "no short writable directory for plugin sockets: tried $XDG_RUNTIME_DIR, /tmp and $TMPDIR",
+    ))
+}
+
+/// Everything needed to start one plugin process.
+pub(crate) struct LaunchSpec<'a> {
+    pub executable: &'a Path,
+    pub args: &'a [String],
+    pub dir: &'a Path,
+    pub runtime_dir: &'a Path,
+    pub host_socket: &'a Path,
+    pub instance_id: &'a str,
+    pub protocol_versions: &'a [u32],
+    pub extra_env: &'a BTreeMap<String, String>,
+    pub pass_env: &'a [String],
+    pub launcher: Option<&'a Path>,
+}
+
+/// Builds the command: an allow-listed environment (PW-BOOT-10), its own
+/// process group (so the whole tree can be signalled), piped stdio.
+pub(crate) fn command(spec: &LaunchSpec<'_>) -> Command {
+    let mut command = match spec.launcher {
+        Some(launcher) => {
+            let mut c = Command::new(launcher);
+            c.arg(spec.executable);
+            c.env(LAUNCHER_PARENT_VAR, std::process::id().to_string());
+            c
+        }
+        None => Command::new(spec.executable),
+    };
+    command
+        .args(spec.args)
+        .current_dir(spec.dir)
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("LANG", "C.UTF-8")
+        .env(MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE)
+        .env(
+            ENV_PROTOCOL_VERSIONS,
+            spec.protocol_versions
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+        )
+        .env(ENV_UNIX_SOCKET_DIR, spec.runtime_dir)
+        .env("TMPDIR", spec.runtime_dir)
+        .env(ENV_HOST_SOCKET, spec.host_socket)
+        .env(ENV_INSTANCE_ID, spec.instance_id)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    if let Some(home) = std::env::var_os("HOME") {
+        command.env("HOME", home);
+    }
+    for name in spec.pass_env {
+        if let Some(value) = std::env::var_os(name) {
+            command.env(name, value);
+        }
+    }
+    for (name, value) in spec.extra_env {
+        command.env(name, OsString::from(value));
+    }
+    command
+}
+
+/// Signals a whole process group; a group that is already gone is fine.
+pub(crate) fn signal_group(pgid: u32, signal: Signal) {
+    if let Ok(pid) = i32::try_from(pgid)
+        && pid > 1
+    {
+        let _ = killpg(Pid::from_raw(pid), signal);
+    }
+}
+
+/// How a process ended, in words for error messages.
+pub(crate) fn describe_exit(status: &std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exit status {code}"),
+        (None, Some(signal)) => {
+            let name = Signal::try_from(signal)
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_else(|_| signal.to_string());
+            format!("killed by signal {name}")
+        }
+        _ => "ended".to_owned(),
+    }
+}
