@@ -99,12 +99,30 @@ pub(crate) async fn read_line<R: AsyncRead + Unpin>(
             let _ = tokio::time::timeout(DRAIN_AFTER_EXIT, more).await;
             Err(LineFailure::Exited { seen, status })
         }
-        Outcome::Read(Err(_)) | Outcome::Read(Ok(0)) => Err(LineFailure::Closed { seen }),
+        Outcome::Read(Err(_)) | Outcome::Read(Ok(0)) => {
+            // EOF usually means the process is exiting: report that, with
+            // its status, rather than a bare "closed".
+            match tokio::time::timeout(DRAIN_AFTER_EXIT * 2, wait_exit(exit)).await {
+                Ok(status) => Err(LineFailure::Exited { seen, status }),
+                Err(_) => Err(LineFailure::Closed { seen }),
+            }
+        }
         Outcome::Read(Ok(_)) => {
             if seen.len() <= MAX_BOOTSTRAP_LINE_LEN && !seen.ends_with(b"\n") {
                 return Err(LineFailure::Closed { seen });
             }
             BootstrapLine::parse_line(&seen).map_err(|error| LineFailure::Invalid { seen, error })
+        }
+    }
+}
+
+async fn wait_exit(exit: &mut watch::Receiver<Option<String>>) -> String {
+    loop {
+        if let Some(status) = exit.borrow_and_update().clone() {
+            return status;
+        }
+        if exit.changed().await.is_err() {
+            std::future::pending::<()>().await;
         }
     }
 }

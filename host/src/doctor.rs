@@ -139,7 +139,11 @@ fn landlock_abi() -> Result<i64, std::io::Error> {
             LANDLOCK_CREATE_RULESET_VERSION,
         )
     };
-    if version < 0 { Err(std::io::Error::last_os_error()) } else { Ok(version) }
+    if version < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(version)
+    }
 }
 
 fn cgroup_check() -> Check {

@@ -388,7 +388,9 @@ impl Host {
     /// Every tool of every plugin (starting plugins that are not running).
     ///
     /// ```no_run
-    /// # async fn f(host: plugwire_host::Host) { let n = host.tools().await.len(); # let _ = n; }
+    /// # async fn f(host: plugwire_host::Host) {
+    /// let n = host.tools().await.len();
+    /// # let _ = n; }
     /// ```
     pub async fn tools(&self) -> Vec<ToolInfo> {
         self.inner.start_all().await;
@@ -827,7 +829,10 @@ impl HostInner {
             )))),
         };
         instance.touch();
-        let result = result.map_err(|s| self.explain(&instance, &conn, s))?;
+        let result = match result {
+            Ok(r) => r,
+            Err(s) => return Err(self.explain(&instance, &conn, s).await),
+        };
         let content = serde_json::from_str(&result.content_json).map_err(|e| {
             Status::internal(format!(
                 "plugin {:?} sent a result that is not JSON (PW-TOOL-7): {e}",
@@ -841,16 +846,20 @@ impl HostInner {
     }
 
     /// A transport failure because the plugin died reads as UNAVAILABLE
-    /// naming the plugin and its exit, not as a broken pipe.
-    fn explain(&self, instance: &Instance, conn: &Connection, status: Status) -> Status {
-        if matches!(
+    /// naming the plugin and its exit status, not as a broken pipe. The
+    /// broken connection is often noticed a moment before the exit, so wait
+    /// briefly for the status.
+    async fn explain(&self, instance: &Instance, conn: &Connection, status: Status) -> Status {
+        let transport = matches!(
             status.code(),
             tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Internal
-        ) && (conn.has_exited() || status.message().contains("transport"))
-        {
-            let how = conn
-                .exit_status()
-                .unwrap_or_else(|| "its connection broke".to_owned());
+        ) && (conn.has_exited()
+            || status.message().contains("transport")
+            || status.message().contains("connection"));
+        if transport {
+            let how = tokio::time::timeout(Duration::from_millis(500), conn.exited())
+                .await
+                .unwrap_or_else(|_| "its connection broke".to_owned());
             return Status::unavailable(format!(
                 "plugin {:?} crashed during the call ({how})",
                 instance.name()
@@ -1007,10 +1016,14 @@ impl HostInner {
         });
         request.set_timeout(timeout);
         let mut client = pb::hook_service_client::HookServiceClient::new(conn.channel.clone());
+        let started = std::time::Instant::now();
         let response = tokio::select! {
             status = conn.exited() => return Err(format!("the plugin crashed ({status})")),
             r = tokio::time::timeout(timeout, client.handle_event(request)) => match r {
+                // Our clock decides: the plugin's own timer may answer
+                // CANCELLED a moment earlier.
                 Err(_) => return Err(format!("no decision within {timeout:?}")),
+                Ok(Err(_)) if started.elapsed() >= timeout => return Err(format!("no decision within {timeout:?}")),
                 Ok(Err(status)) => return Err(format!("{:?}: {}", status.code(), status.message())),
                 Ok(Ok(response)) => response.into_inner(),
             },
@@ -1149,7 +1162,10 @@ impl HostInner {
         };
         feeder.abort();
         instance.touch();
-        result.map_err(|s| self.explain(&instance, &conn, s))
+        match result {
+            Ok(code) => Ok(code),
+            Err(s) => Err(self.explain(&instance, &conn, s).await),
+        }
     }
 
     async fn resolve_command(

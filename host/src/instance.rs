@@ -103,10 +103,6 @@ impl Connection {
         self.exit.borrow().is_some()
     }
 
-    pub(crate) fn exit_status(&self) -> Option<String> {
-        self.exit.borrow().clone()
-    }
-
     pub(crate) fn hooks(&self) -> &[pb::HookSubscription] {
         self.handshake
             .capabilities
@@ -281,7 +277,9 @@ impl Instance {
         loop {
             let phase = {
                 let state = self.state();
-                if let (PluginState::Ready, Some(conn)) = (state.phase, &state.conn) {
+                if let (PluginState::Ready, Some(conn)) = (state.phase, &state.conn)
+                    && !conn.has_exited()
+                {
                     return Ok(conn.clone());
                 }
                 if state.phase == PluginState::Failed {
@@ -291,6 +289,11 @@ impl Instance {
                 state.phase
             };
             match phase {
+                // Exited but not yet recorded as a crash: wait for that.
+                PluginState::Ready => {
+                    let _ =
+                        tokio::time::timeout(Duration::from_millis(50), changed.changed()).await;
+                }
                 PluginState::Stopped => {
                     self.start().await?;
                 }
@@ -445,19 +448,13 @@ impl Instance {
             };
             let _ = exit_tx.send(Some(status));
         });
-        // From here on, any failure must take the process tree down.
-        let fail = |why: String| {
-            signal_group(pid, nix::sys::signal::Signal::SIGKILL);
-            why
-        };
 
         let mut stdout = BufReader::new(stdout);
         let line = match read_line(&mut stdout, timeouts.bootstrap, &mut exit_rx).await {
             Ok(line) => line,
             Err(failure) => {
                 let why = failure.describe(timeouts.bootstrap);
-                signal_group(pid, nix::sys::signal::Signal::SIGKILL);
-                return Err(self.with_context(why, &exit_rx).await);
+                return Err(self.abort_start(why, pid, &exit_rx).await);
             }
         };
         tasks.push(tokio::spawn(
@@ -478,24 +475,30 @@ impl Instance {
             Ok(())
         })();
         if let Err(why) = check {
-            return Err(self.with_context(fail(why), &exit_rx).await);
+            return Err(self.abort_start(why, pid, &exit_rx).await);
         }
 
+        let limit = timeouts.handshake;
         let handshake_steps = async {
             let channel = Endpoint::from_shared(format!("unix:{}", line.socket_path))
                 .map_err(|e| e.to_string())?
                 .origin(Uri::from_static("http://localhost"))
-                .connect_timeout(timeouts.handshake)
-                .connect()
+                .connect_timeout(limit);
+            let channel = tokio::time::timeout(limit, channel.connect())
                 .await
+                .map_err(|_| format!("cannot connect to {} within {limit:?}", line.socket_path))?
                 .map_err(|e| format!("cannot connect to {}: {e}", line.socket_path))?;
-            let health = tonic_health::pb::health_client::HealthClient::new(channel.clone())
-                .check(tonic_health::pb::HealthCheckRequest {
+            let mut health_client =
+                tonic_health::pb::health_client::HealthClient::new(channel.clone());
+            let health = within(
+                limit,
+                "the health check",
+                health_client.check(tonic_health::pb::HealthCheckRequest {
                     service: HEALTH_SERVICE_NAME.to_owned(),
-                })
-                .await
-                .map_err(|s| format!("health check failed: {}", s.message()))?
-                .into_inner();
+                }),
+            )
+            .await?
+            .into_inner();
             if health.status
                 != tonic_health::pb::health_check_response::ServingStatus::Serving as i32
             {
@@ -505,8 +508,10 @@ impl Instance {
                 ));
             }
             let mut plugin = pb::plugin_service_client::PluginServiceClient::new(channel.clone());
-            let handshake = plugin
-                .handshake(pb::HandshakeRequest {
+            let handshake = within(
+                limit,
+                "the handshake",
+                plugin.handshake(pb::HandshakeRequest {
                     host: Some(pb::HostInfo {
                         name: "plugwire-host".into(),
                         version: env!("CARGO_PKG_VERSION").into(),
@@ -524,10 +529,10 @@ impl Instance {
                         self.call_timeout(config),
                     )
                     .ok(),
-                })
-                .await
-                .map_err(|s| format!("handshake failed: {}", s.message()))?
-                .into_inner();
+                }),
+            )
+            .await?
+            .into_inner();
             check_handshake(manifest, &handshake)?;
             let plugin_config = config
                 .plugin_config
@@ -535,33 +540,43 @@ impl Instance {
                 .cloned()
                 .unwrap_or_else(|| Value::Object(Default::default()));
             check_config(manifest, &plugin_config)?;
-            plugin
-                .configure(pb::ConfigureRequest {
+            within(
+                limit,
+                "Configure",
+                plugin.configure(pb::ConfigureRequest {
                     config_json: plugin_config.to_string(),
-                })
-                .await
-                .map_err(|s| format!("configure failed: {}", s.message()))?;
+                }),
+            )
+            .await?;
             let caps = handshake.capabilities.clone().unwrap_or_default();
             let tools = if caps.tools.is_empty() {
                 Vec::new()
             } else {
-                let listed = pb::tool_service_client::ToolServiceClient::new(channel.clone())
-                    .list_tools(pb::ListToolsRequest {})
-                    .await
-                    .map_err(|s| format!("ListTools failed: {}", s.message()))?
-                    .into_inner()
-                    .tools;
+                let mut client = pb::tool_service_client::ToolServiceClient::new(channel.clone())
+                    .max_decoding_message_size(MAX_MESSAGE_SIZE);
+                let listed = within(
+                    limit,
+                    "ListTools",
+                    client.list_tools(pb::ListToolsRequest {}),
+                )
+                .await?
+                .into_inner()
+                .tools;
                 tool_entries(&caps.tools, listed)?
             };
             let commands = if caps.commands.is_empty() {
                 Vec::new()
             } else {
-                let listed = pb::command_service_client::CommandServiceClient::new(channel.clone())
-                    .list_commands(pb::ListCommandsRequest {})
-                    .await
-                    .map_err(|s| format!("ListCommands failed: {}", s.message()))?
-                    .into_inner()
-                    .commands;
+                let mut client =
+                    pb::command_service_client::CommandServiceClient::new(channel.clone());
+                let listed = within(
+                    limit,
+                    "ListCommands",
+                    client.list_commands(pb::ListCommandsRequest {}),
+                )
+                .await?
+                .into_inner()
+                .commands;
                 check_commands(&caps.commands, &listed)?;
                 listed
             };
@@ -577,7 +592,7 @@ impl Instance {
         };
         let (channel, handshake, tools, commands) = match outcome {
             Ok(parts) => parts,
-            Err(why) => return Err(self.with_context(fail(why), &exit_rx).await),
+            Err(why) => return Err(self.abort_start(why, pid, &exit_rx).await),
         };
 
         let progress = handshake
@@ -620,13 +635,28 @@ impl Instance {
             .map_or(config.timeouts.call, |t| t.min(config.timeouts.call))
     }
 
-    /// Adds the stderr tail and exit status to a start failure (PW-BOOT-9).
-    async fn with_context(&self, why: String, exit: &watch::Receiver<Option<String>>) -> String {
-        // The process was just killed (or is exiting): give it a moment so
-        // its status and last words are in.
-        let status = tokio::time::timeout(Duration::from_millis(500), wait_exit(exit.clone()))
+    /// Ends a failed start: the process gets a moment to exit by itself
+    /// (so its status and last words are known), then its whole group is
+    /// killed; the message gains the exit status and the stderr tail
+    /// (PW-BOOT-9).
+    async fn abort_start(
+        &self,
+        why: String,
+        pid: u32,
+        exit: &watch::Receiver<Option<String>>,
+    ) -> String {
+        let mut status = tokio::time::timeout(Duration::from_millis(300), wait_exit(exit.clone()))
             .await
             .ok();
+        signal_group(pid, nix::sys::signal::Signal::SIGKILL);
+        if status.is_none() {
+            status = tokio::time::timeout(Duration::from_millis(500), wait_exit(exit.clone()))
+                .await
+                .ok()
+                .map(|s| format!("{s} (the host killed it; it did not exit by itself)"));
+        }
+        // Let the stderr pump catch up with what was written before the end.
+        tokio::time::sleep(Duration::from_millis(20)).await;
         let mut message = why;
         match status {
             Some(status) if !message.contains(&status) => {
@@ -825,6 +855,23 @@ impl Instance {
 
 fn self_set_stopped(instance: &Instance, state: &mut State) {
     instance.set_phase(state, PluginState::Stopped);
+}
+
+/// Runs one protocol step under its own deadline.
+async fn within<T>(
+    limit: Duration,
+    what: &str,
+    step: impl std::future::Future<Output = Result<T, Status>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(limit, step).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(status)) => Err(format!(
+            "{what} failed: {:?}: {}",
+            status.code(),
+            status.message()
+        )),
+        Err(_) => Err(format!("{what} did not answer within {limit:?}")),
+    }
 }
 
 async fn wait_exit(mut exit: watch::Receiver<Option<String>>) -> String {

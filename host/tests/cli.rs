@@ -1,0 +1,178 @@
+//! The `plugwire` command line, as a user and a script see it.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use common::examples;
+use serde_json::Value;
+
+fn plugwire(args: &[&str], stdin: &[u8]) -> Output {
+    let data = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_plugwire"))
+        .arg("--no-standard-dirs")
+        .arg("--plugin-dir")
+        .arg(examples())
+        .args(args)
+        .env("XDG_DATA_HOME", data.path())
+        .env_remove("PLUGWIRE_PLUGIN_PATH")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn help_has_examples() {
+    let out = plugwire(&["--help"], b"");
+    assert!(out.status.success());
+    assert!(text(&out.stdout).contains("plugwire call echo.echo"));
+}
+
+#[test]
+fn list_as_table_and_json() {
+    let out = plugwire(&["list"], b"");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    assert!(table.starts_with("PLUGIN"), "{table}");
+    for name in ["audit", "echo", "faulty", "kv", "wordcount"] {
+        assert!(table.contains(name), "{table}");
+    }
+    let out = plugwire(&["--json", "list"], b"");
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["plugins"].as_array().unwrap().len(), 5);
+    assert!(
+        json["plugins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["state"] == "ready")
+    );
+}
+
+#[test]
+fn call_prints_results_and_sets_the_exit_code() {
+    let out = plugwire(&["call", "echo.echo", r#"{"text":"hi"}"#], b"");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "hi\n");
+
+    let out = plugwire(&["call", "echo.echo", "-"], br#"{"text":"from stdin"}"#);
+    assert_eq!(text(&out.stdout), "from stdin\n");
+
+    let out = plugwire(
+        &["--json", "call", "echo.fail", r#"{"message":"nope"}"#],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(1), "is_error exits non-zero");
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["is_error"], true);
+
+    let out = plugwire(&["call", "echo.echo", "{}"], b"");
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.starts_with("error: arguments /: \"text\" is a required property"),
+        "{err}"
+    );
+    assert!(err.contains("hint: "), "{err}");
+
+    let out = plugwire(&["call", "echo.echo", "{not json"], b"");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("arguments: not JSON"));
+
+    let out = plugwire(
+        &[
+            "call",
+            "echo.slow",
+            r#"{"steps":2,"delay_ms":1}"#,
+            "--progress",
+        ],
+        b"",
+    );
+    assert!(
+        text(&out.stderr).contains("progress 2/2"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn run_streams_stdio_and_propagates_the_exit_code() {
+    let out = plugwire(&["run", "wc", "--lines"], b"a\nb\n");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "      2\n");
+    let out = plugwire(&["run", "wc", "/no/such/file"], b"");
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr),
+        "wc: /no/such/file: No such file or directory\n"
+    );
+}
+
+#[test]
+fn emit_shows_decisions() {
+    let out = plugwire(
+        &["--json", "emit", "request.before", r#"{"token":"t","x":1}"#],
+        b"",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        json["payload"],
+        serde_json::json!({"token": "[REDACTED]", "x": 1})
+    );
+    assert_eq!(json["decisions"][0]["plugin"], "audit");
+    let out = plugwire(&["emit", "faulty.deny"], b"");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stdout).contains("denied by faulty"));
+}
+
+#[test]
+fn tools_info_logs_doctor_completions() {
+    let out = plugwire(&["--json", "tools"], b"");
+    let tools: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let echo = tools
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["qualified"] == "echo.echo")
+        .unwrap();
+    assert_eq!(echo["input_schema"]["type"], "object");
+
+    let out = plugwire(&["info", "kv"], b"");
+    assert!(
+        text(&out.stdout).contains("provider examples.kv.v1.KeyValue as \"memory\""),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = plugwire(&["info", "nope"], b"");
+    assert_eq!(out.status.code(), Some(1));
+
+    let out = plugwire(&["logs", "echo"], b"");
+    assert!(
+        text(&out.stdout).contains("[echo] serving"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let out = plugwire(&["--json", "doctor"], b"");
+    let checks: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        checks
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["check"] == "cgroups")
+    );
+
+    let out = plugwire(&["completions", "bash"], b"");
+    assert!(text(&out.stdout).contains("_plugwire"));
+}
