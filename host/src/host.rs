@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use futures_util::future::join_all;
 use plugwire_proto::cli::parse_invocation;
-use plugwire_proto::constants::MAX_STDIO_CHUNK;
+use plugwire_proto::constants::{CALL_DEPTH_METADATA, MAX_STDIO_CHUNK};
 use plugwire_proto::names::{command_full_name, pattern_matches, validate_event_name};
 use plugwire_proto::pb;
 use serde_json::Value;
@@ -39,6 +39,8 @@ pub struct CallOptions {
     timeout: Option<Duration>,
     cancel: Option<CancellationToken>,
     progress: Option<mpsc::Sender<Progress>>,
+    /// How deep in a chain of tool calls this one is (PW-HOST-6).
+    pub(crate) depth: u32,
 }
 
 impl CallOptions {
@@ -763,6 +765,7 @@ impl HostInner {
         let limit = instance.call_timeout(&self.config);
         let timeout = options.timeout.map_or(limit, |t| t.min(limit));
         let arguments_json = arguments.to_string();
+        let depth = tonic::metadata::MetadataValue::from(options.depth + 1);
         let use_stream = options.progress.is_some() && conn.progress;
         let call = async {
             if use_stream {
@@ -771,6 +774,9 @@ impl HostInner {
                     arguments_json,
                 });
                 request.set_timeout(timeout);
+                request
+                    .metadata_mut()
+                    .insert(CALL_DEPTH_METADATA, depth.clone());
                 let mut stream = tools_client(&conn)
                     .call_tool_stream(request)
                     .await?
@@ -801,6 +807,9 @@ impl HostInner {
                     arguments_json,
                 });
                 request.set_timeout(timeout);
+                request
+                    .metadata_mut()
+                    .insert(CALL_DEPTH_METADATA, depth.clone());
                 tools_client(&conn)
                     .call_tool(request)
                     .await?

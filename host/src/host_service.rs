@@ -3,6 +3,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Weak};
 
+use plugwire_proto::constants::{CALL_DEPTH_METADATA, MAX_CALL_DEPTH};
 use plugwire_proto::pb;
 use serde_json::Value;
 use tonic::transport::server::UdsConnectInfo;
@@ -115,9 +116,20 @@ impl pb::host_service_server::HostService for PluginHostService {
     ) -> Result<Response<pb::CallPluginToolResponse>, Status> {
         self.authorize(&request, "host.tools.call")?;
         let timeout = plugwire_deadline(request.metadata());
+        let depth: u32 = request
+            .metadata()
+            .get(CALL_DEPTH_METADATA)
+            .and_then(|v| v.to_str().ok()?.parse().ok())
+            .unwrap_or(0);
+        if depth >= MAX_CALL_DEPTH {
+            return Err(Status::failed_precondition(format!(
+                "tool calls through the host are nested deeper than {MAX_CALL_DEPTH} (PW-HOST-6); is a plugin calling itself in a loop?"
+            )));
+        }
         let request = request.into_inner();
         let arguments = parse_payload(&request.arguments_json, "arguments_json")?;
         let mut options = crate::CallOptions::default();
+        options.depth = depth;
         if let Some(t) = timeout {
             options = options.timeout(t);
         }

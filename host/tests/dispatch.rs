@@ -490,3 +490,53 @@ async fn configuration_is_validated_against_the_manifest_schema() {
     assert!(err.message().contains("config /level"), "{}", err.message());
     host.shutdown().await;
 }
+
+#[tokio::test]
+async fn loops_through_the_host_stop_at_the_depth_limit() {
+    let plugins = Plugins::new(&["faulty", "echo"]);
+    let host = plugins.host().await;
+    // One hop works.
+    let out = host
+        .call_tool(
+            "faulty.call_host",
+            json!({"tool": "echo.echo", "arguments": {"text": "via host"}}),
+            CallOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.content, json!("via host"));
+    // A plugin calling itself forever is stopped.
+    let mut nested = json!({"tool": "echo.echo", "arguments": {"text": "deep"}});
+    for _ in 0..12 {
+        nested = json!({"tool": "faulty.call_host", "arguments": nested});
+    }
+    let err = host
+        .call_tool("faulty.call_host", nested, CallOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{}", err.message());
+    assert!(err.message().contains("deeper than 8"), "{}", err.message());
+    host.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_full_observer_queue_drops_and_counts() {
+    let plugins = Plugins::new(&["faulty"]);
+    let mut config = plugins.config();
+    config.observer_queue = 2;
+    let host = Host::start(config).await.unwrap();
+    let started = std::time::Instant::now();
+    for _ in 0..10 {
+        host.emit("faulty.slow", json!({})).await.unwrap();
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "emitting never waits for observers"
+    );
+    let dropped = host.status()[0].dropped_events;
+    assert!(
+        (6..=8).contains(&dropped),
+        "one in flight, two queued, the rest dropped: {dropped}"
+    );
+    host.shutdown().await;
+}

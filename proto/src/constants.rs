@@ -59,6 +59,14 @@ pub const MAX_MESSAGE_SIZE: usize = 16 * 1024 * 1024;
 /// Largest stdin/stdout/stderr chunk in a command stream.
 pub const MAX_STDIO_CHUNK: usize = 64 * 1024;
 
+/// Metadata key carrying how many tool calls deep a call is (PW-HOST-6).
+/// The host sets it on every call to a plugin; a plugin copies it onto the
+/// `HostService` calls it makes while serving that call.
+pub const CALL_DEPTH_METADATA: &str = "plugwire-call-depth";
+
+/// Deepest chain of tool calls through the host (PW-HOST-6).
+pub const MAX_CALL_DEPTH: u32 = 8;
+
 /// Optional protocol features (PW-HS-4). A side uses a feature only when
 /// both sides listed it in the handshake; unknown names are ignored.
 pub mod features {

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use plugwire_proto::constants::MAX_MESSAGE_SIZE;
+use plugwire_proto::constants::{CALL_DEPTH_METADATA, MAX_MESSAGE_SIZE};
 use plugwire_proto::pb;
 use plugwire_proto::pb::host_service_client::HostServiceClient;
 use serde_json::Value;
@@ -33,6 +33,8 @@ const HOST_CALL_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Clone, Debug)]
 pub struct HostClient {
     client: HostServiceClient<Channel>,
+    /// The depth of the tool call this client acts for (PW-HOST-6).
+    depth: u32,
 }
 
 /// What became of an emitted event.
@@ -70,7 +72,26 @@ impl HostClient {
             client: HostServiceClient::new(channel)
                 .max_decoding_message_size(MAX_MESSAGE_SIZE)
                 .max_encoding_message_size(MAX_MESSAGE_SIZE),
+            depth: 0,
         })
+    }
+
+    /// The same client acting for a call `depth` deep.
+    pub(crate) fn at_depth(&self, depth: u32) -> Self {
+        Self {
+            client: self.client.clone(),
+            depth,
+        }
+    }
+
+    fn request<T>(&self, message: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        if self.depth > 0
+            && let Ok(value) = self.depth.to_string().parse()
+        {
+            request.metadata_mut().insert(CALL_DEPTH_METADATA, value);
+        }
+        request
     }
 
     /// Emits an event (permission `host.events.emit`).
@@ -85,10 +106,10 @@ impl HostClient {
         let response = self
             .client
             .clone()
-            .emit_event(pb::EmitEventRequest {
+            .emit_event(self.request(pb::EmitEventRequest {
                 name: name.to_owned(),
                 payload_json: payload.to_string(),
-            })
+            }))
             .await?
             .into_inner();
         Ok(EmitOutcome {
@@ -111,10 +132,10 @@ impl HostClient {
         let response = self
             .client
             .clone()
-            .call_plugin_tool(pb::CallPluginToolRequest {
+            .call_plugin_tool(self.request(pb::CallPluginToolRequest {
                 tool: tool.to_owned(),
                 arguments_json: arguments.to_string(),
-            })
+            }))
             .await?
             .into_inner();
         let result = response
@@ -137,9 +158,9 @@ impl HostClient {
         let response = self
             .client
             .clone()
-            .get_value(pb::GetValueRequest {
+            .get_value(self.request(pb::GetValueRequest {
                 key: key.to_owned(),
-            })
+            }))
             .await?
             .into_inner();
         Ok(response.found.then_some(response.value))
@@ -155,10 +176,10 @@ impl HostClient {
     pub async fn put(&self, key: &str, value: Vec<u8>) -> Result<(), Status> {
         self.client
             .clone()
-            .put_value(pb::PutValueRequest {
+            .put_value(self.request(pb::PutValueRequest {
                 key: key.to_owned(),
                 value,
-            })
+            }))
             .await?;
         Ok(())
     }
@@ -174,9 +195,9 @@ impl HostClient {
         Ok(self
             .client
             .clone()
-            .delete_value(pb::DeleteValueRequest {
+            .delete_value(self.request(pb::DeleteValueRequest {
                 key: key.to_owned(),
-            })
+            }))
             .await?
             .into_inner()
             .existed)
@@ -197,11 +218,11 @@ impl HostClient {
             let page = self
                 .client
                 .clone()
-                .list_keys(pb::ListKeysRequest {
+                .list_keys(self.request(pb::ListKeysRequest {
                     prefix: prefix.to_owned(),
                     limit: 0,
                     start_after: start_after.clone(),
-                })
+                }))
                 .await?
                 .into_inner();
             let more = page.more;

@@ -370,6 +370,7 @@ pub struct ToolContext {
     pub(crate) cancel: CancellationToken,
     pub(crate) progress: Option<mpsc::Sender<pb::ToolProgress>>,
     pub(crate) last_progress: Arc<Mutex<Option<f64>>>,
+    pub(crate) depth: u32,
 }
 
 impl ToolContext {
@@ -383,7 +384,22 @@ impl ToolContext {
             cancel,
             progress,
             last_progress: Arc::new(Mutex::new(None)),
+            depth: 0,
         }
+    }
+
+    /// The host client, acting for this call: tool calls made through it
+    /// count towards the call-depth limit (PW-HOST-6), which stops loops.
+    ///
+    /// ```
+    /// # use plugwire_sdk::ToolContext;
+    /// async fn delegate(cx: &ToolContext) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    ///     cx.host()?.call_tool("other.tool", serde_json::json!({})).await?;
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn host(&self) -> Result<crate::HostClient, crate::HostUnavailable> {
+        self.plugin.host().map(|h| h.at_depth(self.depth))
     }
 
     /// Reports progress. Values must increase (PW-TOOL-11); a value not above

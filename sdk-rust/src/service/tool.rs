@@ -31,13 +31,15 @@ impl pb::tool_service_server::ToolService for ToolSvc {
     ) -> Result<Response<pb::CallToolResponse>, Status> {
         let rt = &self.0;
         let guard = rt.lifecycle.begin_call()?;
+        let depth = call_depth(request.metadata());
         let request = request.into_inner();
         let tool = rt.tool(&request.name)?;
         // tonic drops this future when the client cancels or the deadline
         // passes; the drop guard turns that into a cancelled token the tool
         // can observe in work it spawned.
         let _cancel_on_drop = guard.token.clone().drop_guard();
-        let cx = ToolContext::new(rt.handle.clone(), guard.token.clone(), None);
+        let mut cx = ToolContext::new(rt.handle.clone(), guard.token.clone(), None);
+        cx.depth = depth;
         let result = tool.invoke(&request.arguments_json, cx).await?;
         Ok(Response::new(pb::CallToolResponse {
             result: Some(result),
@@ -53,13 +55,15 @@ impl pb::tool_service_server::ToolService for ToolSvc {
         let rt = self.0.clone();
         let guard = rt.lifecycle.begin_call()?;
         let deadline = grpc_timeout(request.metadata()).map(|d| tokio::time::Instant::now() + d);
+        let depth = call_depth(request.metadata());
         let request = request.into_inner();
         rt.tool(&request.name)?;
         let (tx, rx) = mpsc::channel::<StreamItem>(16);
         tokio::spawn(async move {
             let token = guard.token.clone();
             let (progress_tx, mut progress_rx) = mpsc::channel(16);
-            let cx = ToolContext::new(rt.handle.clone(), token.clone(), Some(progress_tx));
+            let mut cx = ToolContext::new(rt.handle.clone(), token.clone(), Some(progress_tx));
+            cx.depth = depth;
             let tool = match rt.tool(&request.name) {
                 Ok(tool) => tool,
                 Err(status) => {
@@ -111,6 +115,14 @@ impl pb::tool_service_server::ToolService for ToolSvc {
         });
         Ok(Response::new(ReceiverStream::new(rx)))
     }
+}
+
+/// The depth the host gave this call (PW-HOST-6); 0 when absent.
+fn call_depth(metadata: &tonic::metadata::MetadataMap) -> u32 {
+    metadata
+        .get(plugwire_proto::constants::CALL_DEPTH_METADATA)
+        .and_then(|v| v.to_str().ok()?.parse().ok())
+        .unwrap_or(0)
 }
 
 fn progress_message(progress: pb::ToolProgress) -> pb::CallToolStreamResponse {

@@ -249,6 +249,17 @@ fn one() -> u32 {
     1
 }
 
+/// Arguments of `call_host`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CallHostArgs {
+    /// The tool to call through the host.
+    pub tool: String,
+    /// Its arguments.
+    #[serde(default)]
+    pub arguments: Value,
+}
+
 /// Arguments of tools without parameters.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -429,7 +440,30 @@ pub fn plugin() -> Plugin {
             "Burns CPU for `seconds` on `threads` threads",
             spin,
         ))
+        .tool(Tool::new(
+            "call_host",
+            "Calls a tool through the host and returns its result (for call-depth tests)",
+            |args: CallHostArgs, cx: ToolContext| async move {
+                let host = cx.host().map_err(ToolError::new)?;
+                let out = host
+                    .call_tool(&args.tool, args.arguments)
+                    .await
+                    .map_err(ToolError::status)?;
+                if out.is_error {
+                    Err(ToolError::with_content(out.content))
+                } else {
+                    Ok(out.content)
+                }
+            },
+        ))
         .hook(Hook::intercept("faulty.*", hook_fault))
+        .hook(Hook::observe(
+            "faulty.slow",
+            |_e: HookEvent, _cx: HookContext| async {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                Ok(())
+            },
+        ))
 }
 
 #[cfg(test)]
