@@ -120,6 +120,10 @@ pub struct HostConfig {
     pub launcher: Option<PathBuf>,
     /// Most log lines per second read from one plugin (PW-LOG-4).
     pub log_rate: u32,
+    /// How plugins are isolated (docs/sandbox.md).
+    pub sandbox: crate::sandbox::SandboxPolicy,
+    /// Permissions the user granted; a plugin requesting more is refused.
+    pub grants: crate::grants::Grants,
 }
 
 impl HostConfig {
@@ -147,6 +151,8 @@ impl HostConfig {
             pass_env: Vec::new(),
             launcher: None,
             log_rate: 1000,
+            sandbox: crate::sandbox::SandboxPolicy::default(),
+            grants: crate::grants::Grants::default(),
         }
     }
 
@@ -192,6 +198,30 @@ impl HostConfig {
     /// ```
     pub fn configure(mut self, plugin: impl Into<String>, config: Value) -> Self {
         self.plugin_config.insert(plugin.into(), config);
+        self
+    }
+
+    /// Isolates plugins at `level` (docs/sandbox.md).
+    ///
+    /// ```
+    /// use plugwire_host::sandbox::SandboxLevel;
+    /// let config = plugwire_host::HostConfig::new("a", "1.0.0").sandbox(SandboxLevel::Standard);
+    /// # let _ = config;
+    /// ```
+    pub fn sandbox(mut self, level: crate::sandbox::SandboxLevel) -> Self {
+        self.sandbox.level = level;
+        self
+    }
+
+    /// Grants every permission every plugin requests (for trusted plugin
+    /// sets and tests; the CLI's `--yes`).
+    ///
+    /// ```
+    /// let config = plugwire_host::HostConfig::new("a", "1.0.0").grant_all();
+    /// assert!(config.grants.all);
+    /// ```
+    pub fn grant_all(mut self) -> Self {
+        self.grants.all = true;
         self
     }
 

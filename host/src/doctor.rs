@@ -15,8 +15,9 @@ struct Check {
     detail: String,
 }
 
-pub(crate) fn run(as_json: bool) -> Result<ExitCode, Failure> {
-    let checks = checks();
+pub(crate) fn run(as_json: bool, best_effort: bool) -> Result<ExitCode, Failure> {
+    let mut checks = checks();
+    checks.extend(levels(best_effort));
     if as_json {
         print_json(&Value::Array(
             checks
@@ -38,6 +39,38 @@ pub(crate) fn run(as_json: bool) -> Result<ExitCode, Failure> {
         print!("{}", table(&["CHECK", "OK", "DETAIL"], rows));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What each sandbox level would use here, or what it lacks.
+fn levels(best_effort: bool) -> Vec<Check> {
+    use plugwire_host::sandbox::{SandboxLevel, Support};
+    let support = Support::detect();
+    [SandboxLevel::Standard, SandboxLevel::Strict]
+        .into_iter()
+        .map(|level| {
+            let missing = support.missing(level);
+            let uses = format!(
+                "pid, mount, ipc, uts, net{}, cgroup namespaces; cgroup {}; rlimits; no capabilities; no_new_privs; {}seccomp",
+                if support.root { "" } else { ", user" },
+                support.cgroups.as_ref().map(|l| l.describe()).unwrap_or_else(|e| e.clone()),
+                match &support.landlock {
+                    Ok(v) => format!("Landlock ABI {v}; "),
+                    Err(_) => String::new(),
+                }
+            );
+            Check {
+                name: if level == SandboxLevel::Standard { "level: standard" } else { "level: strict" },
+                ok: missing.is_empty(),
+                detail: if missing.is_empty() {
+                    uses
+                } else if best_effort {
+                    format!("best effort, without: {}", missing.join(", "))
+                } else {
+                    format!("missing: {}", missing.join(", "))
+                },
+            }
+        })
+        .collect()
 }
 
 fn read(path: &str) -> Option<String> {

@@ -225,6 +225,8 @@ pub(crate) struct HostInner {
     pub(crate) bus: broadcast::Sender<HostEvent>,
     pub(crate) spawner: Spawner,
     pub(crate) launcher: Option<PathBuf>,
+    /// What the machine offers the sandbox, detected on first use.
+    pub(crate) support: std::sync::OnceLock<crate::sandbox::Support>,
 }
 
 /// A plugin host.
@@ -317,6 +319,7 @@ impl Host {
                 bus,
                 spawner,
                 launcher,
+                support: std::sync::OnceLock::new(),
             }
         });
         let host = Self { inner };

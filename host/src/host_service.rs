@@ -22,6 +22,8 @@ pub(crate) struct PluginHostService {
     pub(crate) host: Weak<HostInner>,
     /// The plugin's process group, once spawned (0 before).
     pub(crate) pgid: Arc<AtomicU32>,
+    /// The uid the plugin's processes have, seen from the host.
+    pub(crate) uid: Arc<AtomicU32>,
 }
 
 impl PluginHostService {
@@ -43,7 +45,7 @@ impl PluginHostService {
             .get::<UdsConnectInfo>()
             .and_then(|info| info.peer_cred)
             .ok_or_else(|| Status::permission_denied("the peer's credentials are unknown"))?;
-        if credentials.uid() != nix::unistd::geteuid().as_raw() {
+        if credentials.uid() != self.uid.load(Ordering::Acquire) {
             return Err(Status::permission_denied(format!(
                 "peer uid {} is not the plugin's uid",
                 credentials.uid()

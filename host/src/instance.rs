@@ -82,6 +82,7 @@ pub(crate) struct Connection {
     exit: watch::Receiver<Option<String>>,
     pub(crate) observer: mpsc::Sender<(String, pb::Event)>,
     tasks: Vec<JoinHandle<()>>,
+    pub(crate) sandbox: Option<crate::sandbox::Prepared>,
     _runtime_dir: tempfile::TempDir,
 }
 
@@ -185,6 +186,10 @@ pub struct PluginStatus {
     pub dropped_logs: u64,
     /// The SDK the plugin reported.
     pub sdk: Option<String>,
+    /// Times the CPU limit throttled the plugin (sandboxed, with a CPU limit).
+    pub cpu_throttled: Option<u64>,
+    /// The cgroup directories of the running plugin (sandboxed only).
+    pub cgroups: Vec<std::path::PathBuf>,
 }
 
 impl Instance {
@@ -261,6 +266,12 @@ impl Instance {
             sdk: conn
                 .and_then(|c| c.handshake.sdk.as_ref())
                 .map(|s| format!("{} {}", s.name, s.version)),
+            cpu_throttled: conn
+                .and_then(|c| c.sandbox.as_ref()?.cgroup.as_ref()?.throttled())
+                .filter(|_| self.manifest.limits.cpu.is_some()),
+            cgroups: conn
+                .and_then(|c| c.sandbox.as_ref()?.cgroup.as_ref().map(|g| g.dirs()))
+                .unwrap_or_default(),
         }
     }
 
@@ -381,10 +392,16 @@ impl Instance {
         let manifest = &self.manifest;
         let span = tracing::info_span!("plugin", name = %manifest.name);
         self.logs.clear_tail();
+        let missing = config.grants.missing(manifest);
+        if !missing.is_empty() {
+            return Err(crate::grants::refusal(&manifest.name, &missing));
+        }
+        let level = config.sandbox.level_for(&manifest.name);
 
         let dir = runtime_dir().map_err(|e| e.to_string())?;
         let host_socket = dir.path().join("host.sock");
         let pgid = Arc::new(AtomicU32::new(0));
+        let peer_uid = Arc::new(AtomicU32::new(nix::unistd::geteuid().as_raw()));
         let mut tasks = Vec::new();
         let listener = tokio::net::UnixListener::bind(&host_socket).map_err(|e| {
             format!(
@@ -398,6 +415,7 @@ impl Instance {
             storage: self.storage.clone(),
             host: self.host.clone(),
             pgid: pgid.clone(),
+            uid: peer_uid.clone(),
         };
         tasks.push(tokio::spawn(async move {
             let _ = tonic::transport::Server::builder()
@@ -410,6 +428,40 @@ impl Instance {
                 .await;
         }));
 
+        let sandbox = if level == crate::sandbox::SandboxLevel::None {
+            None
+        } else {
+            if host.launcher.is_none() {
+                return Err(format!(
+                    "sandbox level {level} needs {}, which was not found next to this executable or on PATH",
+                    crate::LAUNCHER_NAME
+                ));
+            }
+            let support = host.support.get_or_init(crate::sandbox::Support::detect);
+            let data_dir = config.data_dir.join("plugins").join(&manifest.name);
+            let home = std::env::var_os("HOME")
+                .map(std::path::PathBuf::from)
+                .unwrap_or_else(|| "/".into());
+            let expand = |paths: &[String]| {
+                paths
+                    .iter()
+                    .map(|p| crate::grants::expand(p, &home, &data_dir))
+                    .collect()
+            };
+            let request = crate::sandbox::Request {
+                manifest,
+                level,
+                best_effort: config.sandbox.best_effort,
+                runtime_dir: dir.path(),
+                data_root: &config.data_dir,
+                network: manifest.permissions.network,
+                read: expand(&manifest.permissions.read),
+                write: expand(&manifest.permissions.write),
+            };
+            let prepared = crate::sandbox::prepare(&request, support)?;
+            peer_uid.store(prepared.host_uid, Ordering::Release);
+            Some(prepared)
+        };
         let instance_id = uuid::Uuid::new_v4().to_string();
         let versions: Vec<u32> = crate::PROTOCOL_VERSIONS
             .iter()
@@ -427,6 +479,8 @@ impl Instance {
             extra_env: &manifest.env,
             pass_env: &config.pass_env,
             launcher: host.launcher.as_deref(),
+            sandbox: sandbox.as_ref().map(|p| p.spec_path.as_path()),
+            data_dir: sandbox.as_ref().map(|p| p.data_dir.as_path()),
         };
         let mut child = host
             .spawner
@@ -441,11 +495,16 @@ impl Instance {
             pump(stderr, Stream::Stderr, self.logs.clone()).instrument(span.clone()),
         ));
         let (exit_tx, mut exit_rx) = watch::channel(None);
+        let cgroup = sandbox.as_ref().and_then(|p| p.cgroup.clone());
         tokio::spawn(async move {
-            let status = match child.wait().await {
+            let mut status = match child.wait().await {
                 Ok(status) => describe_exit(&status),
                 Err(e) => format!("lost track of the process: {e}"),
             };
+            // A limit that explains the death belongs in every report of it.
+            if let Some(cause) = cgroup.as_ref().and_then(|c| c.explain_death()) {
+                status = format!("{status}; {cause}");
+            }
             let _ = exit_tx.send(Some(status));
         });
 
@@ -624,6 +683,7 @@ impl Instance {
             exit: exit_rx,
             observer,
             tasks,
+            sandbox,
             _runtime_dir: dir,
         })
     }
@@ -704,14 +764,25 @@ impl Instance {
                 },
             };
             if let Some(this) = this.upgrade() {
-                this.on_exit(conn.generation, conn.pid, status).await;
+                let cgroup = conn.sandbox.as_ref().and_then(|p| p.cgroup.clone());
+                this.on_exit(conn.generation, conn.pid, status, cgroup)
+                    .await;
             }
         });
     }
 
-    async fn on_exit(self: &Arc<Self>, generation: u64, pid: u32, status: String) {
-        // Whatever the plugin left in its group goes with it.
+    async fn on_exit(
+        self: &Arc<Self>,
+        generation: u64,
+        pid: u32,
+        status: String,
+        cgroup: Option<Arc<crate::sandbox::cgroup::Cgroup>>,
+    ) {
+        // Whatever the plugin left in its group, or its cgroup, goes with it.
         signal_group(pid, nix::sys::signal::Signal::SIGKILL);
+        if let Some(cgroup) = cgroup {
+            let _ = tokio::task::spawn_blocking(move || cgroup.kill()).await;
+        }
         let Some(host) = self.host.upgrade() else {
             return;
         };

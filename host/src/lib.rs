@@ -26,12 +26,14 @@
 mod bootstrap;
 pub mod config;
 pub mod discovery;
+pub mod grants;
 mod host;
 mod host_service;
 mod instance;
 pub mod logs;
 pub mod manifest;
 mod process;
+pub mod sandbox;
 mod storage;
 
 pub use config::{FailurePolicy, HostConfig, RestartPolicy, StartPolicy, Timeouts};

@@ -1,5 +1,6 @@
 //! The `plugwire` command-line interface.
 
+mod cli_grants;
 mod cli_output;
 mod demo;
 mod doctor;
@@ -29,6 +30,8 @@ const MAX_INPUT: u64 = 16 << 20;
   plugwire call echo.slow @args.json --progress
   echo 'a b c' | plugwire run wc --words
   plugwire emit request.before '{\"password\":\"x\"}'
+  plugwire --sandbox standard call echo.echo '{\"text\":\"isolated\"}'
+  plugwire grant audit host.storage
   plugwire completions bash > /etc/bash_completion.d/plugwire
 
 Plugins are found in $XDG_CONFIG_HOME/plugwire/plugins, ./plugins, /usr/share/plugwire/plugins,
@@ -44,6 +47,24 @@ struct Cli {
     /// Configuration for a plugin, as NAME=JSON (repeatable).
     #[arg(long = "plugin-config", global = true, value_name = "NAME=JSON")]
     plugin_config: Vec<String>,
+    /// Sandbox level: none, standard or strict (docs/sandbox.md).
+    #[arg(
+        long,
+        global = true,
+        env = "PLUGWIRE_SANDBOX",
+        default_value = "none",
+        value_name = "LEVEL"
+    )]
+    sandbox: plugwire_host::sandbox::SandboxLevel,
+    /// Run with what the machine offers when the sandbox level needs more.
+    #[arg(long, global = true)]
+    best_effort: bool,
+    /// Grant every permission the plugins request, for this run only.
+    #[arg(long, short = 'y', global = true)]
+    yes: bool,
+    /// Grant a permission for this run, as PLUGIN:PERMISSION (repeatable).
+    #[arg(long = "grant", global = true, value_name = "PLUGIN:PERMISSION")]
+    grants: Vec<String>,
     /// Print machine-readable JSON instead of tables.
     #[arg(long, global = true)]
     json: bool,
@@ -99,8 +120,22 @@ enum Command {
         #[arg(long)]
         follow: bool,
     },
-    /// Report what this machine supports.
+    /// Report what this machine supports and what each sandbox level uses.
     Doctor,
+    /// Grant a plugin permissions (all it requests when none are named), and remember.
+    Grant {
+        /// The plugin.
+        plugin: String,
+        /// Permissions, e.g. network, host.storage, read:~/notes.
+        permissions: Vec<String>,
+    },
+    /// Take back permissions (all when none are named).
+    Revoke {
+        /// The plugin.
+        plugin: String,
+        /// Permissions.
+        permissions: Vec<String>,
+    },
     /// Run the demo over the example plugins.
     Demo,
     /// Print a shell completion script.
@@ -159,6 +194,19 @@ fn host_config(cli: &Cli) -> Result<HostConfig, Failure> {
     }
     config.plugin_dirs.extend(cli.plugin_dirs.iter().cloned());
     config.pass_env = vec!["PLUGWIRE_LOG".into(), "RUST_BACKTRACE".into()];
+    config.sandbox.level = cli.sandbox;
+    config.sandbox.best_effort = cli.best_effort;
+    config.grants =
+        plugwire_host::grants::Grants::load(&plugwire_host::grants::Grants::default_path())
+            .map_err(Failure::new)?;
+    config.grants.all = cli.yes;
+    for entry in &cli.grants {
+        let (plugin, permission) = entry.split_once(':').ok_or_else(|| {
+            Failure::new(format!("--grant {entry:?}: expected PLUGIN:PERMISSION"))
+                .hint("for example --grant audit:host.storage")
+        })?;
+        config.grants.grant(plugin, [permission]);
+    }
     for entry in &cli.plugin_config {
         let (name, json) = entry.split_once('=').ok_or_else(|| {
             Failure::new(format!("--plugin-config {entry:?}: expected NAME=JSON"))
@@ -173,12 +221,30 @@ fn host_config(cli: &Cli) -> Result<HostConfig, Failure> {
 
 async fn run(cli: Cli) -> Result<ExitCode, Failure> {
     if let Command::Doctor = cli.command {
-        return doctor::run(cli.json);
+        return doctor::run(cli.json, cli.best_effort);
     }
     let config = host_config(&cli)?;
     if let Command::Demo = cli.command {
         return demo::run(config).await;
     }
+    if let Command::Grant {
+        plugin,
+        permissions,
+    }
+    | Command::Revoke {
+        plugin,
+        permissions,
+    } = &cli.command
+    {
+        return cli_grants::change(
+            &config,
+            plugin,
+            permissions,
+            matches!(cli.command, Command::Grant { .. }),
+        );
+    }
+    let mut config = config;
+    cli_grants::ask(&mut config)?;
     let host = Host::start(config)
         .await
         .map_err(|e| Failure::new(e.to_string()))?;
@@ -384,7 +450,11 @@ async fn dispatch(cli: &Cli, host: &Host) -> Result<ExitCode, Failure> {
                 }
             }
         }
-        Command::Doctor | Command::Demo | Command::Completions { .. } => {
+        Command::Doctor
+        | Command::Demo
+        | Command::Completions { .. }
+        | Command::Grant { .. }
+        | Command::Revoke { .. } => {
             unreachable!("handled before the host starts")
         }
     }

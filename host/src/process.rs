@@ -121,6 +121,10 @@ pub(crate) struct LaunchSpec<'a> {
     pub extra_env: &'a BTreeMap<String, String>,
     pub pass_env: &'a [String],
     pub launcher: Option<&'a Path>,
+    /// The sandbox spec file, when sandboxed (requires the launcher).
+    pub sandbox: Option<&'a Path>,
+    /// The plugin's data directory, its `HOME` when sandboxed.
+    pub data_dir: Option<&'a Path>,
 }
 
 /// Builds the command: an allow-listed environment (PW-BOOT-10), its own
@@ -129,6 +133,9 @@ pub(crate) fn command(spec: &LaunchSpec<'_>) -> Command {
     let mut command = match spec.launcher {
         Some(launcher) => {
             let mut c = Command::new(launcher);
+            if let Some(sandbox) = spec.sandbox {
+                c.arg("--sandbox").arg(sandbox);
+            }
             c.arg(spec.executable);
             c.env(LAUNCHER_PARENT_VAR, std::process::id().to_string());
             c
@@ -159,8 +166,15 @@ pub(crate) fn command(spec: &LaunchSpec<'_>) -> Command {
         .stderr(std::process::Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
-    if let Some(home) = std::env::var_os("HOME") {
-        command.env("HOME", home);
+    match spec.data_dir {
+        Some(data) => {
+            command.env("HOME", data).env("PLUGWIRE_DATA_DIR", data);
+        }
+        None => {
+            if let Some(home) = std::env::var_os("HOME") {
+                command.env("HOME", home);
+            }
+        }
     }
     for name in spec.pass_env {
         if let Some(value) = std::env::var_os(name) {

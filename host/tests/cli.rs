@@ -9,9 +9,17 @@ use common::examples;
 use serde_json::Value;
 
 fn plugwire(args: &[&str], stdin: &[u8]) -> Output {
+    plugwire_with(&["--yes"], args, stdin)
+}
+
+/// Runs the CLI with its own config and data directories, so the user's
+/// grants and storage are never touched.
+fn plugwire_with(global: &[&str], args: &[&str], stdin: &[u8]) -> Output {
     let data = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_plugwire"))
         .arg("--no-standard-dirs")
+        .args(global)
+        .env("XDG_CONFIG_HOME", data.path().join("config"))
         .arg("--plugin-dir")
         .arg(examples())
         .args(args)
@@ -43,12 +51,12 @@ fn list_as_table_and_json() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let table = text(&out.stdout);
     assert!(table.starts_with("PLUGIN"), "{table}");
-    for name in ["audit", "echo", "faulty", "kv", "wordcount"] {
+    for name in ["audit", "echo", "faulty", "kv", "probe", "wordcount"] {
         assert!(table.contains(name), "{table}");
     }
     let out = plugwire(&["--json", "list"], b"");
     let json: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(json["plugins"].as_array().unwrap().len(), 5);
+    assert_eq!(json["plugins"].as_array().unwrap().len(), 6);
     assert!(
         json["plugins"]
             .as_array()
@@ -175,4 +183,69 @@ fn tools_info_logs_doctor_completions() {
 
     let out = plugwire(&["completions", "bash"], b"");
     assert!(text(&out.stdout).contains("_plugwire"));
+}
+
+#[test]
+fn ungranted_permissions_are_refused_then_granted_and_remembered() {
+    let config = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_plugwire"))
+            .args(["--no-standard-dirs", "--plugin-dir"])
+            .arg(examples())
+            .args(args)
+            .env("XDG_CONFIG_HOME", config.path())
+            .env("XDG_DATA_HOME", config.path().join("data"))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let out = run(&["emit", "request.before", r#"{"token":"t"}"#]);
+    let json = text(&out.stdout);
+    assert!(
+        !json.contains("REDACTED"),
+        "audit must not run without its grant: {json}"
+    );
+    let out = run(&["info", "audit"]);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("host.storage: can keep data in the host"),
+        "{err}"
+    );
+    assert!(err.contains("plugwire grant audit"), "{err}");
+
+    let out = run(&["grant", "audit"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "granted audit host.storage\n");
+    let out = run(&["emit", "request.before", r#"{"token":"t"}"#]);
+    assert!(
+        text(&out.stdout).contains("REDACTED"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = run(&["revoke", "audit"]);
+    assert!(out.status.success());
+    let out = run(&["info", "audit"]);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn sandboxed_calls_work_from_the_cli() {
+    let out = plugwire(
+        &[
+            "--sandbox",
+            "standard",
+            "call",
+            "echo.echo",
+            r#"{"text":"inside"}"#,
+        ],
+        b"",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "inside\n");
+    let out = plugwire(&["doctor"], b"");
+    assert!(
+        text(&out.stdout).contains("level: standard"),
+        "{}",
+        text(&out.stdout)
+    );
 }

@@ -4,28 +4,46 @@
 //! host, keeps the host on the fast posix_spawn path and keeps
 //! non-async-signal-safe work out of a forked child.
 //!
-//! Usage: `plugwire-launcher <executable> [args...]`, with
-//! `PLUGWIRE_LAUNCHER_PARENT=<host pid>` in the environment.
+//! Usage: `plugwire-launcher [--sandbox <spec.json>] <executable> [args...]`,
+//! with `PLUGWIRE_LAUNCHER_PARENT=<host pid>` in the environment.
 //!
-//! Steps: ask to be killed when the host dies (`PR_SET_PDEATHSIG`), make
-//! sure the host did not die before that took effect, then exec.
+//! Always: ask to be killed when the host dies (`PR_SET_PDEATHSIG`) and make
+//! sure the host did not die before that took effect. With `--sandbox`:
+//! apply the spec (docs/sandbox.md) and exec the plugin inside it.
 
+use std::io::Read;
 use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
+use plugwire_host::sandbox::spec::SandboxSpec;
+
 const PARENT_VAR: &str = "PLUGWIRE_LAUNCHER_PARENT";
+const MAX_SPEC: u64 = 1 << 20;
+
+fn fail(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("plugwire-launcher: {message}");
+    ExitCode::from(127)
+}
 
 fn main() -> ExitCode {
-    let mut args = std::env::args_os().skip(1);
-    let Some(executable) = args.next() else {
-        eprintln!(
-            "plugwire-launcher: expected the plugin executable as the first argument; this program is started by a plugwire host"
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    let mut spec_path: Option<PathBuf> = None;
+    if args.first().is_some_and(|a| a == "--sandbox") {
+        if args.len() < 2 {
+            return fail("--sandbox needs the spec file");
+        }
+        spec_path = Some(PathBuf::from(args.remove(1)));
+        args.remove(0);
+    }
+    if args.is_empty() {
+        return fail(
+            "expected the plugin executable as an argument; this program is started by a plugwire host",
         );
-        return ExitCode::from(127);
-    };
+    }
+    let executable = PathBuf::from(args.remove(0));
     if let Err(e) = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL) {
-        eprintln!("plugwire-launcher: cannot set the parent-death signal: {e}");
-        return ExitCode::from(127);
+        return fail(format!("cannot set the parent-death signal: {e}"));
     }
     // The host may have died between spawning us and the prctl above; then
     // the signal will never come, so check by hand.
@@ -34,16 +52,32 @@ fn main() -> ExitCode {
         .and_then(|p| p.parse::<i32>().ok())
         && nix::unistd::getppid().as_raw() != expected
     {
-        eprintln!("plugwire-launcher: the host exited before the plugin started");
-        return ExitCode::from(127);
+        return fail("the host exited before the plugin started");
     }
-    let error = Command::new(&executable)
-        .args(args)
-        .env_remove(PARENT_VAR)
-        .exec();
-    eprintln!(
-        "plugwire-launcher: cannot execute {}: {error}",
-        std::path::Path::new(&executable).display()
-    );
-    ExitCode::from(127)
+    match spec_path {
+        None => {
+            let error = Command::new(&executable)
+                .args(&args)
+                .env_remove(PARENT_VAR)
+                .exec();
+            fail(format!("cannot execute {}: {error}", executable.display()))
+        }
+        Some(path) => {
+            let mut text = String::new();
+            let read =
+                std::fs::File::open(&path).and_then(|f| f.take(MAX_SPEC).read_to_string(&mut text));
+            if let Err(e) = read {
+                return fail(format!(
+                    "cannot read the sandbox spec {}: {e}",
+                    path.display()
+                ));
+            }
+            let spec: SandboxSpec = match serde_json::from_str(&text) {
+                Ok(spec) => spec,
+                Err(e) => return fail(format!("invalid sandbox spec {}: {e}", path.display())),
+            };
+            let error = plugwire_host::sandbox::launch::run(&spec, &executable, &args);
+            fail(error)
+        }
+    }
 }

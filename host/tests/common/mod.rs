@@ -29,6 +29,12 @@ pub struct Plugins {
 impl Plugins {
     pub fn new(names: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
+        // Sandboxed plugins run as nobody, who must reach them.
+        std::fs::set_permissions(
+            dir.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
         for name in names {
             let from = examples().join(name);
             let to = dir.path().join(name);
@@ -67,7 +73,8 @@ impl Plugins {
         let mut config = HostConfig::new("test", "0.0.0")
             .without_standard_dirs()
             .plugin_dir(self.dir.path())
-            .data_dir(self.data.path());
+            .data_dir(self.data.path())
+            .grant_all();
         config.launcher = Some(PathBuf::from(env!("CARGO_BIN_EXE_plugwire-launcher")));
         config.timeouts.bootstrap = Duration::from_secs(3);
         config.timeouts.handshake = Duration::from_secs(2);

@@ -47,7 +47,7 @@ pub enum BootstrapFault {
     SlowStart,
     /// `flood-stderr`: write to stderr continuously while serving.
     FloodStderr,
-    /// `child-sleep`: not a plugin at all; sleep (used by `fork_bomb`).
+    /// `child-sleep`: not a plugin at all; just sleep.
     ChildSleep,
 }
 
@@ -281,29 +281,24 @@ where
 }
 
 fn fork_bomb(args: HogArgs) -> Value {
-    let exe = match std::env::current_exe() {
-        Ok(exe) => exe,
-        Err(e) => return json!({"spawned": 0, "error": e.to_string()}),
-    };
     let mut spawned = 0u64;
-    let mut children = Vec::new();
     while spawned < args.max {
-        match std::process::Command::new(&exe)
-            .env(MODE_VAR, "child-sleep")
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-        {
-            Ok(child) => {
-                children.push(child);
-                spawned += 1;
+        // A classic fork bomb: fork without exec, so each child costs almost
+        // no memory and only the process limit can stop it.
+        // SAFETY: the child only calls pause(), which is async-signal-safe,
+        // so forking a multi-threaded process is sound here.
+        match unsafe { libc::fork() } {
+            0 => loop {
+                // SAFETY: as above.
+                unsafe { libc::pause() };
+            },
+            -1 => {
+                return json!({"spawned": spawned, "error": std::io::Error::last_os_error().to_string()});
             }
-            Err(e) => return json!({"spawned": spawned, "error": e.to_string()}),
+            _ => spawned += 1,
         }
     }
     // The children are left running on purpose: the host must clean up.
-    std::mem::forget(children);
     json!({"spawned": spawned, "error": null})
 }
 

@@ -1,0 +1,450 @@
+//! The sandbox, proved from inside (the probe plugin) and from outside (the
+//! faulty plugin's hogs are contained and reported, the host keeps serving,
+//! nothing survives teardown or the host's death).
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::{Plugins, alive, eventually};
+use plugwire_host::sandbox::SandboxLevel;
+use plugwire_host::{CallOptions, Host, HostConfig, PluginState};
+use serde_json::{Value, json};
+use tonic::Code;
+
+fn sandboxed(plugins: &Plugins, level: SandboxLevel) -> HostConfig {
+    plugins.config().sandbox(level)
+}
+
+async fn report(host: &Host, args: Value) -> Value {
+    host.call_tool("probe.report", args, CallOptions::default())
+        .await
+        .unwrap()
+        .content
+}
+
+fn world_readable_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("secret.txt"), "x").unwrap();
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    dir
+}
+
+#[tokio::test]
+async fn the_probe_sees_a_sandbox_from_inside() {
+    let plugins = Plugins::new(&["probe"]);
+    let host = Host::start(sandboxed(&plugins, SandboxLevel::Standard))
+        .await
+        .unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let home = world_readable_dir();
+    let r = report(&host, json!({"port": port, "home": home.path()})).await;
+
+    assert_eq!(r["cap_eff"], "0000000000000000", "no capabilities");
+    assert_eq!(r["no_new_privs"], true);
+    assert_eq!(r["seccomp"], "2", "a seccomp filter is installed");
+    if nix::unistd::geteuid().is_root() {
+        assert_eq!(r["uid"], 65534, "a root host runs plugins as nobody");
+    } else {
+        assert!(
+            r["uid_map"].as_str().unwrap().starts_with('0'),
+            "a user namespace maps the host user to 0"
+        );
+    }
+    assert_eq!(r["pid"], 2, "the plugin is the child of the sandbox's init");
+    assert_eq!(
+        r["visible_pids"],
+        json!([1, 2]),
+        "no host process is visible"
+    );
+    assert_eq!(r["interfaces"], json!(["lo"]), "no network but loopback");
+    assert_eq!(r["hostname"], "plugwire");
+    assert_eq!(r["open_files_limit"], 128, "the manifest's open_files");
+    assert_eq!(
+        r["cgroup"]["limits"]["memory"], "67108864",
+        "the manifest's 64MiB"
+    );
+    assert_eq!(r["cgroup"]["limits"]["pids"], "32");
+    let mounts: Vec<&str> = r["mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_str().unwrap())
+        .collect();
+    assert!(
+        mounts[0].starts_with("/ tmpfs ro"),
+        "a fresh read-only root: {mounts:?}"
+    );
+    assert!(
+        mounts
+            .iter()
+            .any(|m| m.starts_with("/usr ") && m.contains(" ro")),
+        "{mounts:?}"
+    );
+    assert!(
+        !mounts.iter().any(|m| m.starts_with("/etc ")),
+        "never the whole of /etc: {mounts:?}"
+    );
+
+    let escapes = &r["escapes"];
+    for attempt in [
+        "read_etc_shadow",
+        "read_host_home",
+        "write_outside_data_dir",
+        "connect_loopback",
+        "ptrace",
+        "mount",
+        "setns",
+        "raise_rlimit",
+    ] {
+        let outcome = escapes[attempt].as_str().unwrap_or("missing");
+        assert!(outcome.starts_with("denied"), "{attempt}: {outcome}");
+    }
+    assert_eq!(
+        escapes["write_data_dir"], "allowed",
+        "its own data directory is writable"
+    );
+    host.shutdown().await;
+}
+
+#[tokio::test]
+async fn granted_permissions_open_exactly_what_they_name() {
+    let plugins = Plugins::new(&["probe"]);
+    let home = world_readable_dir();
+    let home_path = home.path().display().to_string();
+    plugins.edit("probe", |t| {
+        t.replace(
+            "[limits]",
+            &format!("[permissions]\nnetwork = true\nread = [\"{home_path}\"]\n\n[limits]"),
+        )
+    });
+    let host = Host::start(sandboxed(&plugins, SandboxLevel::Standard))
+        .await
+        .unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let r = report(
+        &host,
+        json!({"port": port, "home": home.path(), "outside": home.path()}),
+    )
+    .await;
+    assert_eq!(
+        r["escapes"]["connect_loopback"], "allowed",
+        "network granted"
+    );
+    assert_eq!(r["escapes"]["read_host_home"], "allowed", "read granted");
+    assert!(
+        r["escapes"]["write_outside_data_dir"]
+            .as_str()
+            .unwrap()
+            .starts_with("denied"),
+        "read is not write"
+    );
+    assert!(
+        r["escapes"]["read_etc_shadow"]
+            .as_str()
+            .unwrap()
+            .starts_with("denied")
+    );
+    host.shutdown().await;
+}
+
+#[tokio::test]
+async fn without_a_sandbox_the_same_attempts_succeed() {
+    let plugins = Plugins::new(&["probe"]);
+    let host = plugins.host().await;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let r = report(&host, json!({"port": port})).await;
+    assert_eq!(r["escapes"]["connect_loopback"], "allowed");
+    assert_ne!(r["pid"], 2);
+    assert_eq!(r["seccomp"], "0");
+    host.shutdown().await;
+}
+
+#[tokio::test]
+async fn strict_level_runs_where_landlock_exists() {
+    if plugwire_host::sandbox::landlock_abi().is_err() {
+        eprintln!(
+            "skipped: no Landlock on this kernel; strict is refused, as tested in the unit tests"
+        );
+        return;
+    }
+    let plugins = Plugins::new(&["probe"]);
+    let host = Host::start(sandboxed(&plugins, SandboxLevel::Strict))
+        .await
+        .unwrap();
+    let r = report(&host, json!({})).await;
+    assert_eq!(r["cap_eff"], "0000000000000000");
+    host.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_fork_bomb_hits_the_pids_limit() {
+    let plugins = Plugins::new(&["faulty", "echo"]);
+    let host = Host::start(sandboxed(&plugins, SandboxLevel::Standard))
+        .await
+        .unwrap();
+    let out = host
+        .call_tool("faulty.fork_bomb", json!({}), CallOptions::default())
+        .await
+        .unwrap();
+    let spawned = out.content["spawned"].as_u64().unwrap();
+    assert!(
+        spawned < 64,
+        "the pids limit (64) stops it: {}",
+        out.content
+    );
+    assert!(
+        out.content["error"]
+            .as_str()
+            .unwrap()
+            .contains("Resource temporarily unavailable"),
+        "{}",
+        out.content
+    );
+    host.call_tool(
+        "echo.echo",
+        json!({"text": "still serving"}),
+        CallOptions::default(),
+    )
+    .await
+    .unwrap();
+    let cgroups = host
+        .status()
+        .into_iter()
+        .find(|s| s.name == "faulty")
+        .unwrap()
+        .cgroups;
+    assert!(!cgroups.is_empty());
+    host.shutdown().await;
+    for dir in cgroups {
+        assert!(
+            eventually(Duration::from_secs(3), || !dir.exists()).await,
+            "{} removed at teardown",
+            dir.display()
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_memory_hog_is_killed_and_the_cause_reported() {
+    let plugins = Plugins::new(&["faulty", "echo"]);
+    let host = Host::start(sandboxed(&plugins, SandboxLevel::Standard))
+        .await
+        .unwrap();
+    let err = host
+        .call_tool("faulty.alloc", json!({}), CallOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable);
+    assert!(
+        err.message().contains("killed: memory limit 64 MiB"),
+        "{}",
+        err.message()
+    );
+    host.call_tool(
+        "echo.echo",
+        json!({"text": "still serving"}),
+        CallOptions::default(),
+    )
+    .await
+    .unwrap();
+    // It restarts and serves again.
+    assert!(
+        eventually(Duration::from_secs(5), || host
+            .status()
+            .iter()
+            .any(|s| s.name == "faulty" && s.state == PluginState::Ready))
+        .await
+    );
+    let status = host
+        .status()
+        .into_iter()
+        .find(|s| s.name == "faulty")
+        .unwrap();
+    assert_eq!(status.restarts, 1);
+    host.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_fd_hog_stops_at_its_rlimit() {
+    let plugins = Plugins::new(&["faulty"]);
+    let host = Host::start(sandboxed(&plugins, SandboxLevel::Standard))
+        .await
+        .unwrap();
+    let out = host
+        .call_tool("faulty.open_files", json!({}), CallOptions::default())
+        .await
+        .unwrap();
+    let opened = out.content["opened"].as_u64().unwrap();
+    assert!(
+        opened < 256,
+        "open_files = 256 in the manifest: {}",
+        out.content
+    );
+    assert!(
+        out.content["error"]
+            .as_str()
+            .unwrap()
+            .contains("Too many open files"),
+        "{}",
+        out.content
+    );
+    host.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_cpu_spin_is_throttled() {
+    let plugins = Plugins::new(&["faulty", "echo"]);
+    plugins.edit("faulty", |t| t.replace("pids = 64", "pids = 64\ncpu = 0.2"));
+    let host = Host::start(sandboxed(&plugins, SandboxLevel::Standard))
+        .await
+        .unwrap();
+    let spin = {
+        let host = host.clone();
+        tokio::spawn(async move {
+            host.call_tool(
+                "faulty.spin",
+                json!({"seconds": 1.0, "threads": 2}),
+                CallOptions::default(),
+            )
+            .await
+        })
+    };
+    // The host stays responsive meanwhile.
+    let started = Instant::now();
+    host.call_tool("echo.echo", json!({"text": "x"}), CallOptions::default())
+        .await
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(2));
+    spin.await.unwrap().unwrap();
+    let status = host
+        .status()
+        .into_iter()
+        .find(|s| s.name == "faulty")
+        .unwrap();
+    assert!(
+        status.cpu_throttled.unwrap_or(0) > 0,
+        "the CFS quota throttled the spin: {:?}",
+        status.cpu_throttled
+    );
+    host.shutdown().await;
+}
+
+#[tokio::test]
+async fn ungranted_permissions_are_refused_with_their_risks() {
+    let plugins = Plugins::new(&["audit"]);
+    let mut config = plugins.config();
+    config.grants = Default::default();
+    let host = Host::start(config).await.unwrap();
+    let err = host.start_plugin("audit").await.unwrap_err();
+    assert!(
+        err.message()
+            .contains("requests permissions that were not granted"),
+        "{}",
+        err.message()
+    );
+    assert!(
+        err.message()
+            .contains("host.storage: can keep data in the host"),
+        "{}",
+        err.message()
+    );
+    assert!(
+        err.message().contains("plugwire grant audit"),
+        "{}",
+        err.message()
+    );
+    host.shutdown().await;
+
+    let mut config = plugins.config();
+    config.grants = Default::default();
+    config.grants.grant("audit", ["host.storage"]);
+    let host = Host::start(config).await.unwrap();
+    host.start_plugin("audit").await.unwrap();
+    host.shutdown().await;
+}
+
+#[test]
+fn sandboxed_plugins_die_with_the_host() {
+    let plugins = Plugins::new(&["faulty"]);
+    let mut cli = std::process::Command::new(env!("CARGO_BIN_EXE_plugwire"))
+        .args([
+            "--no-standard-dirs",
+            "--sandbox",
+            "standard",
+            "--yes",
+            "--plugin-dir",
+        ])
+        .arg(plugins.dir.path())
+        .env("XDG_DATA_HOME", plugins.data.path())
+        .args(["call", "faulty.hang"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let host_pid = cli.id();
+    // The launcher is the CLI's child; the plugin runs in its process group.
+    let start = Instant::now();
+    let launcher = loop {
+        let found = children_of(host_pid).into_iter().find(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| c.contains("plugwire-launcher"))
+        });
+        if let Some(pid) = found
+            && common::group_members(pid).len() >= 3
+        {
+            break pid;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the sandboxed plugin never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let members = common::group_members(launcher);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(host_pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    cli.wait().unwrap();
+    let start = Instant::now();
+    while members.iter().any(|p| alive(*p)) {
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "sandboxed processes outlived their host: {members:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn children_of(parent: u32) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let pid: u32 = e.file_name().to_string_lossy().parse().ok()?;
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let ppid: u32 = stat.rsplit_once(") ")?.1.split(' ').nth(1)?.parse().ok()?;
+            (ppid == parent).then_some(pid)
+        })
+        .collect()
+}
+
+#[test]
+fn the_level_names_parse() {
+    assert!(Path::new(env!("CARGO_BIN_EXE_plugwire-launcher")).is_file());
+    assert_eq!(
+        "standard".parse::<SandboxLevel>(),
+        Ok(SandboxLevel::Standard)
+    );
+}
