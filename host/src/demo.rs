@@ -18,6 +18,13 @@ pub(crate) async fn run(mut config: HostConfig) -> Result<ExitCode, Failure> {
         config.plugin_dirs.push(EXAMPLES_DIR.into());
     }
     config.standard_dirs = false;
+    // The demo's plugins are ours: grant what they ask, and isolate them.
+    config.grants.all = true;
+    if config.sandbox.level == plugwire_host::sandbox::SandboxLevel::None {
+        config.sandbox.level = plugwire_host::sandbox::SandboxLevel::Standard;
+        config.sandbox.best_effort = true;
+    }
+    let level = config.sandbox.level;
     let data = tempfile::tempdir()
         .map_err(|e| Failure::new(format!("cannot create a data directory: {e}")))?;
     config.data_dir = data.path().to_path_buf();
@@ -29,7 +36,10 @@ pub(crate) async fn run(mut config: HostConfig) -> Result<ExitCode, Failure> {
     let total = Instant::now();
     let mut steps: Vec<(String, Duration)> = Vec::new();
 
-    println!("plugwire demo: loading plugins from {}\n", dirs.join(", "));
+    println!(
+        "plugwire demo: loading plugins from {}, sandbox level {level}\n",
+        dirs.join(", ")
+    );
     let started = Instant::now();
     let host = Host::start(config.eager())
         .await
@@ -233,5 +243,36 @@ async fn steps_over(host: &Host, steps: &mut Vec<(String, Duration)>) -> Result<
         listed.keys,
         String::from_utf8_lossy(&got.value)
     );
+
+    if host.status().iter().any(|s| s.name == "probe") {
+        println!("\n8. the sandbox seen from inside: probe.report");
+        let t = Instant::now();
+        let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
+        let r = host
+            .call_tool(
+                "probe.report",
+                json!({"home": home}),
+                CallOptions::default(),
+            )
+            .await
+            .map_err(fail("probe"))?
+            .content;
+        steps.push(("probe.report".into(), t.elapsed()));
+        println!(
+            "   uid {}, capabilities {}, no_new_privs {}, seccomp {}, pid {} (sees pids {}), interfaces {}",
+            r["uid"],
+            r["cap_eff"],
+            r["no_new_privs"],
+            r["seccomp"],
+            r["pid"],
+            r["visible_pids"],
+            r["interfaces"]
+        );
+        if let Some(escapes) = r["escapes"].as_object() {
+            for (attempt, outcome) in escapes {
+                println!("   {attempt}: {}", outcome.as_str().unwrap_or_default());
+            }
+        }
+    }
     Ok(())
 }
