@@ -1,0 +1,337 @@
+//! `scripts/bench.sh` (or `cargo bench -p plugwire-host --bench plugwire`
+//! after `scripts/build-examples.sh`): how fast plugwire is, each row next
+//! to a baseline measured in the same run. Prints a markdown table and
+//! writes `target/plugwire-bench.json`.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use plugwire_host::sandbox::SandboxLevel;
+use plugwire_host::{CallOptions, Host, HostConfig};
+use plugwire_proto::pb;
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+struct Row {
+    name: String,
+    samples: Vec<Duration>,
+    per_s: Option<f64>,
+    baseline: Option<String>,
+}
+
+impl Row {
+    fn percentile(&self, p: f64) -> f64 {
+        let mut s: Vec<f64> = self.samples.iter().map(|d| d.as_secs_f64() * 1e6).collect();
+        s.sort_by(|a, b| a.total_cmp(b));
+        if s.is_empty() {
+            return 0.0;
+        }
+        s[((s.len() - 1) as f64 * p).round() as usize]
+    }
+}
+
+fn examples() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/plugwire-examples");
+    assert!(dir.join("echo/plugin.toml").is_file(), "run scripts/build-examples.sh first (scripts/bench.sh does)");
+    dir
+}
+
+fn config(level: SandboxLevel) -> HostConfig {
+    let data = std::env::temp_dir().join("plugwire-bench-data");
+    let mut config = HostConfig::new("bench", "0.0.0")
+        .without_standard_dirs()
+        .plugin_dir(examples().join("echo"))
+        .data_dir(data)
+        .grant_all()
+        .sandbox(level);
+    config.launcher = Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/plugwire-launcher"));
+    config
+}
+
+/// Spawn → bootstrap → health → handshake → configure → ready, then stop.
+async fn cold_starts(level: SandboxLevel, network: bool, n: usize) -> Vec<Duration> {
+    let mut config = config(level);
+    if network {
+        // Bench a copy whose manifest grants the network: no network namespace.
+        let dir = std::env::temp_dir().join("plugwire-bench-echo-net");
+        let _ = std::fs::create_dir_all(&dir);
+        let manifest = std::fs::read_to_string(examples().join("echo/plugin.toml")).unwrap();
+        std::fs::write(dir.join("plugin.toml"), manifest.replacen("[permissions]\n", "[permissions]\nnetwork = true\n", 1)).unwrap();
+        std::fs::copy(examples().join("echo/plugwire-example-echo"), dir.join("plugwire-example-echo")).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        config.plugin_dirs = vec![dir];
+    }
+    let host = Host::start(config).await.unwrap();
+    let mut samples = Vec::new();
+    for i in 0..n + 3 {
+        let t = Instant::now();
+        host.start_plugin("echo").await.unwrap();
+        let elapsed = t.elapsed();
+        host.stop_plugin("echo").await.unwrap();
+        if i >= 3 {
+            samples.push(elapsed);
+        }
+    }
+    host.shutdown().await;
+    samples
+}
+
+/// The same binary started by hand: spawn, read the line, connect, one
+/// health check. What any gRPC plugin host must do at the least.
+async fn bare_starts(n: usize) -> Vec<Duration> {
+    let exe = examples().join("echo/plugwire-example-echo");
+    let mut samples = Vec::new();
+    for i in 0..n + 3 {
+        let dir = tempfile::Builder::new().prefix("pwb").tempdir_in("/tmp").unwrap();
+        let t = Instant::now();
+        let mut child = Command::new(&exe)
+            .env_clear()
+            .env("PLUGWIRE_PLUGIN", "5d3c1f0e-plugwire")
+            .env("PLUGIN_PROTOCOL_VERSIONS", "1")
+            .env("PLUGIN_UNIX_SOCKET_DIR", dir.path())
+            .env("PLUGWIRE_LOG", "off")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let socket = line.split('|').nth(3).unwrap().to_owned();
+        let channel = tonic::transport::Endpoint::from_shared(format!("unix:{socket}"))
+            .unwrap()
+            .origin("http://localhost".parse().unwrap())
+            .connect()
+            .await
+            .unwrap();
+        tonic_health::pb::health_client::HealthClient::new(channel)
+            .check(tonic_health::pb::HealthCheckRequest { service: "plugin".into() })
+            .await
+            .unwrap();
+        let elapsed = t.elapsed();
+        let _ = child.kill();
+        let _ = child.wait();
+        if i >= 3 {
+            samples.push(elapsed);
+        }
+    }
+    samples
+}
+
+async fn host_calls(host: &Host, args: &Value, n: usize) -> Vec<Duration> {
+    let mut samples = Vec::with_capacity(n);
+    for i in 0..n + 200 {
+        let t = Instant::now();
+        host.call_tool("echo.echo", args.clone(), CallOptions::default()).await.unwrap();
+        if i >= 200 {
+            samples.push(t.elapsed());
+        }
+    }
+    samples
+}
+
+async fn direct_calls(channel: &tonic::transport::Channel, args: &Value, n: usize) -> Vec<Duration> {
+    let mut client = pb::tool_service_client::ToolServiceClient::new(channel.clone());
+    let arguments_json = args.to_string();
+    let mut samples = Vec::with_capacity(n);
+    for i in 0..n + 200 {
+        let t = Instant::now();
+        client
+            .call_tool(pb::CallToolRequest {
+                name: "echo".into(),
+                arguments_json: arguments_json.clone(),
+            })
+            .await
+            .unwrap();
+        if i >= 200 {
+            samples.push(t.elapsed());
+        }
+    }
+    samples
+}
+
+async fn raw_pingpong(size: usize, n: usize) -> Vec<Duration> {
+    let (mut a, mut b) = tokio::net::UnixStream::pair().unwrap();
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; size];
+        while b.read_exact(&mut buf).await.is_ok() {
+            if b.write_all(&buf).await.is_err() {
+                return;
+            }
+        }
+    });
+    let payload = vec![7u8; size];
+    let mut buf = vec![0u8; size];
+    let mut samples = Vec::with_capacity(n);
+    for i in 0..n + 200 {
+        let t = Instant::now();
+        a.write_all(&payload).await.unwrap();
+        a.read_exact(&mut buf).await.unwrap();
+        if i >= 200 {
+            samples.push(t.elapsed());
+        }
+    }
+    samples
+}
+
+/// Calls per second with `inflight` concurrent callers for `window`.
+async fn throughput<F, Fut>(inflight: usize, window: Duration, call: F) -> f64
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let deadline = Instant::now() + window;
+    let workers: Vec<_> = (0..inflight)
+        .map(|_| {
+            let call = call.clone();
+            tokio::spawn(async move {
+                let mut n = 0u64;
+                while Instant::now() < deadline {
+                    call().await;
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    let mut total = 0;
+    for w in workers {
+        total += w.await.unwrap();
+    }
+    total as f64 / window.as_secs_f64()
+}
+
+fn row(name: &str, samples: Vec<Duration>, baseline: Option<&str>) -> Row {
+    Row {
+        name: name.to_owned(),
+        samples,
+        per_s: None,
+        baseline: baseline.map(str::to_owned),
+    }
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let (starts, calls) = if quick { (10, 2000) } else { (40, 20000) };
+    let mut rows = Vec::new();
+
+    rows.push(row("baseline: spawn → health, same binary, no host", bare_starts(starts).await, None));
+    rows.push(row(
+        "cold start to ready, no sandbox",
+        cold_starts(SandboxLevel::None, false, starts).await,
+        Some("baseline: spawn → health, same binary, no host"),
+    ));
+    rows.push(row(
+        "cold start to ready, standard sandbox",
+        cold_starts(SandboxLevel::Standard, false, starts).await,
+        Some("cold start to ready, no sandbox"),
+    ));
+    rows.push(row(
+        "cold start, standard sandbox, network granted (no netns)",
+        cold_starts(SandboxLevel::Standard, true, starts).await,
+        Some("cold start to ready, standard sandbox"),
+    ));
+
+    let host = Host::start(config(SandboxLevel::None)).await.unwrap();
+    host.start_plugin("echo").await.unwrap();
+    let dir = std::fs::read_dir("/tmp")
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().join("plugin.sock"))
+        .filter(|p| p.exists())
+        .max_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+    let channel = tonic::transport::Endpoint::from_shared(format!("unix:{}", dir.unwrap().display()))
+        .unwrap()
+        .origin("http://localhost".parse().unwrap())
+        .connect()
+        .await
+        .unwrap();
+    for (label, size) in [("16 B", 16usize), ("4 KiB", 4096)] {
+        let args = json!({"text": "x".repeat(size - 11)});
+        let raw = format!("raw Unix socket ping-pong, {label}");
+        let bare = format!("bare tonic unary CallTool, {label}");
+        rows.push(row(&raw, raw_pingpong(size, calls).await, None));
+        rows.push(row(&bare, direct_calls(&channel, &args, calls).await, Some(&raw)));
+        rows.push(row(&format!("Host::call_tool, {label}"), host_calls(&host, &args, calls).await, Some(&bare)));
+    }
+    let window = Duration::from_secs(if quick { 1 } else { 3 });
+    for inflight in [16usize, 64] {
+        let args = json!({"text": "hello"});
+        let c = channel.clone();
+        let a = args.clone();
+        let bare = throughput(inflight, window, move || {
+            let mut client = pb::tool_service_client::ToolServiceClient::new(c.clone());
+            let arguments_json = a.to_string();
+            async move {
+                client.call_tool(pb::CallToolRequest { name: "echo".into(), arguments_json }).await.unwrap();
+            }
+        })
+        .await;
+        let h = host.clone();
+        let ours = throughput(inflight, window, move || {
+            let h = h.clone();
+            let a = args.clone();
+            async move {
+                h.call_tool("echo.echo", a, CallOptions::default()).await.unwrap();
+            }
+        })
+        .await;
+        let bare_name = format!("bare tonic, {inflight} in flight");
+        rows.push(Row { name: bare_name.clone(), samples: vec![], per_s: Some(bare), baseline: None });
+        rows.push(Row {
+            name: format!("Host::call_tool, {inflight} in flight"),
+            samples: vec![],
+            per_s: Some(ours),
+            baseline: Some(bare_name),
+        });
+    }
+    host.shutdown().await;
+
+    print_and_save(&rows);
+}
+
+fn print_and_save(rows: &[Row]) {
+    let uname = nix::sys::utsname::uname().ok();
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    println!(
+        "machine: {} cores, kernel {}\n",
+        cores,
+        uname.as_ref().map_or("?".into(), |u| u.release().to_string_lossy().into_owned())
+    );
+    println!("| measure | p50 µs | p99 µs | per s | baseline | ratio |");
+    println!("|---|---:|---:|---:|---|---:|");
+    let mut json_rows = Vec::new();
+    for r in rows {
+        let p50 = r.percentile(0.5);
+        let p99 = r.percentile(0.99);
+        let base = r.baseline.as_ref().and_then(|b| rows.iter().find(|x| &x.name == b));
+        let ratio = base.map(|b| match (r.per_s, b.per_s) {
+            (Some(ours), Some(theirs)) => ours / theirs,
+            _ => p50 / b.percentile(0.5),
+        });
+        let fmt = |v: f64| if r.samples.is_empty() { "-".to_owned() } else { format!("{v:.1}") };
+        println!(
+            "| {} | {} | {} | {} | {} | {} |",
+            r.name,
+            fmt(p50),
+            fmt(p99),
+            r.per_s.map_or("-".into(), |v| format!("{v:.0}")),
+            r.baseline.clone().unwrap_or_else(|| "-".into()),
+            ratio.map_or("-".into(), |v| format!("{v:.2}x"))
+        );
+        json_rows.push(json!({
+            "name": r.name,
+            "p50_us": (!r.samples.is_empty()).then_some(p50),
+            "p99_us": (!r.samples.is_empty()).then_some(p99),
+            "per_s": r.per_s,
+            "baseline": r.baseline,
+            "ratio": ratio,
+        }));
+    }
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/plugwire-bench.json");
+    std::fs::write(&out, serde_json::to_string_pretty(&json_rows).unwrap()).unwrap();
+    println!("\nwritten to {}", out.display());
+}

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Builds the example plugins (release) and runs the benchmark; prints a
+# markdown table and writes target/plugwire-bench.json. Pass --quick for a
+# short run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/build-examples.sh
+exec cargo bench --locked -p plugwire-host --bench plugwire -- "$@"
