@@ -34,7 +34,10 @@ impl Row {
 
 fn examples() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/plugwire-examples");
-    assert!(dir.join("echo/plugin.toml").is_file(), "run scripts/build-examples.sh first (scripts/bench.sh does)");
+    assert!(
+        dir.join("echo/plugin.toml").is_file(),
+        "run scripts/build-examples.sh first (scripts/bench.sh does)"
+    );
     dir
 }
 
@@ -46,7 +49,8 @@ fn config(level: SandboxLevel) -> HostConfig {
         .data_dir(data)
         .grant_all()
         .sandbox(level);
-    config.launcher = Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/plugwire-launcher"));
+    config.launcher =
+        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/plugwire-launcher"));
     config
 }
 
@@ -58,8 +62,16 @@ async fn cold_starts(level: SandboxLevel, network: bool, n: usize) -> Vec<Durati
         let dir = std::env::temp_dir().join("plugwire-bench-echo-net");
         let _ = std::fs::create_dir_all(&dir);
         let manifest = std::fs::read_to_string(examples().join("echo/plugin.toml")).unwrap();
-        std::fs::write(dir.join("plugin.toml"), manifest.replacen("[permissions]\n", "[permissions]\nnetwork = true\n", 1)).unwrap();
-        std::fs::copy(examples().join("echo/plugwire-example-echo"), dir.join("plugwire-example-echo")).unwrap();
+        std::fs::write(
+            dir.join("plugin.toml"),
+            manifest.replacen("[permissions]\n", "[permissions]\nnetwork = true\n", 1),
+        )
+        .unwrap();
+        std::fs::copy(
+            examples().join("echo/plugwire-example-echo"),
+            dir.join("plugwire-example-echo"),
+        )
+        .unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
         config.plugin_dirs = vec![dir];
@@ -85,7 +97,10 @@ async fn bare_starts(n: usize) -> Vec<Duration> {
     let exe = examples().join("echo/plugwire-example-echo");
     let mut samples = Vec::new();
     for i in 0..n + 3 {
-        let dir = tempfile::Builder::new().prefix("pwb").tempdir_in("/tmp").unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("pwb")
+            .tempdir_in("/tmp")
+            .unwrap();
         let t = Instant::now();
         let mut child = Command::new(&exe)
             .env_clear()
@@ -98,7 +113,9 @@ async fn bare_starts(n: usize) -> Vec<Duration> {
             .spawn()
             .unwrap();
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
         let socket = line.split('|').nth(3).unwrap().to_owned();
         let channel = tonic::transport::Endpoint::from_shared(format!("unix:{socket}"))
             .unwrap()
@@ -107,7 +124,9 @@ async fn bare_starts(n: usize) -> Vec<Duration> {
             .await
             .unwrap();
         tonic_health::pb::health_client::HealthClient::new(channel)
-            .check(tonic_health::pb::HealthCheckRequest { service: "plugin".into() })
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: "plugin".into(),
+            })
             .await
             .unwrap();
         let elapsed = t.elapsed();
@@ -124,7 +143,9 @@ async fn host_calls(host: &Host, args: &Value, n: usize) -> Vec<Duration> {
     let mut samples = Vec::with_capacity(n);
     for i in 0..n + 200 {
         let t = Instant::now();
-        host.call_tool("echo.echo", args.clone(), CallOptions::default()).await.unwrap();
+        host.call_tool("echo.echo", args.clone(), CallOptions::default())
+            .await
+            .unwrap();
         if i >= 200 {
             samples.push(t.elapsed());
         }
@@ -132,7 +153,11 @@ async fn host_calls(host: &Host, args: &Value, n: usize) -> Vec<Duration> {
     samples
 }
 
-async fn direct_calls(channel: &tonic::transport::Channel, args: &Value, n: usize) -> Vec<Duration> {
+async fn direct_calls(
+    channel: &tonic::transport::Channel,
+    args: &Value,
+    n: usize,
+) -> Vec<Duration> {
     let mut client = pb::tool_service_client::ToolServiceClient::new(channel.clone());
     let arguments_json = args.to_string();
     let mut samples = Vec::with_capacity(n);
@@ -218,7 +243,11 @@ async fn main() {
     let (starts, calls) = if quick { (10, 2000) } else { (40, 20000) };
     let mut rows = Vec::new();
 
-    rows.push(row("baseline: spawn → health, same binary, no host", bare_starts(starts).await, None));
+    rows.push(row(
+        "baseline: spawn → health, same binary, no host",
+        bare_starts(starts).await,
+        None,
+    ));
     rows.push(row(
         "cold start to ready, no sandbox",
         cold_starts(SandboxLevel::None, false, starts).await,
@@ -243,19 +272,28 @@ async fn main() {
         .map(|e| e.path().join("plugin.sock"))
         .filter(|p| p.exists())
         .max_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
-    let channel = tonic::transport::Endpoint::from_shared(format!("unix:{}", dir.unwrap().display()))
-        .unwrap()
-        .origin("http://localhost".parse().unwrap())
-        .connect()
-        .await
-        .unwrap();
+    let channel =
+        tonic::transport::Endpoint::from_shared(format!("unix:{}", dir.unwrap().display()))
+            .unwrap()
+            .origin("http://localhost".parse().unwrap())
+            .connect()
+            .await
+            .unwrap();
     for (label, size) in [("16 B", 16usize), ("4 KiB", 4096)] {
         let args = json!({"text": "x".repeat(size - 11)});
         let raw = format!("raw Unix socket ping-pong, {label}");
         let bare = format!("bare tonic unary CallTool, {label}");
         rows.push(row(&raw, raw_pingpong(size, calls).await, None));
-        rows.push(row(&bare, direct_calls(&channel, &args, calls).await, Some(&raw)));
-        rows.push(row(&format!("Host::call_tool, {label}"), host_calls(&host, &args, calls).await, Some(&bare)));
+        rows.push(row(
+            &bare,
+            direct_calls(&channel, &args, calls).await,
+            Some(&raw),
+        ));
+        rows.push(row(
+            &format!("Host::call_tool, {label}"),
+            host_calls(&host, &args, calls).await,
+            Some(&bare),
+        ));
     }
     let window = Duration::from_secs(if quick { 1 } else { 3 });
     for inflight in [16usize, 64] {
@@ -266,7 +304,13 @@ async fn main() {
             let mut client = pb::tool_service_client::ToolServiceClient::new(c.clone());
             let arguments_json = a.to_string();
             async move {
-                client.call_tool(pb::CallToolRequest { name: "echo".into(), arguments_json }).await.unwrap();
+                client
+                    .call_tool(pb::CallToolRequest {
+                        name: "echo".into(),
+                        arguments_json,
+                    })
+                    .await
+                    .unwrap();
             }
         })
         .await;
@@ -275,12 +319,19 @@ async fn main() {
             let h = h.clone();
             let a = args.clone();
             async move {
-                h.call_tool("echo.echo", a, CallOptions::default()).await.unwrap();
+                h.call_tool("echo.echo", a, CallOptions::default())
+                    .await
+                    .unwrap();
             }
         })
         .await;
         let bare_name = format!("bare tonic, {inflight} in flight");
-        rows.push(Row { name: bare_name.clone(), samples: vec![], per_s: Some(bare), baseline: None });
+        rows.push(Row {
+            name: bare_name.clone(),
+            samples: vec![],
+            per_s: Some(bare),
+            baseline: None,
+        });
         rows.push(Row {
             name: format!("Host::call_tool, {inflight} in flight"),
             samples: vec![],
@@ -295,11 +346,15 @@ async fn main() {
 
 fn print_and_save(rows: &[Row]) {
     let uname = nix::sys::utsname::uname().ok();
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
     println!(
         "machine: {} cores, kernel {}\n",
         cores,
-        uname.as_ref().map_or("?".into(), |u| u.release().to_string_lossy().into_owned())
+        uname
+            .as_ref()
+            .map_or("?".into(), |u| u.release().to_string_lossy().into_owned())
     );
     println!("| measure | p50 µs | p99 µs | per s | baseline | ratio |");
     println!("|---|---:|---:|---:|---|---:|");
@@ -307,12 +362,21 @@ fn print_and_save(rows: &[Row]) {
     for r in rows {
         let p50 = r.percentile(0.5);
         let p99 = r.percentile(0.99);
-        let base = r.baseline.as_ref().and_then(|b| rows.iter().find(|x| &x.name == b));
+        let base = r
+            .baseline
+            .as_ref()
+            .and_then(|b| rows.iter().find(|x| &x.name == b));
         let ratio = base.map(|b| match (r.per_s, b.per_s) {
             (Some(ours), Some(theirs)) => ours / theirs,
             _ => p50 / b.percentile(0.5),
         });
-        let fmt = |v: f64| if r.samples.is_empty() { "-".to_owned() } else { format!("{v:.1}") };
+        let fmt = |v: f64| {
+            if r.samples.is_empty() {
+                "-".to_owned()
+            } else {
+                format!("{v:.1}")
+            }
+        };
         println!(
             "| {} | {} | {} | {} | {} | {} |",
             r.name,

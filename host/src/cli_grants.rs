@@ -4,26 +4,13 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
 use plugwire_host::HostConfig;
-use plugwire_host::discovery::{Origin, discover, select, standard_roots};
 use plugwire_host::grants::{Grants, requested};
 use plugwire_host::manifest::Manifest;
 
 use crate::cli_output::Failure;
 
 fn manifests(config: &HostConfig) -> Vec<Manifest> {
-    let mut roots = if config.standard_dirs {
-        standard_roots()
-    } else {
-        Vec::new()
-    };
-    roots.extend(
-        config
-            .plugin_dirs
-            .iter()
-            .map(|d| (d.clone(), Origin::Explicit)),
-    );
-    let version = semver::Version::parse(env!("CARGO_PKG_VERSION")).expect("semver");
-    select(discover(&roots), &version, plugwire_host::PROTOCOL_VERSIONS)
+    plugwire_host::discovery::find(config)
         .0
         .into_iter()
         .map(|(m, _)| m)

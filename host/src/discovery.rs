@@ -162,6 +162,29 @@ fn plugin_dirs(root: &Path) -> Vec<PathBuf> {
     dirs
 }
 
+/// Discovers and selects the plugins a host with `config` would load.
+///
+/// ```no_run
+/// let (plugins, problems) = plugwire_host::discovery::find(&plugwire_host::HostConfig::new("a", "1.0.0"));
+/// # let _ = (plugins, problems);
+/// ```
+pub fn find(config: &crate::HostConfig) -> (Vec<(Manifest, Origin)>, Vec<Problem>) {
+    let mut roots = if config.standard_dirs {
+        standard_roots()
+    } else {
+        Vec::new()
+    };
+    roots.extend(
+        config
+            .plugin_dirs
+            .iter()
+            .map(|d| (d.clone(), Origin::Explicit)),
+    );
+    let host_version =
+        semver::Version::parse(env!("CARGO_PKG_VERSION")).expect("the crate version is semver");
+    select(discover(&roots), &host_version, crate::PROTOCOL_VERSIONS)
+}
+
 /// Splits discovery results into usable manifests and problems: invalid
 /// manifests, duplicate names (first wins), incompatible host or protocol.
 ///

@@ -134,7 +134,7 @@ fn checks() -> Vec<Check> {
         ok: seccomp.is_some(),
         detail: seccomp.unwrap_or_else(|| "not reported in /proc/self/status".into()),
     });
-    let abi = landlock_abi();
+    let abi = plugwire_host::sandbox::landlock_abi();
     checks.push(Check {
         name: "landlock",
         ok: abi.is_ok(),
@@ -156,27 +156,6 @@ fn checks() -> Vec<Check> {
         ),
     });
     checks
-}
-
-/// Asks the kernel for its Landlock ABI version
-/// (`landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION)`).
-fn landlock_abi() -> Result<i64, std::io::Error> {
-    const LANDLOCK_CREATE_RULESET_VERSION: libc::c_ulong = 1;
-    // SAFETY: with a null attribute pointer and size 0 this call only
-    // returns a number; it touches no memory of ours.
-    let version = unsafe {
-        libc::syscall(
-            libc::SYS_landlock_create_ruleset,
-            std::ptr::null::<libc::c_void>(),
-            0usize,
-            LANDLOCK_CREATE_RULESET_VERSION,
-        )
-    };
-    if version < 0 {
-        Err(std::io::Error::last_os_error())
-    } else {
-        Ok(version)
-    }
 }
 
 fn cgroup_check() -> Check {

@@ -19,7 +19,7 @@ use tonic::Status;
 use tonic::transport::Channel;
 
 use crate::config::{FailurePolicy, HostConfig, StartPolicy};
-use crate::discovery::{Origin, Problem, discover, select, standard_roots};
+use crate::discovery::Problem;
 use crate::instance::{Connection, Instance, PluginState, PluginStatus, pointer};
 use crate::logs::LogRecord;
 use crate::process::{Spawner, find_launcher};
@@ -269,21 +269,7 @@ impl Host {
     /// # Ok(()) }
     /// ```
     pub async fn start(config: HostConfig) -> Result<Self, HostError> {
-        let mut roots = if config.standard_dirs {
-            standard_roots()
-        } else {
-            Vec::new()
-        };
-        roots.extend(
-            config
-                .plugin_dirs
-                .iter()
-                .map(|d| (d.clone(), Origin::Explicit)),
-        );
-        let host_version =
-            semver::Version::parse(env!("CARGO_PKG_VERSION")).expect("the crate version is semver");
-        let (manifests, problems) =
-            select(discover(&roots), &host_version, crate::PROTOCOL_VERSIONS);
+        let (manifests, problems) = crate::discovery::find(&config);
         for problem in &problems {
             tracing::warn!("{problem}");
         }

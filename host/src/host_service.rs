@@ -201,18 +201,7 @@ impl pb::host_service_server::HostService for PluginHostService {
 
 /// The caller's deadline, from `grpc-timeout`.
 fn plugwire_deadline(metadata: &tonic::metadata::MetadataMap) -> Option<std::time::Duration> {
-    let value = metadata.get("grpc-timeout")?.to_str().ok()?;
-    let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
-    let n: u64 = digits.parse().ok()?;
-    Some(match unit {
-        "H" => std::time::Duration::from_secs(n.saturating_mul(3600)),
-        "M" => std::time::Duration::from_secs(n.saturating_mul(60)),
-        "S" => std::time::Duration::from_secs(n),
-        "m" => std::time::Duration::from_millis(n),
-        "u" => std::time::Duration::from_micros(n),
-        "n" => std::time::Duration::from_nanos(n),
-        _ => return None,
-    })
+    plugwire_proto::deadline::parse_grpc_timeout(metadata.get("grpc-timeout")?.to_str().ok()?)
 }
 
 #[cfg(test)]

@@ -26,6 +26,7 @@
 pub mod bootstrap;
 pub mod cli;
 pub mod constants;
+pub mod deadline;
 pub mod log;
 pub mod names;
 pub mod version;

@@ -264,24 +264,10 @@ impl Lifecycle {
     }
 }
 
-/// Parses the `grpc-timeout` header (`<digits><unit>`, unit one of
-/// `H M S m u n`), which tonic enforces for unary calls but not streams.
+/// The caller's deadline from the `grpc-timeout` header, which tonic
+/// enforces for unary calls but not for streams.
 pub(crate) fn grpc_timeout(metadata: &tonic::metadata::MetadataMap) -> Option<Duration> {
-    let value = metadata.get("grpc-timeout")?.to_str().ok()?;
-    let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
-    if digits.is_empty() || digits.len() > 8 {
-        return None;
-    }
-    let n: u64 = digits.parse().ok()?;
-    Some(match unit {
-        "H" => Duration::from_secs(n * 3600),
-        "M" => Duration::from_secs(n * 60),
-        "S" => Duration::from_secs(n),
-        "m" => Duration::from_millis(n),
-        "u" => Duration::from_micros(n),
-        "n" => Duration::from_nanos(n),
-        _ => return None,
-    })
+    plugwire_proto::deadline::parse_grpc_timeout(metadata.get("grpc-timeout")?.to_str().ok()?)
 }
 
 #[cfg(test)]
