@@ -397,3 +397,40 @@ fn plugins_die_when_the_host_is_killed() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[tokio::test]
+async fn a_crash_during_configure_is_reported_with_its_last_words() {
+    let plugins = Plugins::new(&["faulty"]);
+    let mut config = plugins.config();
+    config
+        .plugin_config
+        .insert("faulty".into(), json!({"crash_on_configure": true}));
+    let host = Host::start(config).await.unwrap();
+    let e = host
+        .start_plugin("faulty")
+        .await
+        .unwrap_err()
+        .message()
+        .to_owned();
+    assert!(e.contains("exit status 5"), "{e}");
+    assert!(e.contains("crashing during Configure"), "{e}");
+    host.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_rejected_configuration_names_the_field() {
+    let plugins = Plugins::new(&["faulty"]);
+    let mut config = plugins.config();
+    config
+        .plugin_config
+        .insert("faulty".into(), json!({"reject": true}));
+    let host = Host::start(config).await.unwrap();
+    let e = host
+        .start_plugin("faulty")
+        .await
+        .unwrap_err()
+        .message()
+        .to_owned();
+    assert!(e.contains("config /reject: rejected on purpose"), "{e}");
+    host.shutdown().await;
+}

@@ -118,10 +118,17 @@ async fn granted_permissions_open_exactly_what_they_name() {
     let plugins = Plugins::new(&["probe"]);
     let home = world_readable_dir();
     let home_path = home.path().display().to_string();
+    let writable = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        writable.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    let writable_path = writable.path().display().to_string();
     plugins.edit("probe", |t| {
         t.replace(
             "[limits]",
-            &format!("[permissions]\nnetwork = true\nread = [\"{home_path}\"]\n\n[limits]"),
+            &format!("[permissions]\nnetwork = true\nread = [\"{home_path}\"]\nwrite = [\"{writable_path}\"]\n\n[limits]"),
         )
     });
     let host = Host::start(sandboxed(&plugins, SandboxLevel::Standard))
@@ -151,6 +158,11 @@ async fn granted_permissions_open_exactly_what_they_name() {
             .as_str()
             .unwrap()
             .starts_with("denied")
+    );
+    let r = report(&host, json!({"outside": writable.path()})).await;
+    assert_eq!(
+        r["escapes"]["write_outside_data_dir"], "allowed",
+        "write granted"
     );
     host.shutdown().await;
 }
@@ -446,5 +458,68 @@ fn the_level_names_parse() {
     assert_eq!(
         "standard".parse::<SandboxLevel>(),
         Ok(SandboxLevel::Standard)
+    );
+}
+
+#[test]
+fn an_unprivileged_host_sandboxes_with_a_user_namespace() {
+    let setpriv = Path::new("/usr/bin/setpriv");
+    if !nix::unistd::geteuid().is_root() || !setpriv.is_file() {
+        eprintln!(
+            "skipped: needs root and setpriv to become an unprivileged user; the other tests cover a non-root host directly"
+        );
+        return;
+    }
+    let plugins = Plugins::new(&["probe"]);
+    let home = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        home.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    let out = std::process::Command::new(setpriv)
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_plugwire"))
+        .args([
+            "--no-standard-dirs",
+            "--sandbox",
+            "standard",
+            "--best-effort",
+            "--yes",
+            "--json",
+            "--plugin-dir",
+        ])
+        .arg(plugins.dir.path())
+        .args(["call", "probe.report", "{}"])
+        .env("HOME", home.path())
+        .env("XDG_DATA_HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let r = &r["content"];
+    assert_eq!(r["uid"], 0, "root inside the user namespace");
+    assert_eq!(
+        r["uid_map"]
+            .as_str()
+            .unwrap()
+            .split_whitespace()
+            .collect::<Vec<_>>(),
+        ["0", "65534", "1"]
+    );
+    assert_eq!(r["cap_eff"], "0000000000000000");
+    assert_eq!(r["seccomp"], "2");
+    assert_eq!(r["visible_pids"], json!([1, 2]));
+    assert!(
+        r["escapes"]["read_etc_shadow"]
+            .as_str()
+            .unwrap()
+            .starts_with("denied")
     );
 }
