@@ -738,12 +738,17 @@ impl HostInner {
                 "arguments: expected a JSON object, saw {arguments}"
             )));
         }
-        let problems: Vec<String> = entry
-            .validator
-            .iter_errors(&arguments)
-            .take(3)
-            .map(|e| format!("arguments {}: {e}", pointer(&e.instance_path().to_string())))
-            .collect();
+        // `is_valid` is the fast check; errors are collected only to explain.
+        let problems: Vec<String> = if entry.validator.is_valid(&arguments) {
+            Vec::new()
+        } else {
+            entry
+                .validator
+                .iter_errors(&arguments)
+                .take(3)
+                .map(|e| format!("arguments {}: {e}", pointer(&e.instance_path().to_string())))
+                .collect()
+        };
         if !problems.is_empty() {
             return Err(Status::invalid_argument(format!(
                 "{} (tool {}.{name}; `plugwire tools --json` shows its schema)",

@@ -283,7 +283,17 @@ impl Instance {
     /// scheduled restart.
     pub(crate) async fn ensure_ready(self: &Arc<Self>) -> Result<Arc<Connection>, Status> {
         self.touch();
-        let deadline = Instant::now() + self.timeouts().bootstrap + self.timeouts().handshake * 4;
+        // The hot path: a ready plugin, no waiting, nothing to set up.
+        {
+            let state = self.state();
+            if let (PluginState::Ready, Some(conn)) = (state.phase, &state.conn)
+                && !conn.has_exited()
+            {
+                return Ok(conn.clone());
+            }
+        }
+        let timeouts = self.timeouts();
+        let deadline = Instant::now() + timeouts.bootstrap + timeouts.handshake * 4;
         let mut changed = self.changed.subscribe();
         loop {
             let phase = {
