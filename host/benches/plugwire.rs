@@ -228,6 +228,192 @@ where
     total as f64 / window.as_secs_f64()
 }
 
+/// `n` copies of the echo plugin under the names echo-0 .. echo-(n-1).
+fn copies(n: usize) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let root = std::env::temp_dir().join(format!("plugwire-bench-copies-{n}"));
+    let _ = std::fs::remove_dir_all(&root);
+    let manifest = std::fs::read_to_string(examples().join("echo/plugin.toml")).unwrap();
+    for i in 0..n {
+        let dir = root.join(format!("echo-{i}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let text = manifest.replace("name = \"echo\"", &format!("name = \"echo-{i}\"")).replace(
+            "executable = \"plugwire-example-echo\"",
+            &format!("executable = \"plugwire-example-echo\"\nenv = {{ ECHO_PLUGIN_NAME = \"echo-{i}\" }}"),
+        );
+        std::fs::write(dir.join("plugin.toml"), text).unwrap();
+        std::fs::copy(
+            examples().join("echo/plugwire-example-echo"),
+            dir.join("plugwire-example-echo"),
+        )
+        .unwrap();
+    }
+    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755)).unwrap();
+    root
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("VmRSS:")
+                    .map(|v| v.trim().trim_end_matches(" kB").trim().parse().unwrap_or(0))
+            })
+        })
+        .unwrap_or(0)
+}
+
+async fn host_of(dir: PathBuf, eager: bool) -> Host {
+    let mut config = config(SandboxLevel::None);
+    config.plugin_dirs = vec![dir];
+    if eager {
+        config.start = plugwire_host::StartPolicy::Eager;
+    }
+    let host = Host::start(config).await.unwrap();
+    // Copies share tool names, which the host reports as conflicts; any
+    // other problem means a copy did not load.
+    let problems: Vec<_> = host
+        .problems()
+        .into_iter()
+        .filter(|p| !matches!(p, plugwire_host::discovery::Problem::Conflict(_)))
+        .collect();
+    assert!(problems.is_empty(), "{problems:?}");
+    if eager {
+        let status = host.status();
+        assert!(
+            !status.is_empty()
+                && status
+                    .iter()
+                    .all(|s| s.state == plugwire_host::PluginState::Ready),
+            "{:?}",
+            status.iter().find_map(|s| s.last_error.clone())
+        );
+    }
+    host
+}
+
+async fn emits(host: &Host, name: &str, n: usize) -> Vec<Duration> {
+    let mut samples = Vec::with_capacity(n);
+    for i in 0..n + 100 {
+        let t = Instant::now();
+        host.emit(name, json!({"n": i})).await.unwrap();
+        if i >= 100 {
+            samples.push(t.elapsed());
+        }
+    }
+    samples
+}
+
+/// 1 MiB through a command's stdin and stdout.
+async fn command_runs(host: &Host, n: usize) -> Vec<Duration> {
+    let input = vec![b'x'; 1 << 20];
+    let mut samples = Vec::with_capacity(n);
+    for i in 0..n + 3 {
+        let mut out = Vec::with_capacity(1 << 20);
+        let t = Instant::now();
+        let code = host
+            .run_command(
+                &["echo.cat".into()],
+                std::io::Cursor::new(input.clone()),
+                &mut out,
+                tokio::io::sink(),
+                Default::default(),
+            )
+            .await
+            .unwrap();
+        assert_eq!((code, out.len()), (0, 1 << 20));
+        if i >= 3 {
+            samples.push(t.elapsed());
+        }
+    }
+    samples
+}
+
+/// 1 MiB through `cat` and two pipes.
+fn cat_runs(n: usize) -> Vec<Duration> {
+    use std::io::{Read, Write};
+    let input = vec![b'x'; 1 << 20];
+    let mut samples = Vec::with_capacity(n);
+    for i in 0..n + 3 {
+        let t = Instant::now();
+        let mut child = Command::new("cat")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let feed = input.clone();
+        let writer = std::thread::spawn(move || stdin.write_all(&feed));
+        let mut out = Vec::with_capacity(1 << 20);
+        child.stdout.take().unwrap().read_to_end(&mut out).unwrap();
+        writer.join().unwrap().unwrap();
+        child.wait().unwrap();
+        if i >= 3 {
+            samples.push(t.elapsed());
+        }
+    }
+    samples
+}
+
+/// 100 bare starts at once: spawn → first health check, same binary.
+async fn bare_starts_concurrent(n: usize) -> Duration {
+    let t = Instant::now();
+    let tasks: Vec<_> = (0..n)
+        .map(|_| tokio::spawn(async { bare_starts_one().await }))
+        .collect();
+    let mut children = Vec::new();
+    for task in tasks {
+        children.push(task.await.unwrap());
+    }
+    let elapsed = t.elapsed();
+    for (mut child, _dir) in children {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    elapsed
+}
+
+async fn bare_starts_one() -> (std::process::Child, tempfile::TempDir) {
+    let exe = examples().join("echo/plugwire-example-echo");
+    let dir = tempfile::Builder::new()
+        .prefix("pwb")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let mut child = Command::new(&exe)
+        .env_clear()
+        .env("PLUGWIRE_PLUGIN", "5d3c1f0e-plugwire")
+        .env("PLUGIN_PROTOCOL_VERSIONS", "1")
+        .env("PLUGIN_UNIX_SOCKET_DIR", dir.path())
+        .env("PLUGWIRE_LOG", "off")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        line
+    })
+    .await
+    .unwrap();
+    let socket = line.split('|').nth(3).unwrap().to_owned();
+    let channel = tonic::transport::Endpoint::from_shared(format!("unix:{socket}"))
+        .unwrap()
+        .origin("http://localhost".parse().unwrap())
+        .connect()
+        .await
+        .unwrap();
+    tonic_health::pb::health_client::HealthClient::new(channel)
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "plugin".into(),
+        })
+        .await
+        .unwrap();
+    (child, dir)
+}
+
 fn row(name: &str, samples: Vec<Duration>, baseline: Option<&str>) -> Row {
     Row {
         name: name.to_owned(),
@@ -339,7 +525,99 @@ async fn main() {
             baseline: Some(bare_name),
         });
     }
+    // Hooks, against one tool call measured now.
+    let one_call = host_calls(&host, &json!({"text": "hello"}), calls / 4).await;
     host.shutdown().await;
+    rows.push(row("one tool call (baseline for hooks)", one_call, None));
+    let one = host_of(copies(1), true).await;
+    rows.push(row(
+        "emit to 1 intercepting plugin",
+        emits(&one, "bench.intercept", calls / 4).await,
+        Some("one tool call (baseline for hooks)"),
+    ));
+    one.shutdown().await;
+    let ten = host_of(copies(10), true).await;
+    rows.push(row(
+        "emit to 10 intercepting plugins",
+        emits(&ten, "bench.intercept", calls / 10).await,
+        Some("one tool call (baseline for hooks)"),
+    ));
+    rows.push(row(
+        "emit to 10 observing plugins",
+        emits(&ten, "bench.observe", calls / 4).await,
+        Some("one tool call (baseline for hooks)"),
+    ));
+    ten.shutdown().await;
+
+    // A command with 1 MiB through stdin and stdout.
+    rows.push(row(
+        "cat through a pipe, 1 MiB",
+        cat_runs(if quick { 10 } else { 40 }),
+        None,
+    ));
+    let host = host_of(examples().join("echo"), true).await;
+    rows.push(row(
+        "command cat, 1 MiB through stdin and stdout",
+        command_runs(&host, if quick { 10 } else { 40 }).await,
+        Some("cat through a pipe, 1 MiB"),
+    ));
+    let plugin_pid = host.status()[0].pid.unwrap();
+    let idle_rss = rss_kib(plugin_pid);
+    host.shutdown().await;
+
+    // 100 plugins at once, and what they cost the host.
+    let hundred = copies(100);
+    let bare = bare_starts_concurrent(100).await;
+    rows.push(row(
+        "100 bare starts at once (spawn → health)",
+        vec![bare],
+        None,
+    ));
+    let before = rss_kib(std::process::id());
+    let t = Instant::now();
+    let host = host_of(hundred, true).await;
+    let all_ready = t.elapsed();
+    let ready = host
+        .status()
+        .iter()
+        .filter(|s| s.state == plugwire_host::PluginState::Ready)
+        .count();
+    assert_eq!(
+        ready,
+        100,
+        "every plugin became ready: {} found; {:?}; {:?}",
+        host.status().len(),
+        host.problems().first(),
+        host.status().first().map(|s| s.state)
+    );
+    let after = rss_kib(std::process::id());
+    rows.push(row(
+        "100 plugins started concurrently until all ready",
+        vec![all_ready],
+        Some("100 bare starts at once (spawn → health)"),
+    ));
+    host.shutdown().await;
+
+    let (mut bare_child, _dir) = bare_starts_one().await;
+    let bare_rss = rss_kib(bare_child.id());
+    let _ = bare_child.kill();
+    let _ = bare_child.wait();
+    let kib = |v: u64| Duration::from_micros(v);
+    rows.push(row(
+        "RSS of the same plugin binary started by hand (KiB)",
+        vec![kib(bare_rss)],
+        None,
+    ));
+    rows.push(row(
+        "plugin idle RSS under the host (KiB)",
+        vec![kib(idle_rss)],
+        Some("RSS of the same plugin binary started by hand (KiB)"),
+    ));
+    rows.push(row(
+        "host memory per loaded plugin (KiB)",
+        vec![kib(after.saturating_sub(before) / 100)],
+        None,
+    ));
 
     print_and_save(&rows);
 }

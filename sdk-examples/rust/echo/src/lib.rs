@@ -4,11 +4,20 @@
 //! - `slow` counts through `steps`, reporting progress and stopping when
 //!   cancelled;
 //! - `fail` always fails with an `is_error` result, the way a tool reports
-//!   its own failures.
+//!   its own failures;
+//! - the command `cat` copies stdin to stdout;
+//! - hooks that do nothing, for benchmarks: it intercepts `bench.intercept`
+//!   and observes `bench.observe`.
+//!
+//! The environment variable `ECHO_PLUGIN_NAME` (set in a manifest's
+//! `run.env`) renames the plugin, so copies can be loaded side by side.
 
 use std::time::Duration;
 
-use plugwire_sdk::{Plugin, Tool, ToolContext, ToolError};
+use plugwire_sdk::{
+    Command, CommandContext, CommandIo, Decision, Hook, HookContext, HookEvent, Plugin, Tool,
+    ToolContext, ToolError,
+};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -64,7 +73,8 @@ fn default_failure() -> String {
 
 /// The plugin.
 pub fn plugin() -> Plugin {
-    Plugin::new("echo", env!("CARGO_PKG_VERSION"))
+    let name = std::env::var("ECHO_PLUGIN_NAME").unwrap_or_else(|_| "echo".to_owned());
+    Plugin::new(name, env!("CARGO_PKG_VERSION"))
         .description("Echoes text, streams progress, and fails on purpose")
         .tool(
             Tool::new(
@@ -94,6 +104,23 @@ pub fn plugin() -> Plugin {
             )
             .read_only(),
         )
+        .command(
+            Command::new("cat")
+                .short("Copy standard input to standard output")
+                .usage("cat")
+                .run(|_cx: CommandContext, mut io: CommandIo| async move {
+                    tokio::io::copy(&mut io.stdin, &mut io.stdout).await?;
+                    Ok(0)
+                }),
+        )
+        .hook(Hook::intercept(
+            "bench.intercept",
+            |_e: HookEvent, _cx: HookContext| async { Ok(Decision::Continue) },
+        ))
+        .hook(Hook::observe(
+            "bench.observe",
+            |_e: HookEvent, _cx: HookContext| async { Ok(()) },
+        ))
 }
 
 async fn slow(args: SlowArgs, cx: ToolContext) -> Result<SlowResult, ToolError> {
@@ -181,6 +208,22 @@ mod tests {
         assert_eq!(schema["type"], "object");
         assert_eq!(schema["required"], json!(["text"]));
         assert!(!tools[1].output_schema_json.is_empty());
+        host.shutdown().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn cat_copies_stdin_and_bench_hooks_continue() {
+        let host = TestHost::start(plugin()).await.unwrap();
+        let input = vec![b'z'; 300_000];
+        let out = host.run_command(&["cat"], &input).await.unwrap();
+        assert_eq!((out.code, out.stdout.len()), (0, input.len()));
+        assert_eq!(
+            host.intercept("bench.intercept", json!({"a": 1}))
+                .await
+                .unwrap(),
+            plugwire_sdk::Decision::Continue
+        );
+        host.observe("bench.observe", json!({})).await.unwrap();
         host.shutdown().await.unwrap();
     }
 
