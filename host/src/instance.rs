@@ -979,34 +979,8 @@ fn check_handshake(manifest: &Manifest, handshake: &pb::HandshakeResponse) -> Re
         ));
     }
     let caps = handshake.capabilities.clone().unwrap_or_default();
-    let mut problems = Vec::new();
-    for tool in &caps.tools {
-        if let Err(e) = names::validate_tool_name(tool) {
-            problems.push(e);
-        }
-    }
-    for sub in &caps.hooks {
-        if let Err(e) = names::validate_subscription(sub) {
-            problems.push(e);
-        }
-    }
-    for provider in &caps.providers {
-        if provider.service.is_empty() || provider.name.is_empty() {
-            problems.push(format!(
-                "provider {provider:?} needs both a service and a name"
-            ));
-        }
-    }
-    let unique =
-        |list: &[String]| list.iter().collect::<std::collections::HashSet<_>>().len() == list.len();
-    if !unique(&caps.tools) || !unique(&caps.commands) {
-        problems.push("tool and command names must be unique (PW-HS-7)".into());
-    }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(format!("invalid capabilities: {}", problems.join("; ")))
-    }
+    names::validate_capabilities(&caps)
+        .map_err(|problems| format!("invalid capabilities: {}", problems.join("; ")))
 }
 
 /// PW-CFG-3: the configuration must match the manifest's schema.
@@ -1096,16 +1070,8 @@ fn check_commands(declared: &[String], listed: &[pb::Command]) -> Result<(), Str
             "ListCommands returned {listed_names:?} but the handshake declared {declared_sorted:?} (PW-HS-5)"
         ));
     }
-    let problems: Vec<String> = listed
-        .iter()
-        .filter_map(|c| names::validate_command(c).err())
-        .flatten()
-        .collect();
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(format!("invalid commands: {}", problems.join("; ")))
-    }
+    names::validate_commands(listed)
+        .map_err(|problems| format!("invalid commands: {}", problems.join("; ")))
 }
 
 /// Delivers observed events one at a time (PW-HOOK-7).

@@ -173,6 +173,46 @@ pub fn validate_subscription(sub: &pb::HookSubscription) -> Result<(), String> {
     Ok(())
 }
 
+/// Checks the capabilities of a handshake (PW-HS-6, PW-HS-7): tool names,
+/// hook subscriptions, provider declarations, and unique names. Returns
+/// every problem found.
+///
+/// ```
+/// use plugwire_proto::{names::validate_capabilities, pb};
+/// let caps = pb::Capabilities { tools: vec!["a".into(), "a".into()], ..Default::default() };
+/// assert!(validate_capabilities(&caps).is_err());
+/// ```
+pub fn validate_capabilities(caps: &pb::Capabilities) -> Result<(), Vec<String>> {
+    let mut problems = Vec::new();
+    for tool in &caps.tools {
+        if let Err(e) = validate_tool_name(tool) {
+            problems.push(e);
+        }
+    }
+    for sub in &caps.hooks {
+        if let Err(e) = validate_subscription(sub) {
+            problems.push(e);
+        }
+    }
+    for provider in &caps.providers {
+        if provider.service.is_empty() || provider.name.is_empty() {
+            problems.push(format!(
+                "provider {provider:?} needs both a service and a name"
+            ));
+        }
+    }
+    let unique =
+        |list: &[String]| list.iter().collect::<std::collections::HashSet<_>>().len() == list.len();
+    if !unique(&caps.tools) || !unique(&caps.commands) {
+        problems.push("tool and command names must be unique (PW-HS-7)".into());
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
+}
+
 /// The full name of a command: its parent path and name, space separated.
 ///
 /// ```
@@ -293,6 +333,26 @@ pub fn validate_command(command: &pb::Command) -> Result<(), Vec<String>> {
             note(format!("arg {i} has no name"));
         }
     }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
+}
+
+/// Checks a list of command declarations (PW-CMD-2); every problem of every
+/// command.
+///
+/// ```
+/// use plugwire_proto::{names::validate_commands, pb};
+/// assert!(validate_commands(&[pb::Command { name: "ok".into(), ..Default::default() }]).is_ok());
+/// ```
+pub fn validate_commands(commands: &[pb::Command]) -> Result<(), Vec<String>> {
+    let problems: Vec<String> = commands
+        .iter()
+        .filter_map(|c| validate_command(c).err())
+        .flatten()
+        .collect();
     if problems.is_empty() {
         Ok(())
     } else {

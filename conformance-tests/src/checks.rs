@@ -1,0 +1,304 @@
+//! The checks that run against a serving plugin (`--endpoint`), each with a
+//! stable id and the `docs/protocol.md` requirement it tests.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use plugwire_proto::names;
+use plugwire_proto::pb;
+use serde_json::Value;
+use tonic::transport::Channel;
+
+use crate::report::{Outcome, Report, Status};
+
+/// Deadline of each RPC a check makes.
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+type CheckResult = Result<Status, String>;
+
+fn na(why: &str) -> CheckResult {
+    Err(format!("n/a: {why}"))
+}
+
+async fn timed<F: Future<Output = CheckResult>>(
+    report: &mut Report,
+    id: &'static str,
+    requirement: &'static str,
+    check: F,
+) {
+    let started = Instant::now();
+    let result = tokio::time::timeout(CALL_TIMEOUT * 2, check)
+        .await
+        .unwrap_or_else(|_| Err(format!("no answer within {:?}", CALL_TIMEOUT * 2)));
+    let (status, message) = match result {
+        Ok(status) => (status, String::new()),
+        Err(m) if m.starts_with("n/a: ") => (Status::NotApplicable, m[5..].to_owned()),
+        Err(m) => (Status::Failed, m),
+    };
+    report.outcomes.push(Outcome {
+        id,
+        requirement,
+        status,
+        message,
+        duration: started.elapsed(),
+    });
+}
+
+fn expect_code(
+    result: Result<impl Sized, tonic::Status>,
+    code: tonic::Code,
+    what: &str,
+) -> CheckResult {
+    match result {
+        Err(status) if status.code() == code => Ok(Status::Passed),
+        Err(status) => Err(format!(
+            "{what}: expected {code:?}, got {:?}: {}",
+            status.code(),
+            status.message()
+        )),
+        Ok(_) => Err(format!("{what}: expected {code:?}, the call succeeded")),
+    }
+}
+
+/// Runs every check against a plugin serving on `channel`. The plugin must
+/// not have been handshaken or configured yet; `config` is sent in
+/// `Configure`.
+pub async fn run(channel: Channel, config: &Value) -> Report {
+    let mut report = Report::default();
+    timed(&mut report, "health/plugin-serving", "PW-HEALTH-1", async {
+        let response = tonic_health::pb::health_client::HealthClient::new(channel.clone())
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: "plugin".into(),
+            })
+            .await
+            .map_err(|s| format!("Check(\"plugin\") failed: {}", s.message()))?
+            .into_inner();
+        if response.status == tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+        {
+            Ok(Status::Passed)
+        } else {
+            Err(format!("status {} instead of SERVING", response.status))
+        }
+    })
+    .await;
+
+    let mut plugin = pb::plugin_service_client::PluginServiceClient::new(channel.clone());
+    let handshake = plugin
+        .handshake(pb::HandshakeRequest {
+            host: Some(pb::HostInfo {
+                name: "plugwire-conformance".into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+                app_name: "plugwire-conformance".into(),
+                app_version: env!("CARGO_PKG_VERSION").into(),
+            }),
+            protocol_version: 1,
+            features: vec!["a.feature.nobody.knows".into()],
+            instance_id: "00000000-0000-4000-8000-000000000001".into(),
+            plugin_name: String::new(),
+            default_call_timeout: None,
+        })
+        .await
+        .map(|r| r.into_inner());
+    let hs = handshake.as_ref().ok().cloned();
+    timed(&mut report, "handshake/fields", "PW-HS-3", async {
+        let hs = handshake.as_ref().map_err(|s| {
+            format!(
+                "Handshake failed (unknown features must be ignored, PW-HS-4): {}",
+                s.message()
+            )
+        })?;
+        let info = hs.plugin.as_ref().ok_or("no plugin info")?;
+        names::validate_plugin_name(&info.name)?;
+        if info.version.is_empty() {
+            return Err("plugin.version is empty".into());
+        }
+        if hs.sdk.as_ref().is_none_or(|s| s.name.is_empty()) {
+            return Err("sdk.name is empty".into());
+        }
+        Ok(Status::Passed)
+    })
+    .await;
+    let caps = hs
+        .as_ref()
+        .and_then(|h| h.capabilities.clone())
+        .unwrap_or_default();
+    timed(
+        &mut report,
+        "handshake/capabilities-well-formed",
+        "PW-HS-7",
+        async {
+            names::validate_capabilities(&caps)
+                .map(|()| Status::Passed)
+                .map_err(|p| p.join("; "))
+        },
+    )
+    .await;
+    timed(&mut report, "configure/valid", "PW-CFG-1", async {
+        plugin
+            .clone()
+            .configure(pb::ConfigureRequest {
+                config_json: config.to_string(),
+            })
+            .await
+            .map(|_| Status::Passed)
+            .map_err(|s| {
+                format!(
+                    "Configure({config}) failed: {:?}: {}",
+                    s.code(),
+                    s.message()
+                )
+            })
+    })
+    .await;
+
+    let mut tools = pb::tool_service_client::ToolServiceClient::new(channel.clone())
+        .max_decoding_message_size(plugwire_proto::constants::MAX_MESSAGE_SIZE)
+        .max_encoding_message_size(plugwire_proto::constants::MAX_MESSAGE_SIZE);
+    let listed = if caps.tools.is_empty() {
+        None
+    } else {
+        tools
+            .list_tools(pb::ListToolsRequest {})
+            .await
+            .ok()
+            .map(|r| r.into_inner().tools)
+    };
+    timed(
+        &mut report,
+        "tools/list-matches-handshake",
+        "PW-HS-5",
+        async {
+            if caps.tools.is_empty() {
+                return na("the plugin declares no tools");
+            }
+            let listed = listed.as_ref().ok_or("ListTools failed")?;
+            let mut a: Vec<&str> = listed.iter().map(|t| t.name.as_str()).collect();
+            let mut b: Vec<&str> = caps.tools.iter().map(String::as_str).collect();
+            a.sort_unstable();
+            b.sort_unstable();
+            if a == b {
+                Ok(Status::Passed)
+            } else {
+                Err(format!("ListTools {a:?} != handshake {b:?}"))
+            }
+        },
+    )
+    .await;
+    timed(&mut report, "tools/schemas-valid", "PW-TOOL-3", async {
+        let listed = listed.as_ref().ok_or_else(|| "n/a: no tools".to_owned())?;
+        for t in listed {
+            let schema: Value = serde_json::from_str(&t.input_schema_json)
+                .map_err(|e| format!("{}: input schema is not JSON: {e}", t.name))?;
+            jsonschema::meta::validate(&schema)
+                .map_err(|e| format!("{}: input schema is not a valid JSON Schema: {e}", t.name))?;
+            if schema.get("type").and_then(Value::as_str) != Some("object") {
+                return Err(format!(
+                    "{}: the input schema's root must have \"type\": \"object\"",
+                    t.name
+                ));
+            }
+            if !t.output_schema_json.is_empty() {
+                let out: Value = serde_json::from_str(&t.output_schema_json)
+                    .map_err(|e| format!("{}: output schema is not JSON: {e}", t.name))?;
+                jsonschema::meta::validate(&out).map_err(|e| {
+                    format!("{}: output schema is not a valid JSON Schema: {e}", t.name)
+                })?;
+            }
+        }
+        Ok(Status::Passed)
+    })
+    .await;
+    timed(&mut report, "tools/unknown-tool", "PW-TOOL-4", async {
+        if caps.tools.is_empty() {
+            return na("the plugin declares no tools");
+        }
+        let r = tools
+            .clone()
+            .call_tool(pb::CallToolRequest {
+                name: "plugwire-conformance-no-such-tool".into(),
+                arguments_json: "{}".into(),
+            })
+            .await;
+        expect_code(r, tonic::Code::NotFound, "an undeclared tool")
+    })
+    .await;
+    timed(
+        &mut report,
+        "tools/arguments-not-an-object",
+        "PW-TOOL-5",
+        async {
+            let Some(first) = caps.tools.first() else {
+                return na("the plugin declares no tools");
+            };
+            let r = tools
+                .clone()
+                .call_tool(pb::CallToolRequest {
+                    name: first.clone(),
+                    arguments_json: "[1, 2]".into(),
+                })
+                .await;
+            expect_code(
+                r,
+                tonic::Code::InvalidArgument,
+                "arguments that are an array",
+            )
+        },
+    )
+    .await;
+    timed(
+        &mut report,
+        "tools/arguments-violating-schema",
+        "PW-TOOL-5",
+        async {
+            let listed = listed.as_ref().ok_or_else(|| "n/a: no tools".to_owned())?;
+            let with_required = listed.iter().find(|t| {
+                serde_json::from_str::<Value>(&t.input_schema_json)
+                    .ok()
+                    .and_then(|s| {
+                        s.get("required")
+                            .and_then(Value::as_array)
+                            .map(|r| !r.is_empty())
+                    })
+                    .unwrap_or(false)
+            });
+            let Some(tool) = with_required else {
+                return na("no tool has a required argument");
+            };
+            let r = tools
+                .clone()
+                .call_tool(pb::CallToolRequest {
+                    name: tool.name.clone(),
+                    arguments_json: "{}".into(),
+                })
+                .await;
+            expect_code(
+                r,
+                tonic::Code::InvalidArgument,
+                &format!("{} without its required arguments", tool.name),
+            )
+        },
+    )
+    .await;
+
+    timed(
+        &mut report,
+        "commands/declarations-well-formed",
+        "PW-CMD-2",
+        async {
+            if caps.commands.is_empty() {
+                return na("the plugin declares no commands");
+            }
+            let listed = pb::command_service_client::CommandServiceClient::new(channel.clone())
+                .list_commands(pb::ListCommandsRequest {})
+                .await
+                .map_err(|s| format!("ListCommands failed: {}", s.message()))?
+                .into_inner()
+                .commands;
+            names::validate_commands(&listed)
+                .map(|()| Status::Passed)
+                .map_err(|p| p.join("; "))
+        },
+    )
+    .await;
+    report
+}
