@@ -94,41 +94,10 @@ async fn cold_starts(level: SandboxLevel, network: bool, n: usize) -> Vec<Durati
 /// The same binary started by hand: spawn, read the line, connect, one
 /// health check. What any gRPC plugin host must do at the least.
 async fn bare_starts(n: usize) -> Vec<Duration> {
-    let exe = examples().join("echo/plugwire-example-echo");
     let mut samples = Vec::new();
     for i in 0..n + 3 {
-        let dir = tempfile::Builder::new()
-            .prefix("pwb")
-            .tempdir_in("/tmp")
-            .unwrap();
         let t = Instant::now();
-        let mut child = Command::new(&exe)
-            .env_clear()
-            .env("PLUGWIRE_PLUGIN", "5d3c1f0e-plugwire")
-            .env("PLUGIN_PROTOCOL_VERSIONS", "1")
-            .env("PLUGIN_UNIX_SOCKET_DIR", dir.path())
-            .env("PLUGWIRE_LOG", "off")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let socket = line.split('|').nth(3).unwrap().to_owned();
-        let channel = tonic::transport::Endpoint::from_shared(format!("unix:{socket}"))
-            .unwrap()
-            .origin("http://localhost".parse().unwrap())
-            .connect()
-            .await
-            .unwrap();
-        tonic_health::pb::health_client::HealthClient::new(channel)
-            .check(tonic_health::pb::HealthCheckRequest {
-                service: "plugin".into(),
-            })
-            .await
-            .unwrap();
+        let (mut child, _dir) = bare_starts_one().await;
         let elapsed = t.elapsed();
         let _ = child.kill();
         let _ = child.wait();

@@ -827,9 +827,11 @@ impl HostInner {
                 "plugin {:?} crashed during the call ({status})", instance.name()
             ))),
             _ = cancelled => Err(Status::cancelled("the call was cancelled")),
-            r = tokio::time::timeout(timeout, call) => r.unwrap_or_else(|_| Err(Status::deadline_exceeded(format!(
-                "tool {}.{name} did not answer within {timeout:?}", instance.name()
-            )))),
+            r = by_our_clock(timeout, call) => r.map_err(|s| if s.code() == tonic::Code::DeadlineExceeded {
+                Status::deadline_exceeded(format!("tool {}.{name} did not answer within {timeout:?}", instance.name()))
+            } else {
+                s
+            }),
         };
         instance.touch();
         let result = match result {
@@ -868,12 +870,6 @@ impl HostInner {
                 instance.name()
             ));
         }
-        if status.code() == tonic::Code::Cancelled && status.message().contains("Timeout expired") {
-            return Status::deadline_exceeded(format!(
-                "plugin {:?} did not answer in time",
-                instance.name()
-            ));
-        }
         status
     }
 
@@ -892,13 +888,18 @@ impl HostInner {
     /// Queues an event for every matching observer, never blocking.
     fn observe(&self, event: &HostEvent) -> Vec<String> {
         let mut queued = Vec::new();
+        // Encoded once, whatever the number of observers.
+        let encoded = to_pb(event);
         for (instance, conn) in self.running() {
             let Some(sub) = conn.hooks().iter().find(|s| {
                 s.mode == pb::HookMode::Observe as i32 && pattern_matches(&s.pattern, &event.name)
             }) else {
                 continue;
             };
-            match conn.observer.try_send((sub.pattern.clone(), to_pb(event))) {
+            match conn
+                .observer
+                .try_send((sub.pattern.clone(), encoded.clone()))
+            {
                 Ok(()) => queued.push(instance.name().to_owned()),
                 Err(_) => {
                     instance
@@ -1019,16 +1020,12 @@ impl HostInner {
         });
         request.set_timeout(timeout);
         let mut client = pb::hook_service_client::HookServiceClient::new(conn.channel.clone());
-        let started = std::time::Instant::now();
         let response = tokio::select! {
             status = conn.exited() => return Err(format!("the plugin crashed ({status})")),
-            r = tokio::time::timeout(timeout, client.handle_event(request)) => match r {
-                // Our clock decides: the plugin's own timer may answer
-                // CANCELLED a moment earlier.
-                Err(_) => return Err(format!("no decision within {timeout:?}")),
-                Ok(Err(_)) if started.elapsed() >= timeout => return Err(format!("no decision within {timeout:?}")),
-                Ok(Err(status)) => return Err(format!("{:?}: {}", status.code(), status.message())),
-                Ok(Ok(response)) => response.into_inner(),
+            r = by_our_clock(timeout, client.handle_event(request)) => match r {
+                Err(status) if status.code() == tonic::Code::DeadlineExceeded => return Err(format!("no decision within {timeout:?}")),
+                Err(status) => return Err(format!("{:?}: {}", status.code(), status.message())),
+                Ok(response) => response.into_inner(),
             },
         };
         match pb::Decision::try_from(response.decision) {
@@ -1253,6 +1250,22 @@ enum Intercepted {
     Continue,
     Modify(Value),
     Deny(String),
+}
+
+/// Runs a call under `timeout`, judged by our own clock: a call that fails
+/// once the deadline has passed failed because of it, whatever the plugin's
+/// own timer answered a moment earlier (tonic's server says CANCELLED).
+async fn by_our_clock<T>(
+    timeout: Duration,
+    call: impl std::future::Future<Output = Result<T, Status>>,
+) -> Result<T, Status> {
+    let started = std::time::Instant::now();
+    let expired = || Status::deadline_exceeded(format!("no answer within {timeout:?}"));
+    match tokio::time::timeout(timeout, call).await {
+        Err(_) => Err(expired()),
+        Ok(Err(_)) if started.elapsed() >= timeout => Err(expired()),
+        Ok(result) => result,
+    }
 }
 
 fn tools_client(conn: &Connection) -> pb::tool_service_client::ToolServiceClient<Channel> {
