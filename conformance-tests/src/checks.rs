@@ -14,13 +14,17 @@ use crate::report::{Outcome, Report, Status};
 /// Deadline of each RPC a check makes.
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
-type CheckResult = Result<Status, String>;
+/// A check's result: `Err` is a failure, or not applicable when it starts
+/// with `n/a: ` (see [`na`]).
+pub(crate) type CheckResult = Result<Status, String>;
 
-fn na(why: &str) -> CheckResult {
+/// Not applicable, because `why`.
+pub(crate) fn na(why: &str) -> CheckResult {
     Err(format!("n/a: {why}"))
 }
 
-async fn timed<F: Future<Output = CheckResult>>(
+/// Runs one check under a bound and records its outcome.
+pub(crate) async fn timed<F: Future<Output = CheckResult>>(
     report: &mut Report,
     id: &'static str,
     requirement: &'static str,
@@ -60,12 +64,34 @@ fn expect_code(
     }
 }
 
-/// Runs every check against a plugin serving on `channel`. The plugin must
-/// not have been handshaken or configured yet; `config` is sent in
-/// `Configure`.
-pub async fn run(channel: Channel, config: &Value) -> Report {
-    let mut report = Report::default();
-    timed(&mut report, "health/plugin-serving", "PW-HEALTH-1", async {
+/// The suite's handshake: it names itself and offers a feature nobody
+/// knows, which the plugin must ignore (PW-HS-4).
+pub(crate) fn handshake_request() -> pb::HandshakeRequest {
+    pb::HandshakeRequest {
+        host: Some(pb::HostInfo {
+            name: "plugwire-conformance".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            app_name: "plugwire-conformance".into(),
+            app_version: env!("CARGO_PKG_VERSION").into(),
+        }),
+        protocol_version: 1,
+        features: vec!["a.feature.nobody.knows".into()],
+        instance_id: "00000000-0000-4000-8000-000000000001".into(),
+        plugin_name: String::new(),
+        default_call_timeout: None,
+    }
+}
+
+/// Runs every check that needs only a serving plugin, on `channel`. The
+/// plugin must not have been handshaken or configured yet; `config` is sent
+/// in `Configure`. Returns the handshake, if it succeeded.
+pub(crate) async fn serving(
+    report: &mut Report,
+    channel: &Channel,
+    config: &Value,
+) -> Option<pb::HandshakeResponse> {
+    let report = &mut *report;
+    timed(report, "health/plugin-serving", "PW-HEALTH-1", async {
         let response = tonic_health::pb::health_client::HealthClient::new(channel.clone())
             .check(tonic_health::pb::HealthCheckRequest {
                 service: "plugin".into(),
@@ -84,23 +110,11 @@ pub async fn run(channel: Channel, config: &Value) -> Report {
 
     let mut plugin = pb::plugin_service_client::PluginServiceClient::new(channel.clone());
     let handshake = plugin
-        .handshake(pb::HandshakeRequest {
-            host: Some(pb::HostInfo {
-                name: "plugwire-conformance".into(),
-                version: env!("CARGO_PKG_VERSION").into(),
-                app_name: "plugwire-conformance".into(),
-                app_version: env!("CARGO_PKG_VERSION").into(),
-            }),
-            protocol_version: 1,
-            features: vec!["a.feature.nobody.knows".into()],
-            instance_id: "00000000-0000-4000-8000-000000000001".into(),
-            plugin_name: String::new(),
-            default_call_timeout: None,
-        })
+        .handshake(handshake_request())
         .await
         .map(|r| r.into_inner());
     let hs = handshake.as_ref().ok().cloned();
-    timed(&mut report, "handshake/fields", "PW-HS-3", async {
+    timed(report, "handshake/fields", "PW-HS-3", async {
         let hs = handshake.as_ref().map_err(|s| {
             format!(
                 "Handshake failed (unknown features must be ignored, PW-HS-4): {}",
@@ -123,7 +137,7 @@ pub async fn run(channel: Channel, config: &Value) -> Report {
         .and_then(|h| h.capabilities.clone())
         .unwrap_or_default();
     timed(
-        &mut report,
+        report,
         "handshake/capabilities-well-formed",
         "PW-HS-7",
         async {
@@ -133,7 +147,7 @@ pub async fn run(channel: Channel, config: &Value) -> Report {
         },
     )
     .await;
-    timed(&mut report, "configure/valid", "PW-CFG-1", async {
+    timed(report, "configure/valid", "PW-CFG-1", async {
         plugin
             .clone()
             .configure(pb::ConfigureRequest {
@@ -163,28 +177,23 @@ pub async fn run(channel: Channel, config: &Value) -> Report {
             .ok()
             .map(|r| r.into_inner().tools)
     };
-    timed(
-        &mut report,
-        "tools/list-matches-handshake",
-        "PW-HS-5",
-        async {
-            if caps.tools.is_empty() {
-                return na("the plugin declares no tools");
-            }
-            let listed = listed.as_ref().ok_or("ListTools failed")?;
-            let mut a: Vec<&str> = listed.iter().map(|t| t.name.as_str()).collect();
-            let mut b: Vec<&str> = caps.tools.iter().map(String::as_str).collect();
-            a.sort_unstable();
-            b.sort_unstable();
-            if a == b {
-                Ok(Status::Passed)
-            } else {
-                Err(format!("ListTools {a:?} != handshake {b:?}"))
-            }
-        },
-    )
+    timed(report, "tools/list-matches-handshake", "PW-HS-5", async {
+        if caps.tools.is_empty() {
+            return na("the plugin declares no tools");
+        }
+        let listed = listed.as_ref().ok_or("ListTools failed")?;
+        let mut a: Vec<&str> = listed.iter().map(|t| t.name.as_str()).collect();
+        let mut b: Vec<&str> = caps.tools.iter().map(String::as_str).collect();
+        a.sort_unstable();
+        b.sort_unstable();
+        if a == b {
+            Ok(Status::Passed)
+        } else {
+            Err(format!("ListTools {a:?} != handshake {b:?}"))
+        }
+    })
     .await;
-    timed(&mut report, "tools/schemas-valid", "PW-TOOL-3", async {
+    timed(report, "tools/schemas-valid", "PW-TOOL-3", async {
         let listed = listed.as_ref().ok_or_else(|| "n/a: no tools".to_owned())?;
         for t in listed {
             let schema: Value = serde_json::from_str(&t.input_schema_json)
@@ -208,7 +217,7 @@ pub async fn run(channel: Channel, config: &Value) -> Report {
         Ok(Status::Passed)
     })
     .await;
-    timed(&mut report, "tools/unknown-tool", "PW-TOOL-4", async {
+    timed(report, "tools/unknown-tool", "PW-TOOL-4", async {
         if caps.tools.is_empty() {
             return na("the plugin declares no tools");
         }
@@ -223,7 +232,7 @@ pub async fn run(channel: Channel, config: &Value) -> Report {
     })
     .await;
     timed(
-        &mut report,
+        report,
         "tools/arguments-not-an-object",
         "PW-TOOL-5",
         async {
@@ -246,7 +255,7 @@ pub async fn run(channel: Channel, config: &Value) -> Report {
     )
     .await;
     timed(
-        &mut report,
+        report,
         "tools/arguments-violating-schema",
         "PW-TOOL-5",
         async {
@@ -281,7 +290,7 @@ pub async fn run(channel: Channel, config: &Value) -> Report {
     .await;
 
     timed(
-        &mut report,
+        report,
         "commands/declarations-well-formed",
         "PW-CMD-2",
         async {
@@ -300,5 +309,40 @@ pub async fn run(channel: Channel, config: &Value) -> Report {
         },
     )
     .await;
-    report
+
+    timed(
+        report,
+        "hooks/subscriptions-well-formed",
+        "PW-HOOK-1",
+        async {
+            if caps.hooks.is_empty() {
+                return na("the plugin declares no hooks");
+            }
+            let problems: Vec<String> = caps
+                .hooks
+                .iter()
+                .filter_map(|h| {
+                    names::validate_subscription(h)
+                        .err()
+                        .map(|e| format!("{:?}: {e}", h.pattern))
+                })
+                .collect();
+            if problems.is_empty() {
+                Ok(Status::Passed)
+            } else {
+                Err(problems.join("; "))
+            }
+        },
+    )
+    .await;
+    timed(
+        report,
+        "providers/served",
+        "PW-PROV-1",
+        crate::providers::served(channel, &caps.providers),
+    )
+    .await;
+    let features = hs.as_ref().map(|h| h.features.clone()).unwrap_or_default();
+    crate::fixture::run(report, channel, &features).await;
+    hs
 }

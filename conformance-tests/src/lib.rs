@@ -1,27 +1,111 @@
 //! The plugwire conformance suite: checks that a plugin, in any language,
 //! speaks `docs/protocol.md` correctly, and reports in formats CI reads.
 //!
-//! This first part attaches to a plugin that is already serving (for
-//! example one started by hand for debugging) and checks health, the
-//! handshake, configuration, tools and commands. Spawning plugins the way
-//! the host does, the bootstrap and shutdown checks, and the fixture
-//! profile are still to come.
+//! [`check_plugin`] starts the plugin itself, through the host's own launch
+//! path, several times: without the cookie, with no common version, and
+//! for real; it checks the bootstrap, health, handshake, configuration,
+//! tools, commands, hooks, providers, the fixture profile of
+//! `docs/conformance.md` when the plugin declares the `conformance`
+//! feature, and shutdown by `Shutdown` and by `SIGTERM`. [`attach`] checks
+//! a plugin that is already serving, for debugging; the checks that need a
+//! started plugin are then not applicable.
+//!
+//! Use it from a test, like csi-sanity:
 //!
 //! ```no_run
-//! # async fn f() -> Result<(), Box<dyn std::error::Error>> {
-//! let report = plugwire_conformance::attach("unix:///tmp/pw-x/plugin.sock", &serde_json::json!({})).await?;
-//! print!("{}", report.summary());
-//! assert!(report.passed());
+//! # async fn f() -> Result<(), String> {
+//! use plugwire_conformance::{Options, check_plugin};
+//! let report = check_plugin("target/plugins/echo".as_ref(), &[], &Options::default()).await?;
+//! assert!(report.passed(), "{}", report.summary());
 //! # Ok(()) }
 //! ```
 
 pub mod checks;
+mod fixture;
+mod providers;
 pub mod report;
+mod spawn;
+
+pub use fixture::CANCEL_BOUND;
+pub use spawn::{Options, target};
+
+/// Every check, as (id, requirement), in the order a run makes them
+/// (`docs/conformance.md` lists them with what each does).
+///
+/// ```
+/// assert!(plugwire_conformance::CHECKS.contains(&("boot/no-cookie", "PW-BOOT-1")));
+/// ```
+pub const CHECKS: &[(&str, &str)] = &[
+    ("boot/no-cookie", "PW-BOOT-1"),
+    ("boot/version-none-common", "PW-BOOT-3"),
+    ("boot/line-format", "PW-BOOT-2"),
+    ("boot/stdout-clean", "PW-BOOT-5"),
+    ("boot/socket-in-dir", "PW-BOOT-7"),
+    ("health/plugin-serving", "PW-HEALTH-1"),
+    ("handshake/fields", "PW-HS-3"),
+    ("handshake/capabilities-well-formed", "PW-HS-7"),
+    ("configure/valid", "PW-CFG-1"),
+    ("tools/list-matches-handshake", "PW-HS-5"),
+    ("tools/schemas-valid", "PW-TOOL-3"),
+    ("tools/unknown-tool", "PW-TOOL-4"),
+    ("tools/arguments-not-an-object", "PW-TOOL-5"),
+    ("tools/arguments-violating-schema", "PW-TOOL-5"),
+    ("commands/declarations-well-formed", "PW-CMD-2"),
+    ("hooks/subscriptions-well-formed", "PW-HOOK-1"),
+    ("providers/served", "PW-PROV-1"),
+    ("tools/deadline", "PW-TOOL-8"),
+    ("tools/cancellation", "PW-TOOL-8"),
+    ("tools/concurrent-calls", "PW-TOOL-9"),
+    ("tools/large-argument", "PW-TOOL-12"),
+    ("commands/exit-codes", "PW-CMD-7"),
+    ("commands/stdio-streaming", "PW-CMD-6"),
+    ("commands/stdin-eof", "PW-CMD-5"),
+    ("hooks/decisions-valid", "PW-HOOK-4"),
+    ("hooks/deadline", "PW-HOOK-5"),
+    ("boot/version-highest-common", "PW-BOOT-3"),
+    ("configure/invalid", "PW-CFG-2"),
+    ("shutdown/shutdown-honoured", "PW-SHUT-1"),
+    ("shutdown/socket-removed", "PW-SHUT-3"),
+    ("shutdown/sigterm", "PW-SHUT-2"),
+];
 
 /// Every requirement id in `docs/protocol.md` starts with this prefix.
 pub const REQUIREMENT_PREFIX: &str = "PW-";
 
-/// Connects to `endpoint` (`unix:///path`) and runs the checks.
+/// Starts the plugin at `path` (a plugin directory or an executable, with
+/// `args` appended to its arguments) the way the host does and runs every
+/// check. `Err` means the suite could not run at all (no such plugin, a bad
+/// manifest); a plugin that fails to start gives a report of failures.
+///
+/// ```no_run
+/// # async fn f() -> Result<(), String> {
+/// let report = plugwire_conformance::check_plugin(
+///     "sdk-examples/python".as_ref(),
+///     &[],
+///     &plugwire_conformance::Options::default(),
+/// )
+/// .await?;
+/// print!("{}", report.summary());
+/// # Ok(()) }
+/// ```
+pub async fn check_plugin(
+    path: &std::path::Path,
+    args: &[String],
+    options: &Options,
+) -> Result<report::Report, String> {
+    let manifest = target(path, args)?;
+    spawn::check(&manifest, options).await
+}
+
+/// Connects to `endpoint` (`unix:///path`) and runs the checks a serving
+/// plugin allows.
+///
+/// ```no_run
+/// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+/// let report = plugwire_conformance::attach("unix:///tmp/pw-x/plugin.sock", &serde_json::json!({})).await?;
+/// print!("{}", report.summary());
+/// # Ok(()) }
+/// ```
 pub async fn attach(endpoint: &str, config: &serde_json::Value) -> Result<report::Report, String> {
     let path = endpoint
         .strip_prefix("unix://")
@@ -33,5 +117,13 @@ pub async fn attach(endpoint: &str, config: &serde_json::Value) -> Result<report
         .connect()
         .await
         .map_err(|e| format!("cannot connect to {path}: {e}"))?;
-    Ok(checks::run(channel, config).await)
+    let mut report = report::Report::default();
+    for (id, requirement) in spawn::STARTED_ONLY {
+        checks::timed(&mut report, id, requirement, async {
+            checks::na("attached to a running plugin: only a plugin the suite starts can be checked for this")
+        })
+        .await;
+    }
+    checks::serving(&mut report, &channel, config).await;
+    Ok(report)
 }

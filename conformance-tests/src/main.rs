@@ -9,12 +9,35 @@ use clap::Parser;
 #[derive(Parser)]
 #[command(
     version,
-    after_help = "Example:\n  plugwire-conformance --endpoint unix:///tmp/pw-x/plugin.sock --junit report.xml"
+    after_help = "Examples:\n  plugwire-conformance --junit report.xml --plugin ./my-plugin\n  plugwire-conformance --plugin ./plugin.py -- --verbose\n  plugwire-conformance --endpoint unix:///tmp/pw-x/plugin.sock\n\nExit status: 0 all checks passed (or were not applicable), 1 a check failed, 2 the suite could not run."
 )]
 struct Cli {
-    /// A plugin already serving, as unix:///path/to/plugin.sock.
+    /// The plugin to start and check: a directory holding plugin.toml, or an executable.
+    #[arg(
+        long,
+        required_unless_present = "endpoint",
+        conflicts_with = "endpoint"
+    )]
+    plugin: Option<PathBuf>,
+    /// Arguments appended to the plugin's own.
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        requires = "plugin"
+    )]
+    args: Vec<String>,
+    /// Instead of starting it, attach to a plugin already serving, as unix:///path/to/plugin.sock.
     #[arg(long)]
-    endpoint: String,
+    endpoint: Option<String>,
+    /// Run the plugin under the standard sandbox, as a host would.
+    #[arg(long)]
+    sandbox: bool,
+    /// The plugwire-launcher to start plugins through (default: next to this program, or on PATH).
+    #[arg(long)]
+    launcher: Option<PathBuf>,
+    /// Seconds each start may take to print its bootstrap line.
+    #[arg(long, default_value_t = 10.0)]
+    bootstrap_timeout: f64,
     /// The configuration to send in Configure (JSON).
     #[arg(long, default_value = "{}")]
     config: String,
@@ -42,7 +65,31 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut report = match plugwire_conformance::attach(&cli.endpoint, &config).await {
+    let run = match (&cli.endpoint, &cli.plugin) {
+        (Some(endpoint), _) => plugwire_conformance::attach(endpoint, &config).await,
+        (None, Some(plugin)) => {
+            let Some(bootstrap_timeout) =
+                std::time::Duration::try_from_secs_f64(cli.bootstrap_timeout)
+                    .ok()
+                    .filter(|d| !d.is_zero() && d.as_secs() <= 600)
+            else {
+                eprintln!(
+                    "error: --bootstrap-timeout {}: expected seconds between 0 and 600",
+                    cli.bootstrap_timeout
+                );
+                return ExitCode::from(2);
+            };
+            let options = plugwire_conformance::Options {
+                config: config.clone(),
+                sandbox: cli.sandbox,
+                launcher: cli.launcher.clone(),
+                bootstrap_timeout,
+            };
+            plugwire_conformance::check_plugin(plugin, &cli.args, &options).await
+        }
+        (None, None) => Err("give --plugin <dir or executable> or --endpoint unix:///path".into()),
+    };
+    let mut report = match run {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");

@@ -28,6 +28,16 @@ pub(crate) enum LineFailure {
 }
 
 impl LineFailure {
+    /// What the plugin printed on stdout.
+    pub(crate) fn into_seen(self) -> Vec<u8> {
+        match self {
+            Self::Timeout { seen }
+            | Self::Exited { seen, .. }
+            | Self::Closed { seen }
+            | Self::Invalid { seen, .. } => seen,
+        }
+    }
+
     /// The failure in words, quoting stdout.
     pub(crate) fn describe(&self, deadline: Duration) -> String {
         let quote = |seen: &Vec<u8>| {

@@ -11,7 +11,6 @@ use plugwire_proto::constants::{HEALTH_SERVICE_NAME, MAX_MESSAGE_SIZE, features}
 use plugwire_proto::names::{self, command_full_name};
 use plugwire_proto::pb;
 use serde_json::Value;
-use tokio::io::BufReader;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::UnixListenerStream;
@@ -19,13 +18,13 @@ use tonic::Status;
 use tonic::transport::{Channel, Endpoint, Uri};
 use tracing::Instrument;
 
-use crate::bootstrap::read_line;
 use crate::discovery::Origin;
 use crate::host::HostInner;
 use crate::host_service::PluginHostService;
+use crate::launch::{Launch, Started};
 use crate::logs::{LogSink, Stream, pump};
 use crate::manifest::Manifest;
-use crate::process::{LaunchSpec, command, describe_exit, runtime_dir, signal_group};
+use crate::process::{runtime_dir, signal_group};
 use crate::storage::Storage;
 
 /// Where a plugin is in its lifecycle.
@@ -448,27 +447,14 @@ impl Instance {
                 ));
             }
             let support = host.support.get_or_init(crate::sandbox::Support::detect);
-            let data_dir = config.data_dir.join("plugins").join(&manifest.name);
-            let home = std::env::var_os("HOME")
-                .map(std::path::PathBuf::from)
-                .unwrap_or_else(|| "/".into());
-            let expand = |paths: &[String]| {
-                paths
-                    .iter()
-                    .map(|p| crate::grants::expand(p, &home, &data_dir))
-                    .collect()
-            };
-            let request = crate::sandbox::Request {
+            let prepared = crate::launch::prepare_sandbox(
                 manifest,
                 level,
-                best_effort: config.sandbox.best_effort,
-                runtime_dir: dir.path(),
-                data_root: &config.data_dir,
-                network: manifest.permissions.network,
-                read: expand(&manifest.permissions.read),
-                write: expand(&manifest.permissions.write),
-            };
-            let prepared = crate::sandbox::prepare(&request, support)?;
+                config.sandbox.best_effort,
+                dir.path(),
+                &config.data_dir,
+                support,
+            )?;
             peer_uid.store(prepared.host_uid, Ordering::Release);
             Some(prepared)
         };
@@ -478,74 +464,46 @@ impl Instance {
             .copied()
             .filter(|v| manifest.protocol_versions.contains(v))
             .collect();
-        let spec = LaunchSpec {
-            executable: &manifest.executable,
-            args: &manifest.args,
-            dir: &manifest.dir,
-            runtime_dir: dir.path(),
+        let launch = Launch {
             host_socket: &host_socket,
             instance_id: &instance_id,
             protocol_versions: &versions,
-            extra_env: &manifest.env,
             pass_env: &config.pass_env,
-            launcher: host.launcher.as_deref(),
-            sandbox: sandbox.as_ref().map(|p| p.spec_path.as_path()),
-            data_dir: sandbox.as_ref().map(|p| p.data_dir.as_path()),
+            sandbox: sandbox.as_ref(),
+            bootstrap_timeout: timeouts.bootstrap,
+            ..Launch::new(manifest, dir.path(), host.launcher.as_deref())
         };
-        let mut child = host
+        let logs = self.logs.clone();
+        let stderr_span = span.clone();
+        let spawned = host
             .spawner
-            .spawn(command(&spec))
-            .await
-            .map_err(|e| format!("cannot start {}: {e}", manifest.executable.display()))?;
-        let pid = child.id().unwrap_or(0);
-        pgid.store(pid, Ordering::Release);
-        let stdout = child.stdout.take().ok_or("no stdout pipe")?;
-        let stderr = child.stderr.take().ok_or("no stderr pipe")?;
-        tasks.push(tokio::spawn(
-            pump(stderr, Stream::Stderr, self.logs.clone()).instrument(span.clone()),
-        ));
-        let (exit_tx, mut exit_rx) = watch::channel(None);
-        let cgroup = sandbox.as_ref().and_then(|p| p.cgroup.clone());
-        tokio::spawn(async move {
-            let mut status = match child.wait().await {
-                Ok(status) => describe_exit(&status),
-                Err(e) => format!("lost track of the process: {e}"),
-            };
-            // A limit that explains the death belongs in every report of it.
-            if let Some(cause) = cgroup.as_ref().and_then(|c| c.explain_death()) {
-                status = format!("{status}; {cause}");
-            }
-            let _ = exit_tx.send(Some(status));
-        });
-
-        let mut stdout = BufReader::new(stdout);
-        let line = match read_line(&mut stdout, timeouts.bootstrap, &mut exit_rx).await {
-            Ok(line) => line,
+            .start(&launch, |stderr| {
+                tasks.push(tokio::spawn(
+                    pump(stderr, Stream::Stderr, logs).instrument(stderr_span),
+                ));
+            })
+            .await;
+        let Started {
+            pid,
+            line,
+            stdout,
+            exit,
+        } = match spawned {
+            Ok(started) => started,
             Err(failure) => {
-                let why = failure.describe(timeouts.bootstrap);
-                return Err(self.abort_start(why, pid, &exit_rx).await);
+                return Err(match (failure.pid, failure.exit) {
+                    (Some(pid), Some(exit)) => {
+                        self.abort_start(failure.message, pid, &exit.0).await
+                    }
+                    _ => failure.message,
+                });
             }
         };
+        pgid.store(pid, Ordering::Release);
+        let exit_rx = exit.0;
         tasks.push(tokio::spawn(
             pump(stdout, Stream::Stdout, self.logs.clone()).instrument(span.clone()),
         ));
-        let check = (|| {
-            line.check_socket_in_dir(dir.path())
-                .map_err(|e| e.to_string())?;
-            if !versions.contains(&line.app_version) {
-                return Err(format!(
-                    "the plugin chose protocol version {}, which was not offered (offered {versions:?})",
-                    line.app_version
-                ));
-            }
-            if line.server_cert.is_some() {
-                return Err("the plugin offers TLS (a certificate in field 6); plugwire connects over a private Unix socket without TLS: leave the field empty".into());
-            }
-            Ok(())
-        })();
-        if let Err(why) = check {
-            return Err(self.abort_start(why, pid, &exit_rx).await);
-        }
 
         let limit = timeouts.handshake;
         let handshake_steps = async {

@@ -30,6 +30,7 @@ pub mod grants;
 mod host;
 mod host_service;
 mod instance;
+pub mod launch;
 pub mod logs;
 pub mod manifest;
 mod process;

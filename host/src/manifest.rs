@@ -84,7 +84,7 @@ impl Permissions {
 }
 
 /// Resource limits.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Limits {
     /// Memory in bytes.
     pub memory: Option<u64>,
@@ -220,6 +220,50 @@ struct RawConfig {
 }
 
 impl Manifest {
+    /// A manifest for a bare executable with no `plugin.toml` (as the
+    /// conformance suite runs one): named after the file, protocol
+    /// version 1, no permissions, no limits, run in the file's directory.
+    ///
+    /// ```
+    /// let m = plugwire_host::manifest::Manifest::for_executable("/opt/bin/My_Plugin".as_ref(), vec![]);
+    /// assert_eq!(m.name, "my-plugin");
+    /// assert_eq!(m.dir, std::path::Path::new("/opt/bin"));
+    /// ```
+    pub fn for_executable(executable: &Path, args: Vec<String>) -> Self {
+        let stem = executable
+            .file_name()
+            .map(|n| n.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default();
+        let name: String = stem
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect();
+        let name = if plugwire_proto::names::validate_plugin_name(&name).is_ok() {
+            name
+        } else {
+            "plugin".to_owned()
+        };
+        Self {
+            name,
+            version: semver::Version::new(0, 0, 0),
+            description: String::new(),
+            authors: Vec::new(),
+            license: None,
+            language: None,
+            dir: executable
+                .parent()
+                .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
+            executable: executable.to_path_buf(),
+            args,
+            env: BTreeMap::new(),
+            protocol_versions: vec![1],
+            host_requirement: semver::VersionReq::STAR,
+            permissions: Permissions::default(),
+            limits: Limits::default(),
+            config_schema: None,
+        }
+    }
+
     /// Reads and validates `<dir>/plugin.toml`.
     ///
     /// ```no_run

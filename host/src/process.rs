@@ -24,7 +24,7 @@ pub const LAUNCHER_NAME: &str = "plugwire-launcher";
 /// fires when the *thread* that spawned a process exits, and tokio retires
 /// its blocking threads when idle; a dedicated thread lives exactly as long
 /// as the host, so plugins die with the host and not before.
-pub(crate) struct Spawner {
+pub struct Spawner {
     jobs: std_mpsc::Sender<Job>,
 }
 
@@ -35,7 +35,13 @@ struct Job {
 }
 
 impl Spawner {
-    pub(crate) fn new() -> std::io::Result<Self> {
+    /// Starts the spawner thread.
+    ///
+    /// ```
+    /// let spawner = plugwire_host::launch::Spawner::new().unwrap();
+    /// # drop(spawner);
+    /// ```
+    pub fn new() -> std::io::Result<Self> {
         let (jobs, receiver) = std_mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("plugwire-spawner".into())
@@ -65,7 +71,12 @@ impl Spawner {
 
 /// Finds `plugwire-launcher`: the configured path, next to the current
 /// executable (or its parent, for test binaries in `deps/`), or on `PATH`.
-pub(crate) fn find_launcher(configured: Option<&Path>) -> Option<PathBuf> {
+///
+/// ```
+/// let launcher = plugwire_host::launch::find_launcher(None);
+/// # drop(launcher);
+/// ```
+pub fn find_launcher(configured: Option<&Path>) -> Option<PathBuf> {
     if let Some(path) = configured {
         return path.is_file().then(|| path.to_path_buf());
     }
@@ -85,7 +96,12 @@ pub(crate) fn find_launcher(configured: Option<&Path>) -> Option<PathBuf> {
 }
 
 /// A private runtime directory (PW-BOOT-11): 0700, short, removed on drop.
-pub(crate) fn runtime_dir() -> std::io::Result<tempfile::TempDir> {
+///
+/// ```
+/// let dir = plugwire_host::launch::runtime_dir().unwrap();
+/// assert!(dir.path().is_dir());
+/// ```
+pub fn runtime_dir() -> std::io::Result<tempfile::TempDir> {
     let candidates = [
         std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from),
         Some(PathBuf::from("/tmp")),
@@ -125,6 +141,8 @@ pub(crate) struct LaunchSpec<'a> {
     pub sandbox: Option<&'a Path>,
     /// The plugin's data directory, its `HOME` when sandboxed.
     pub data_dir: Option<&'a Path>,
+    /// Whether to set the magic cookie (PW-BOOT-1).
+    pub cookie: bool,
 }
 
 /// Builds the command: an allow-listed environment (PW-BOOT-10), its own
@@ -148,7 +166,6 @@ pub(crate) fn command(spec: &LaunchSpec<'_>) -> Command {
         .env_clear()
         .env("PATH", "/usr/local/bin:/usr/bin:/bin")
         .env("LANG", "C.UTF-8")
-        .env(MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE)
         .env(
             ENV_PROTOCOL_VERSIONS,
             spec.protocol_versions
@@ -166,6 +183,9 @@ pub(crate) fn command(spec: &LaunchSpec<'_>) -> Command {
         .stderr(std::process::Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
+    if spec.cookie {
+        command.env(MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE);
+    }
     match spec.data_dir {
         Some(data) => {
             command.env("HOME", data).env("PLUGWIRE_DATA_DIR", data);
@@ -188,7 +208,12 @@ pub(crate) fn command(spec: &LaunchSpec<'_>) -> Command {
 }
 
 /// Signals a whole process group; a group that is already gone is fine.
-pub(crate) fn signal_group(pgid: u32, signal: Signal) {
+///
+/// ```
+/// use nix::sys::signal::Signal;
+/// plugwire_host::launch::signal_group(4_000_000, Signal::SIGTERM); // no such group: fine
+/// ```
+pub fn signal_group(pgid: u32, signal: Signal) {
     if let Ok(pid) = i32::try_from(pgid)
         && pid > 1
     {

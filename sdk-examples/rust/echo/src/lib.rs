@@ -7,12 +7,16 @@
 //!   its own failures;
 //! - the command `cat` copies stdin to stdout;
 //! - hooks that do nothing, for benchmarks: it intercepts `bench.intercept`
-//!   and observes `bench.observe`.
+//!   and observes `bench.observe`;
+//! - the conformance fixture profile ([`fixture`]): `sleep`, `stats`, the
+//!   command `exit` and the hook `conformance.intercept`.
 //!
 //! The environment variable `ECHO_PLUGIN_NAME` (set in a manifest's
 //! `run.env`) renames the plugin, so copies can be loaded side by side.
 
 use std::time::Duration;
+
+pub mod fixture;
 
 use plugwire_sdk::{
     Command, CommandContext, CommandIo, Decision, Hook, HookContext, HookEvent, Plugin, Tool,
@@ -74,7 +78,7 @@ fn default_failure() -> String {
 /// The plugin.
 pub fn plugin() -> Plugin {
     let name = std::env::var("ECHO_PLUGIN_NAME").unwrap_or_else(|_| "echo".to_owned());
-    Plugin::new(name, env!("CARGO_PKG_VERSION"))
+    let plugin = Plugin::new(name, env!("CARGO_PKG_VERSION"))
         .description("Echoes text, streams progress, and fails on purpose")
         .tool(
             Tool::new(
@@ -120,7 +124,8 @@ pub fn plugin() -> Plugin {
         .hook(Hook::observe(
             "bench.observe",
             |_e: HookEvent, _cx: HookContext| async { Ok(()) },
-        ))
+        ));
+    fixture::add(plugin)
 }
 
 async fn slow(args: SlowArgs, cx: ToolContext) -> Result<SlowResult, ToolError> {
@@ -201,7 +206,7 @@ mod tests {
         let host = TestHost::start(plugin()).await.unwrap();
         let tools = host.list_tools().await.unwrap();
         let names: Vec<_> = tools.iter().map(|t| t.name.as_str()).collect();
-        assert_eq!(names, ["echo", "slow", "fail"]);
+        assert_eq!(names, ["echo", "slow", "fail", "sleep", "stats"]);
         let caps = host.handshake.capabilities.clone().unwrap();
         assert_eq!(caps.tools, names);
         let schema: serde_json::Value = serde_json::from_str(&tools[0].input_schema_json).unwrap();

@@ -3,11 +3,15 @@
 //!
 //! Bootstrap faults are chosen with the environment variable `FAULTY_MODE`
 //! (see [`BootstrapFault`]); run-time faults are tools; hook faults are
-//! chosen by event name; configure faults by configuration. Nothing here
+//! chosen by event name; configure faults by configuration.
+//! `FAULTY_MODE=bad-fixture` serves [`bad_fixture`] instead: the
+//! conformance fixture profile done wrong. Nothing here
 //! limits itself: run the resource hogs only under a sandbox or with small
 //! arguments.
 
 use std::io::Write as _;
+
+pub mod bad_fixture;
 use std::time::{Duration, Instant};
 
 use plugwire_sdk::{

@@ -4,6 +4,10 @@ use plugwire_example_faulty::{BootstrapFault, MODE_VAR, act_out, plugin};
 
 fn main() {
     if let Ok(mode) = std::env::var(MODE_VAR) {
+        if mode == "bad-fixture" {
+            plugwire_sdk::serve_blocking(plugwire_example_faulty::bad_fixture::plugin());
+            return;
+        }
         match BootstrapFault::parse(&mode) {
             Some(fault) => act_out(fault),
             None => {

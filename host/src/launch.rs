@@ -1,0 +1,299 @@
+//! Starting one plugin process up to its bootstrap line: spawn, read the
+//! line under its cap and deadline, check it. This is the one path the host
+//! and the conformance suite share, so the suite judges plugins by exactly
+//! what the host will do with them.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use plugwire_host::launch::{Launch, Spawner, find_launcher, runtime_dir};
+//! use plugwire_host::manifest::Manifest;
+//!
+//! # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+//! let manifest = Manifest::load("plugins/echo".as_ref())?;
+//! let dir = runtime_dir()?;
+//! let launcher = find_launcher(None);
+//! let launch = Launch::new(&manifest, dir.path(), launcher.as_deref());
+//! let started = Spawner::new()?
+//!     .start(&launch, |_stderr| {})
+//!     .await
+//!     .map_err(|f| f.message)?;
+//! println!("serving on {}", started.line.socket_path);
+//! # Ok(()) }
+//! ```
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use plugwire_proto::bootstrap::BootstrapLine;
+use tokio::io::BufReader;
+use tokio::process::{ChildStderr, ChildStdout};
+use tokio::sync::watch;
+
+use crate::bootstrap::read_line;
+use crate::manifest::Manifest;
+use crate::process::{LaunchSpec, command, describe_exit};
+use crate::sandbox::{Prepared, SandboxLevel, Support};
+
+pub use crate::process::{Spawner, find_launcher, runtime_dir, signal_group};
+
+/// What to start and how.
+pub struct Launch<'a> {
+    /// The plugin's manifest: executable, arguments, directory, environment.
+    pub manifest: &'a Manifest,
+    /// The instance's private directory (PW-BOOT-11); the socket goes here.
+    pub runtime_dir: &'a Path,
+    /// Where the host serves `HostService` (PW-HOST-1), given to the plugin.
+    pub host_socket: &'a Path,
+    /// The instance id given to the plugin.
+    pub instance_id: &'a str,
+    /// App protocol versions offered, lowest first.
+    pub protocol_versions: &'a [u32],
+    /// Host environment variables passed through by name.
+    pub pass_env: &'a [String],
+    /// `plugwire-launcher`, which ties the plugin's life to the host's and
+    /// applies the sandbox; `None` runs the executable directly.
+    pub launcher: Option<&'a Path>,
+    /// The prepared sandbox (requires the launcher).
+    pub sandbox: Option<&'a Prepared>,
+    /// Whether to set the magic cookie. Only a conformance check of
+    /// PW-BOOT-1 leaves it out.
+    pub cookie: bool,
+    /// How long to wait for the bootstrap line (PW-BOOT-8).
+    pub bootstrap_timeout: Duration,
+}
+
+impl<'a> Launch<'a> {
+    /// A launch with the host's defaults: every version this host speaks
+    /// that the manifest lists, a host socket path inside `runtime_dir`, the
+    /// cookie set, no sandbox, a 10 s bootstrap deadline.
+    ///
+    /// ```no_run
+    /// # let manifest = plugwire_host::manifest::Manifest::load("p".as_ref()).unwrap();
+    /// let launch = plugwire_host::launch::Launch::new(&manifest, "/tmp/pw-1".as_ref(), None);
+    /// assert!(launch.cookie);
+    /// ```
+    pub fn new(manifest: &'a Manifest, runtime_dir: &'a Path, launcher: Option<&'a Path>) -> Self {
+        Self {
+            manifest,
+            runtime_dir,
+            host_socket: Path::new(""),
+            instance_id: "",
+            protocol_versions: crate::PROTOCOL_VERSIONS,
+            pass_env: &[],
+            launcher,
+            sandbox: None,
+            cookie: true,
+            bootstrap_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// How a started process ended, once it has.
+#[derive(Clone)]
+pub struct ExitWatch(pub(crate) watch::Receiver<Option<String>>);
+
+impl ExitWatch {
+    /// How it ended in words (`exit status 1`, `killed by signal SIGKILL`,
+    /// with the limit that explains a sandboxed death), if it has.
+    ///
+    /// ```no_run
+    /// # fn f(exit: plugwire_host::launch::ExitWatch) {
+    /// if let Some(status) = exit.status() { println!("{status}"); }
+    /// # }
+    /// ```
+    pub fn status(&self) -> Option<String> {
+        self.0.borrow().clone()
+    }
+
+    /// Waits until it has ended.
+    ///
+    /// ```no_run
+    /// # async fn f(exit: plugwire_host::launch::ExitWatch) {
+    /// println!("{}", exit.wait().await);
+    /// # }
+    /// ```
+    pub async fn wait(&self) -> String {
+        let mut exit = self.0.clone();
+        loop {
+            if let Some(status) = exit.borrow_and_update().clone() {
+                return status;
+            }
+            if exit.changed().await.is_err() {
+                return "ended".to_owned();
+            }
+        }
+    }
+}
+
+/// A plugin process that printed a valid bootstrap line.
+pub struct Started {
+    /// Its process id, also its process group id.
+    pub pid: u32,
+    /// The line it printed.
+    pub line: BootstrapLine,
+    /// The rest of its stdout (logs, PW-BOOT-6).
+    pub stdout: BufReader<ChildStdout>,
+    /// How it ends.
+    pub exit: ExitWatch,
+}
+
+/// Why a start failed, with what is known of the process.
+pub struct StartFailure {
+    /// The failure in words, quoting stdout (PW-BOOT-9).
+    pub message: String,
+    /// The process id, if it was spawned.
+    pub pid: Option<u32>,
+    /// What it printed on stdout before failing.
+    pub stdout: Vec<u8>,
+    /// How it ends, if it was spawned.
+    pub exit: Option<ExitWatch>,
+}
+
+impl Spawner {
+    /// Spawns the plugin (through the launcher and sandbox when given),
+    /// hands its stderr to `stderr` at once (so a chatty plugin never
+    /// blocks), reads the bootstrap line and checks it: socket inside the
+    /// runtime directory (PW-BOOT-7), a version that was offered
+    /// (PW-BOOT-3), no TLS.
+    ///
+    /// On failure the process may still be running: the caller decides
+    /// how long to let it explain itself before killing its group.
+    pub async fn start(
+        &self,
+        launch: &Launch<'_>,
+        stderr: impl FnOnce(ChildStderr),
+    ) -> Result<Started, StartFailure> {
+        let manifest = launch.manifest;
+        let spec = LaunchSpec {
+            executable: &manifest.executable,
+            args: &manifest.args,
+            dir: &manifest.dir,
+            runtime_dir: launch.runtime_dir,
+            host_socket: launch.host_socket,
+            instance_id: launch.instance_id,
+            protocol_versions: launch.protocol_versions,
+            extra_env: &manifest.env,
+            pass_env: launch.pass_env,
+            launcher: launch.launcher,
+            sandbox: launch.sandbox.map(|p| p.spec_path.as_path()),
+            data_dir: launch.sandbox.map(|p| p.data_dir.as_path()),
+            cookie: launch.cookie,
+        };
+        let mut child = self.spawn(command(&spec)).await.map_err(|e| StartFailure {
+            message: format!("cannot start {}: {e}", manifest.executable.display()),
+            pid: None,
+            stdout: Vec::new(),
+            exit: None,
+        })?;
+        let pid = child.id().unwrap_or(0);
+        let (exit_tx, exit_rx) = watch::channel(None);
+        let exit = ExitWatch(exit_rx);
+        let fail = |message: String, stdout: Vec<u8>| StartFailure {
+            message,
+            pid: Some(pid),
+            stdout,
+            exit: Some(exit.clone()),
+        };
+        let (Some(out), Some(err)) = (child.stdout.take(), child.stderr.take()) else {
+            return Err(fail("no stdio pipes".into(), Vec::new()));
+        };
+        stderr(err);
+        let cgroup = launch.sandbox.and_then(|p| p.cgroup.clone());
+        tokio::spawn(watch_exit(child, cgroup, exit_tx));
+
+        let mut stdout = BufReader::new(out);
+        let mut exit_rx = exit.0.clone();
+        let line = match read_line(&mut stdout, launch.bootstrap_timeout, &mut exit_rx).await {
+            Ok(line) => line,
+            Err(failure) => {
+                let message = failure.describe(launch.bootstrap_timeout);
+                return Err(fail(message, failure.into_seen()));
+            }
+        };
+        if let Err(why) = check_line(&line, launch) {
+            return Err(fail(why, format!("{line}\n").into_bytes()));
+        }
+        Ok(Started {
+            pid,
+            line,
+            stdout,
+            exit,
+        })
+    }
+}
+
+async fn watch_exit(
+    mut child: tokio::process::Child,
+    cgroup: Option<Arc<crate::sandbox::cgroup::Cgroup>>,
+    exit_tx: watch::Sender<Option<String>>,
+) {
+    let mut status = match child.wait().await {
+        Ok(status) => describe_exit(&status),
+        Err(e) => format!("lost track of the process: {e}"),
+    };
+    // A limit that explains the death belongs in every report of it.
+    if let Some(cause) = cgroup.as_ref().and_then(|c| c.explain_death()) {
+        status = format!("{status}; {cause}");
+    }
+    let _ = exit_tx.send(Some(status));
+}
+
+fn check_line(line: &BootstrapLine, launch: &Launch<'_>) -> Result<(), String> {
+    line.check_socket_in_dir(launch.runtime_dir)
+        .map_err(|e| e.to_string())?;
+    if !launch.protocol_versions.contains(&line.app_version) {
+        return Err(format!(
+            "the plugin chose protocol version {}, which was not offered (offered {:?})",
+            line.app_version, launch.protocol_versions
+        ));
+    }
+    if line.server_cert.is_some() {
+        return Err("the plugin offers TLS (a certificate in field 6); plugwire connects over a private Unix socket without TLS: leave the field empty".into());
+    }
+    Ok(())
+}
+
+/// Prepares the sandbox of one instance at `level`: the plugin's granted
+/// read and write paths expanded (`~`, `{data}`), its data directory under
+/// `data_root`, its cgroup. Run the returned spec through the launcher.
+///
+/// ```no_run
+/// use plugwire_host::sandbox::{SandboxLevel, Support};
+/// # let manifest = plugwire_host::manifest::Manifest::load("p".as_ref()).unwrap();
+/// let dir = plugwire_host::launch::runtime_dir().unwrap();
+/// let prepared = plugwire_host::launch::prepare_sandbox(
+///     &manifest, SandboxLevel::Standard, true, dir.path(), "/var/lib/acme".as_ref(), &Support::detect(),
+/// ).unwrap();
+/// # drop(prepared);
+/// ```
+pub fn prepare_sandbox(
+    manifest: &Manifest,
+    level: SandboxLevel,
+    best_effort: bool,
+    runtime_dir: &Path,
+    data_root: &Path,
+    support: &Support,
+) -> Result<Prepared, String> {
+    let data_dir = data_root.join("plugins").join(&manifest.name);
+    let home = std::env::var_os("HOME")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| "/".into());
+    let expand = |paths: &[String]| {
+        paths
+            .iter()
+            .map(|p| crate::grants::expand(p, &home, &data_dir))
+            .collect()
+    };
+    let request = crate::sandbox::Request {
+        manifest,
+        level,
+        best_effort,
+        runtime_dir,
+        data_root,
+        network: manifest.permissions.network,
+        read: expand(&manifest.permissions.read),
+        write: expand(&manifest.permissions.write),
+    };
+    crate::sandbox::prepare(&request, support)
+}
