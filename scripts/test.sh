@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check CI runs: format, lints, proto hygiene, and all tests.
-# Installs what it needs into local folders first (tools/buf/node_modules).
+# Installs what it needs into local folders first (tools/buf/node_modules,
+# and each language example's own: a venv, node_modules, the Go module cache).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,5 +28,10 @@ step "buf breaking (against the published v1 image)"
 step "build the example plugins (debug) for the integration tests"
 PLUGWIRE_PROFILE=debug ./scripts/build-examples.sh
 
-step "cargo test"
+step "set up the Python, Node and Go example plugins (deps, stubs from proto/, build)"
+for language in python node go; do
+    "sdk-examples/$language/setup.sh"
+done
+
+step "cargo test (the conformance suite runs every example plugin, in every language)"
 cargo test --workspace --locked

@@ -479,16 +479,30 @@ async fn cat_streams(channel: &Channel) -> CheckResult {
     tx.send(start_message("cat", &json!({})))
         .await
         .map_err(|e| e.to_string())?;
-    let mut responses = client
-        .run_command(ReceiverStream::new(rx))
+    let chunk = |round: usize| format!("chunk {round}\n");
+    // A server may send its response headers only with its first message,
+    // so the first chunk goes out before waiting for them.
+    tx.send(stdin_message(chunk(1).as_bytes()))
         .await
-        .map_err(|s| format!("RunCommand(cat): {:?}: {}", s.code(), s.message()))?
-        .into_inner();
+        .map_err(|e| e.to_string())?;
+    let mut responses = tokio::time::timeout(
+        Duration::from_secs(2),
+        client.run_command(ReceiverStream::new(rx)),
+    )
+    .await
+    .map_err(|_| {
+        "cat: no response within 2 s of its first chunk of input: output must be streamed"
+            .to_owned()
+    })?
+    .map_err(|s| format!("RunCommand(cat): {:?}: {}", s.code(), s.message()))?
+    .into_inner();
     for round in 1..=3 {
-        let chunk = format!("chunk {round}\n");
-        tx.send(stdin_message(chunk.as_bytes()))
-            .await
-            .map_err(|e| e.to_string())?;
+        let chunk = chunk(round);
+        if round > 1 {
+            tx.send(stdin_message(chunk.as_bytes()))
+                .await
+                .map_err(|e| e.to_string())?;
+        }
         let mut got = Vec::new();
         while got.len() < chunk.len() {
             let next = tokio::time::timeout(Duration::from_secs(2), responses.next())
