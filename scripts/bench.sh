@@ -5,4 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/build-examples.sh
+cargo build --release --locked -p plugwire-host --example bare_tonic_server
+sdk-examples/python/setup.sh
 exec cargo bench --locked -p plugwire-host --bench plugwire -- "$@"

@@ -93,11 +93,11 @@ async fn cold_starts(level: SandboxLevel, network: bool, n: usize) -> Vec<Durati
 
 /// The same binary started by hand: spawn, read the line, connect, one
 /// health check. What any gRPC plugin host must do at the least.
-async fn bare_starts(n: usize) -> Vec<Duration> {
+async fn bare_starts(exe: &Path, n: usize) -> Vec<Duration> {
     let mut samples = Vec::new();
     for i in 0..n + 3 {
         let t = Instant::now();
-        let (mut child, _dir) = bare_starts_one().await;
+        let (mut child, _dir) = bare_starts_one(exe).await;
         let elapsed = t.elapsed();
         let _ = child.kill();
         let _ = child.wait();
@@ -326,10 +326,13 @@ fn cat_runs(n: usize) -> Vec<Duration> {
 }
 
 /// 100 bare starts at once: spawn → first health check, same binary.
-async fn bare_starts_concurrent(n: usize) -> Duration {
+async fn bare_starts_concurrent(exe: &Path, n: usize) -> Duration {
     let t = Instant::now();
     let tasks: Vec<_> = (0..n)
-        .map(|_| tokio::spawn(async { bare_starts_one().await }))
+        .map(|_| {
+            let exe = exe.to_path_buf();
+            tokio::spawn(async move { bare_starts_one(&exe).await })
+        })
         .collect();
     let mut children = Vec::new();
     for task in tasks {
@@ -343,13 +346,14 @@ async fn bare_starts_concurrent(n: usize) -> Duration {
     elapsed
 }
 
-async fn bare_starts_one() -> (std::process::Child, tempfile::TempDir) {
-    let exe = examples().join("echo/plugwire-example-echo");
+/// Spawns a server binary by hand (cookie and socket directory set), reads
+/// its line and makes the first RPC, a health check.
+async fn bare_starts_one(exe: &Path) -> (std::process::Child, tempfile::TempDir) {
     let dir = tempfile::Builder::new()
         .prefix("pwb")
         .tempdir_in("/tmp")
         .unwrap();
-    let mut child = Command::new(&exe)
+    let mut child = Command::new(exe)
         .env_clear()
         .env("PLUGWIRE_PLUGIN", "5d3c1f0e-plugwire")
         .env("PLUGIN_PROTOCOL_VERSIONS", "1")
@@ -383,6 +387,130 @@ async fn bare_starts_one() -> (std::process::Child, tempfile::TempDir) {
     (child, dir)
 }
 
+/// The floor: a tonic server with only health (`host/examples`).
+fn bare_tonic_server() -> PathBuf {
+    let exe =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/examples/bare_tonic_server");
+    assert!(
+        exe.is_file(),
+        "run scripts/bench.sh, which builds {}",
+        exe.display()
+    );
+    exe
+}
+
+fn echo_binary() -> PathBuf {
+    examples().join("echo/plugwire-example-echo")
+}
+
+/// The Python example (`sdk-examples/python`), set up by scripts/bench.sh.
+fn python_plugin() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sdk-examples/python");
+    assert!(
+        dir.join(".venv/bin/python").exists() && dir.join("gen").is_dir(),
+        "run sdk-examples/python/setup.sh first (scripts/bench.sh does)"
+    );
+    dir
+}
+
+/// Host start of the Python example to ready, then stop.
+async fn python_cold_starts(n: usize) -> Vec<Duration> {
+    let mut config = config(SandboxLevel::None);
+    config.plugin_dirs = vec![python_plugin()];
+    let host = Host::start(config).await.unwrap();
+    let mut samples = Vec::new();
+    for i in 0..n + 2 {
+        let t = Instant::now();
+        host.start_plugin("echo-python").await.unwrap();
+        let elapsed = t.elapsed();
+        host.stop_plugin("echo-python").await.unwrap();
+        if i >= 2 {
+            samples.push(elapsed);
+        }
+    }
+    host.shutdown().await;
+    samples
+}
+
+/// `python -c 'import grpc'` with the plugin's own interpreter, to exit.
+fn python_import_grpc(n: usize) -> Vec<Duration> {
+    let python = python_plugin().join(".venv/bin/python");
+    (0..n + 2)
+        .map(|_| {
+            let t = Instant::now();
+            let status = Command::new(&python)
+                .args(["-c", "import grpc"])
+                .status()
+                .unwrap();
+            assert!(status.success());
+            t.elapsed()
+        })
+        .skip(2)
+        .collect()
+}
+
+/// A second connection to the plugin the host started last: the newest
+/// socket in /tmp.
+async fn newest_plugin_channel() -> tonic::transport::Channel {
+    let socket = std::fs::read_dir("/tmp")
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().join("plugin.sock"))
+        .filter(|p| p.exists())
+        .max_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
+        .unwrap();
+    tonic::transport::Endpoint::from_shared(format!("unix:{}", socket.display()))
+        .unwrap()
+        .origin("http://localhost".parse().unwrap())
+        .connect()
+        .await
+        .unwrap()
+}
+
+/// `--calls host|tonic|tonic-deadline N`: only N sequential 16 B calls, one way or the
+/// other, for an instruction profile of the call path:
+///
+/// ```text
+/// valgrind --tool=callgrind target/release/deps/plugwire-* --calls host 3000
+/// ```
+///
+/// Setup is the same in both; the difference between two N is per call.
+async fn calls_only(kind: &str, n: usize) {
+    let host = Host::start(config(SandboxLevel::None)).await.unwrap();
+    host.start_plugin("echo").await.unwrap();
+    let args = json!({"text": "hello"});
+    match kind {
+        "host" => {
+            for _ in 0..n {
+                host.call_tool("echo.echo", args.clone(), CallOptions::default())
+                    .await
+                    .unwrap();
+            }
+        }
+        _ => {
+            let mut client =
+                pb::tool_service_client::ToolServiceClient::new(newest_plugin_channel().await);
+            for _ in 0..n {
+                let mut request = tonic::Request::new(pb::CallToolRequest {
+                    name: "echo".into(),
+                    arguments_json: args.to_string(),
+                });
+                // `tonic-deadline`: what the protocol asks of every call
+                // (PW-DL-1, PW-HOST-6), without the host around it.
+                if kind == "tonic-deadline" {
+                    request.set_timeout(Duration::from_secs(60));
+                    request.metadata_mut().insert(
+                        plugwire_proto::constants::CALL_DEPTH_METADATA,
+                        tonic::metadata::MetadataValue::from_static("1"),
+                    );
+                }
+                client.call_tool(request).await.unwrap();
+            }
+        }
+    }
+    host.shutdown().await;
+}
+
 fn row(name: &str, samples: Vec<Duration>, baseline: Option<&str>) -> Row {
     Row {
         name: name.to_owned(),
@@ -394,19 +522,31 @@ fn row(name: &str, samples: Vec<Duration>, baseline: Option<&str>) -> Row {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--calls") {
+        let kind = args.get(i + 1).map_or("host", String::as_str);
+        let n = args.get(i + 2).and_then(|n| n.parse().ok()).unwrap_or(1000);
+        return calls_only(kind, n).await;
+    }
     let quick = std::env::args().any(|a| a == "--quick");
     let (starts, calls) = if quick { (10, 2000) } else { (40, 20000) };
     let mut rows = Vec::new();
 
+    let bare = bare_tonic_server();
     rows.push(row(
-        "baseline: spawn → health, same binary, no host",
-        bare_starts(starts).await,
+        "baseline: bare tonic server, spawn → first RPC",
+        bare_starts(&bare, starts).await,
         None,
+    ));
+    rows.push(row(
+        "echo binary by hand, spawn → first RPC (no host)",
+        bare_starts(&echo_binary(), starts).await,
+        Some("baseline: bare tonic server, spawn → first RPC"),
     ));
     rows.push(row(
         "cold start to ready, no sandbox",
         cold_starts(SandboxLevel::None, false, starts).await,
-        Some("baseline: spawn → health, same binary, no host"),
+        Some("baseline: bare tonic server, spawn → first RPC"),
     ));
     rows.push(row(
         "cold start to ready, standard sandbox",
@@ -421,19 +561,7 @@ async fn main() {
 
     let host = Host::start(config(SandboxLevel::None)).await.unwrap();
     host.start_plugin("echo").await.unwrap();
-    let dir = std::fs::read_dir("/tmp")
-        .unwrap()
-        .flatten()
-        .map(|e| e.path().join("plugin.sock"))
-        .filter(|p| p.exists())
-        .max_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
-    let channel =
-        tonic::transport::Endpoint::from_shared(format!("unix:{}", dir.unwrap().display()))
-            .unwrap()
-            .origin("http://localhost".parse().unwrap())
-            .connect()
-            .await
-            .unwrap();
+    let channel = newest_plugin_channel().await;
     for (label, size) in [("16 B", 16usize), ("4 KiB", 4096)] {
         let args = json!({"text": "x".repeat(size - 11)});
         let raw = format!("raw Unix socket ping-pong, {label}");
@@ -536,10 +664,10 @@ async fn main() {
 
     // 100 plugins at once, and what they cost the host.
     let hundred = copies(100);
-    let bare = bare_starts_concurrent(100).await;
+    let hundred_bare = bare_starts_concurrent(&bare, 100).await;
     rows.push(row(
-        "100 bare starts at once (spawn → health)",
-        vec![bare],
+        "100 bare tonic servers at once (spawn → first RPC)",
+        vec![hundred_bare],
         None,
     ));
     let before = rss_kib(std::process::id());
@@ -563,25 +691,26 @@ async fn main() {
     rows.push(row(
         "100 plugins started concurrently until all ready",
         vec![all_ready],
-        Some("100 bare starts at once (spawn → health)"),
+        Some("100 bare tonic servers at once (spawn → first RPC)"),
     ));
     host.shutdown().await;
 
-    let (mut bare_child, _dir) = bare_starts_one().await;
+    let (mut bare_child, _dir) = bare_starts_one(&bare).await;
     let bare_rss = rss_kib(bare_child.id());
     let _ = bare_child.kill();
     let _ = bare_child.wait();
     let kib = |v: u64| Duration::from_micros(v);
     rows.push(row(
-        "RSS of the same plugin binary started by hand (KiB)",
+        "bare tonic server RSS (KiB)",
         vec![kib(bare_rss)],
         None,
     ));
     rows.push(row(
         "plugin idle RSS under the host (KiB)",
         vec![kib(idle_rss)],
-        Some("RSS of the same plugin binary started by hand (KiB)"),
+        Some("bare tonic server RSS (KiB)"),
     ));
+    python_rows(&mut rows, quick).await;
     rows.push(row(
         "host memory per loaded plugin (KiB)",
         vec![kib(after.saturating_sub(before) / 100)],
@@ -589,6 +718,16 @@ async fn main() {
     ));
 
     print_and_save(&rows);
+}
+
+async fn python_rows(rows: &mut Vec<Row>, quick: bool) {
+    let n = if quick { 5 } else { 20 };
+    rows.push(row("python -c 'import grpc'", python_import_grpc(n), None));
+    rows.push(row(
+        "Python plugin cold start to ready, no sandbox",
+        python_cold_starts(n).await,
+        Some("python -c 'import grpc'"),
+    ));
 }
 
 fn print_and_save(rows: &[Row]) {

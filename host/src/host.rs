@@ -704,6 +704,7 @@ impl HostInner {
             ))),
             1 => {
                 let (instance, conn) = matches.remove(0);
+                instance.touch();
                 Ok((instance, conn, tool.to_owned()))
             }
             _ => Err(Status::failed_precondition(format!(
@@ -739,11 +740,11 @@ impl HostInner {
             )));
         }
         // `is_valid` is the fast check; errors are collected only to explain.
-        let problems: Vec<String> = if entry.validator.is_valid(&arguments) {
+        let validator = entry.validator();
+        let problems: Vec<String> = if validator.is_valid(&arguments) {
             Vec::new()
         } else {
-            entry
-                .validator
+            validator
                 .iter_errors(&arguments)
                 .take(3)
                 .map(|e| format!("arguments {}: {e}", pointer(&e.instance_path().to_string())))
@@ -759,7 +760,7 @@ impl HostInner {
         let limit = instance.call_timeout(&self.config);
         let timeout = options.timeout.map_or(limit, |t| t.min(limit));
         let arguments_json = arguments.to_string();
-        let depth = tonic::metadata::MetadataValue::from(options.depth + 1);
+        let depth = depth_metadata(options.depth + 1);
         let use_stream = options.progress.is_some() && conn.progress;
         let call = async {
             if use_stream {
@@ -820,7 +821,8 @@ impl HostInner {
                 None => std::future::pending().await,
             }
         };
-        instance.touch();
+        // `resolve_tool` touched the plugin as the call began; touching it
+        // again at the end keeps a long call from counting as idle time.
         let result = tokio::select! {
             biased;
             status = conn.exited() => Err(Status::unavailable(format!(
@@ -1266,6 +1268,19 @@ async fn by_our_clock<T>(
         Ok(Err(_)) if started.elapsed() >= timeout => Err(expired()),
         Ok(result) => result,
     }
+}
+
+/// The call-depth header's value: static for the depths that can occur, so
+/// no call allocates it.
+fn depth_metadata(depth: u32) -> tonic::metadata::MetadataValue<tonic::metadata::Ascii> {
+    const DEPTHS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
+    usize::try_from(depth)
+        .ok()
+        .and_then(|d| DEPTHS.get(d))
+        .map_or_else(
+            || depth.into(),
+            |d| tonic::metadata::MetadataValue::from_static(d),
+        )
 }
 
 fn tools_client(conn: &Connection) -> pb::tool_service_client::ToolServiceClient<Channel> {

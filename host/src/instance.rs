@@ -57,12 +57,30 @@ impl std::fmt::Display for PluginState {
     }
 }
 
-/// A tool of a running plugin, with its validator compiled once.
+/// A tool of a running plugin, with its validator compiled once, on its
+/// first call: compiling every tool's validator was most of the host's
+/// share of a plugin's start.
 pub(crate) struct ToolEntry {
     pub(crate) decl: pb::Tool,
     pub(crate) input_schema: Value,
     pub(crate) output_schema: Option<Value>,
-    pub(crate) validator: jsonschema::Validator,
+    validator: std::sync::OnceLock<jsonschema::Validator>,
+}
+
+impl ToolEntry {
+    /// The input validator. The schema was checked against its
+    /// meta-schema at start, so compiling it cannot fail but for a bug in
+    /// the validator; then any object is accepted, as the plugin checks
+    /// its arguments too (PW-TOOL-5).
+    pub(crate) fn validator(&self) -> &jsonschema::Validator {
+        self.validator.get_or_init(|| {
+            jsonschema::validator_for(&self.input_schema).unwrap_or_else(|e| {
+                tracing::warn!(tool = %self.decl.name, "input schema does not compile: {e}");
+                jsonschema::validator_for(&serde_json::json!({"type": "object"}))
+                    .expect("the trivial object schema compiles")
+            })
+        })
+    }
 }
 
 /// A running plugin process and its gRPC channel.
@@ -147,7 +165,10 @@ pub(crate) struct Instance {
     start_lock: tokio::sync::Mutex<()>,
     changed: watch::Sender<u64>,
     pub(crate) dropped_events: AtomicU64,
-    last_used: Mutex<Instant>,
+    /// When the plugin was last used, in nanoseconds since `created`: an
+    /// atomic, since every call touches it twice.
+    last_used: AtomicU64,
+    created: Instant,
 }
 
 /// A snapshot of a plugin's status.
@@ -219,7 +240,8 @@ impl Instance {
             start_lock: tokio::sync::Mutex::new(()),
             changed: watch::channel(0).0,
             dropped_events: AtomicU64::new(0),
-            last_used: Mutex::new(Instant::now()),
+            last_used: AtomicU64::new(0),
+            created: Instant::now(),
         }
     }
 
@@ -240,7 +262,14 @@ impl Instance {
     }
 
     pub(crate) fn touch(&self) {
-        *self.last_used.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+        let now = u64::try_from(self.created.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.last_used.store(now, Ordering::Relaxed);
+    }
+
+    /// How long since the plugin was last used.
+    fn idle_for(&self) -> Duration {
+        let last = Duration::from_nanos(self.last_used.load(Ordering::Relaxed));
+        self.created.elapsed().saturating_sub(last)
     }
 
     pub(crate) fn status(&self) -> PluginStatus {
@@ -722,7 +751,7 @@ impl Instance {
                         status = conn.exited() => break status,
                         _ = tokio::time::sleep(idle / 4) => {
                             let Some(this) = this.upgrade() else { return };
-                            let quiet = this.last_used.lock().unwrap_or_else(|e| e.into_inner()).elapsed();
+                            let quiet = this.idle_for();
                             if quiet >= idle {
                                 tracing::info!(plugin = this.name(), "idle for {quiet:?}; stopping");
                                 this.stop().await;
@@ -989,7 +1018,9 @@ fn tool_entries(declared: &[String], listed: Vec<pb::Tool>) -> Result<Vec<ToolEn
                     decl.name
                 ));
             }
-            let validator = jsonschema::validator_for(&input_schema).map_err(|e| {
+            // The meta-schema check uses validators compiled once per
+            // process; the tool's own validator waits for its first call.
+            jsonschema::meta::validate(&input_schema).map_err(|e| {
                 format!(
                     "tool {:?}: input schema is not a valid JSON Schema: {e}",
                     decl.name
@@ -1000,7 +1031,7 @@ fn tool_entries(declared: &[String], listed: Vec<pb::Tool>) -> Result<Vec<ToolEn
             } else {
                 let schema: Value = serde_json::from_str(&decl.output_schema_json)
                     .map_err(|e| format!("tool {:?}: output schema is not JSON: {e}", decl.name))?;
-                jsonschema::validator_for(&schema).map_err(|e| {
+                jsonschema::meta::validate(&schema).map_err(|e| {
                     format!(
                         "tool {:?}: output schema is not a valid JSON Schema: {e}",
                         decl.name
@@ -1012,7 +1043,7 @@ fn tool_entries(declared: &[String], listed: Vec<pb::Tool>) -> Result<Vec<ToolEn
                 decl,
                 input_schema,
                 output_schema,
-                validator,
+                validator: std::sync::OnceLock::new(),
             })
         })
         .collect()

@@ -48,7 +48,9 @@ type Handler =
 pub struct Tool {
     pub(crate) decl: pb::Tool,
     pub(crate) input_schema: Arc<Value>,
-    pub(crate) validator: Arc<jsonschema::Validator>,
+    /// Compiled on the first call, not at start: compiling (and the
+    /// meta-schema check that comes with it) was half of a plugin's start.
+    pub(crate) validator: Arc<std::sync::OnceLock<jsonschema::Validator>>,
     pub(crate) handler: Handler,
 }
 
@@ -130,24 +132,21 @@ impl Tool {
         if input_schema.get("type").and_then(Value::as_str) != Some("object") {
             return Err("a tool's input schema must have \"type\": \"object\" at its root".into());
         }
-        jsonschema::validator_for(&input_schema)
+        // A hand-written schema is checked now, so a bad one fails at once.
+        let validator = jsonschema::validator_for(&input_schema)
             .map_err(|e| format!("the input schema is not a valid JSON Schema: {e}"))?;
         let handler = Arc::new(handler);
-        Ok(Self::from_parts(
+        let tool = Self::from_parts(
             name.into(),
             description.into(),
             input_schema,
             Arc::new(move |args, cx| Box::pin(handler(args, cx)) as BoxFuture<'static, _>),
-        ))
+        );
+        let _ = tool.validator.set(validator);
+        Ok(tool)
     }
 
     fn from_parts(name: String, description: String, schema: Value, handler: Handler) -> Self {
-        // A schema that fails to compile would be a schemars bug; fall back to
-        // accepting any object rather than refusing to start.
-        let validator = jsonschema::validator_for(&schema).unwrap_or_else(|_| {
-            jsonschema::validator_for(&serde_json::json!({"type": "object"}))
-                .expect("the trivial object schema compiles")
-        });
         Self {
             decl: pb::Tool {
                 name,
@@ -157,7 +156,7 @@ impl Tool {
                 annotations: Some(pb::ToolAnnotations::default()),
             },
             input_schema: Arc::new(schema),
-            validator: Arc::new(validator),
+            validator: Arc::new(std::sync::OnceLock::new()),
             handler,
         }
     }
@@ -292,7 +291,15 @@ impl Tool {
                 json_kind(&args)
             )));
         }
-        if let Some(problem) = first_schema_error(&self.validator, &args) {
+        let validator = self.validator.get_or_init(|| {
+            // A schema that fails to compile would be a schemars bug; fall
+            // back to accepting any object rather than refusing the call.
+            jsonschema::validator_for(&self.input_schema).unwrap_or_else(|_| {
+                jsonschema::validator_for(&serde_json::json!({"type": "object"}))
+                    .expect("the trivial object schema compiles")
+            })
+        });
+        if let Some(problem) = first_schema_error(validator, &args) {
             return Err(tonic::Status::invalid_argument(problem));
         }
         match (self.handler)(args, cx).await {

@@ -3,6 +3,7 @@
 
 mod command;
 mod hook;
+mod lazy;
 mod plugin;
 mod tool;
 
@@ -147,22 +148,20 @@ impl Runtime {
         }
         // Reflection lists plugwire's services and any provider descriptors
         // the plugin registered (PW-PROV-2); both v1 and v1alpha for older
-        // clients.
-        let reflection = || {
+        // clients. Built on first use: it is most of a start's work.
+        let descriptors = descriptors.to_vec();
+        let reflection = move || {
             let mut builder = tonic_reflection::server::Builder::configure()
                 .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
                 .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
-            for descriptor in descriptors {
+            for descriptor in descriptors.iter().copied() {
                 builder = builder.register_encoded_file_descriptor_set(descriptor);
             }
             builder
         };
-        if let Ok(v1) = reflection().build_v1() {
-            routes = routes.add_service(v1);
-        }
-        if let Ok(v1alpha) = reflection().build_v1alpha() {
-            routes = routes.add_service(v1alpha);
-        }
+        let v1 = reflection.clone();
+        routes = routes.add_service(lazy::Lazy::new(move || v1().build_v1().ok()));
+        routes = routes.add_service(lazy::Lazy::new(move || reflection().build_v1alpha().ok()));
         routes
     }
 }
