@@ -47,6 +47,13 @@ impl Default for Options {
 
 /// The plugin to check: a directory holding `plugin.toml`, or an
 /// executable; `args` are appended to the manifest's.
+///
+/// ```
+/// let err = plugwire_conformance::target("/nonexistent".as_ref(), &[]).unwrap_err();
+/// assert!(err.contains("expected a plugin directory"));
+/// let m = plugwire_conformance::target("/bin/true".as_ref(), &["-v".into()]).unwrap();
+/// assert_eq!((m.name.as_str(), m.args.as_slice()), ("true", &["-v".to_owned()][..]));
+/// ```
 pub fn target(path: &Path, args: &[String]) -> Result<Manifest, String> {
     let mut manifest = if path.is_dir() {
         Manifest::load(path).map_err(|e| e.to_string())?
