@@ -343,6 +343,6 @@ pub(crate) async fn serving(
     )
     .await;
     let features = hs.as_ref().map(|h| h.features.clone()).unwrap_or_default();
-    crate::fixture::run(report, channel, &features).await;
+    crate::fixture::run(report, channel, &features, !caps.tools.is_empty()).await;
     hs
 }

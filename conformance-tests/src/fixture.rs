@@ -110,7 +110,12 @@ async fn sleeps_stop(channel: &Channel, cancelled: u64, what: &str) -> CheckResu
 }
 
 /// Runs every fixture check, or marks them not applicable.
-pub(crate) async fn run(report: &mut Report, channel: &Channel, features: &[String]) {
+pub(crate) async fn run(
+    report: &mut Report,
+    channel: &Channel,
+    features: &[String],
+    has_tools: bool,
+) {
     let fixture = features
         .iter()
         .any(|f| f == plugwire_proto::constants::features::CONFORMANCE);
@@ -119,6 +124,17 @@ pub(crate) async fn run(report: &mut Report, channel: &Channel, features: &[Stri
     };
     let channel = channel.clone();
     let c = &channel;
+
+    timed(report, "tools/stream", "PW-TOOL-10", async {
+        let progress = features
+            .iter()
+            .any(|f| f == plugwire_proto::constants::features::TOOL_PROGRESS);
+        if !progress || !has_tools {
+            return na("the plugin declares no tools, or not the `tool.progress` feature");
+        }
+        stream_checks(c, fixture).await
+    })
+    .await;
 
     timed(report, "tools/deadline", "PW-TOOL-8", async {
         if !fixture {
@@ -344,6 +360,88 @@ pub(crate) async fn run(report: &mut Report, channel: &Channel, features: &[Stri
         .await
     })
     .await;
+}
+
+/// PW-TOOL-4 and PW-TOOL-10/11 on `CallToolStream`: an undeclared tool is
+/// `NOT_FOUND`; with the fixture, `sleep` streams zero or more progress
+/// messages (strictly increasing, never above their total), then exactly
+/// one result, then the end with status OK.
+async fn stream_checks(channel: &Channel, fixture: bool) -> CheckResult {
+    let mut client = tools_client(channel);
+    let unknown = client
+        .call_tool_stream(pb::CallToolStreamRequest {
+            name: "plugwire-conformance-no-such-tool".into(),
+            arguments_json: "{}".into(),
+        })
+        .await;
+    let code = match unknown {
+        Err(status) => status.code(),
+        Ok(response) => match response.into_inner().next().await {
+            Some(Err(status)) => status.code(),
+            other => {
+                return Err(format!(
+                    "CallToolStream of an undeclared tool: expected NOT_FOUND, got {other:?}"
+                ));
+            }
+        },
+    };
+    if code != tonic::Code::NotFound {
+        return Err(format!(
+            "CallToolStream of an undeclared tool: expected NOT_FOUND, got {code:?}"
+        ));
+    }
+    if !fixture {
+        return Ok(Status::Passed);
+    }
+    let mut request = tonic::Request::new(pb::CallToolStreamRequest {
+        name: "sleep".into(),
+        arguments_json: json!({"ms": 50}).to_string(),
+    });
+    request.set_timeout(Duration::from_secs(10));
+    let mut stream = client
+        .call_tool_stream(request)
+        .await
+        .map_err(|s| format!("CallToolStream(sleep): {:?}: {}", s.code(), s.message()))?
+        .into_inner();
+    let mut last = f64::NEG_INFINITY;
+    let mut results = 0;
+    while let Some(message) = stream.next().await {
+        let message = message.map_err(|s| {
+            format!(
+                "CallToolStream(sleep) ended with {:?}: {}",
+                s.code(),
+                s.message()
+            )
+        })?;
+        match message.event {
+            Some(pb::call_tool_stream_response::Event::Progress(p)) => {
+                if results > 0 {
+                    return Err("CallToolStream(sleep): progress after the result".into());
+                }
+                if p.progress <= last || p.total.is_some_and(|t| t < p.progress) {
+                    return Err(format!(
+                        "CallToolStream(sleep): progress {} after {last} (total {:?}): it must strictly increase and not exceed its total (PW-TOOL-11)",
+                        p.progress, p.total
+                    ));
+                }
+                last = p.progress;
+            }
+            Some(pb::call_tool_stream_response::Event::Result(r)) => {
+                results += 1;
+                if r.is_error {
+                    return Err(format!("CallToolStream(sleep) failed: {}", r.content_json));
+                }
+            }
+            None => return Err("CallToolStream(sleep): an empty message".into()),
+        }
+    }
+    if results == 1 {
+        Ok(Status::Passed)
+    } else {
+        Err(format!(
+            "CallToolStream(sleep) sent {results} results; exactly one must precede the end"
+        ))
+    }
 }
 
 async fn deliver(

@@ -53,6 +53,7 @@ pub const CHECKS: &[(&str, &str)] = &[
     ("commands/declarations-well-formed", "PW-CMD-2"),
     ("hooks/subscriptions-well-formed", "PW-HOOK-1"),
     ("providers/served", "PW-PROV-1"),
+    ("tools/stream", "PW-TOOL-10"),
     ("tools/deadline", "PW-TOOL-8"),
     ("tools/cancellation", "PW-TOOL-8"),
     ("tools/concurrent-calls", "PW-TOOL-9"),
