@@ -366,7 +366,7 @@ pub async fn check(manifest: &Manifest, options: &Options) -> Result<Report, Str
     let main = starter
         .start(&versions(manifest), true, options.bootstrap_timeout)
         .await;
-    boot_line_checks(r, &main);
+    boot_line_checks(r, &main).await;
     let main = match main {
         Ok(process) => process,
         Err(failed) => {
@@ -452,7 +452,7 @@ fn versions(manifest: &Manifest) -> Vec<u32> {
 
 /// Judges the main start's line: its format, that nothing preceded it, and
 /// where its socket is.
-fn boot_line_checks(report: &mut Report, main: &Result<Process, Failed>) {
+async fn boot_line_checks(report: &mut Report, main: &Result<Process, Failed>) {
     let (line, seen, message) = match main {
         Ok(p) => (Ok(p.line.clone()), Vec::new(), String::new()),
         Err(f) => {
@@ -465,24 +465,14 @@ fn boot_line_checks(report: &mut Report, main: &Result<Process, Failed>) {
             (parsed, seen, f.failure.message.clone())
         }
     };
-    let record = |report: &mut Report, id, requirement, result: CheckResult| {
-        let (status, message) = match result {
-            Ok(s) => (s, String::new()),
-            Err(m) => (Status::Failed, m),
-        };
-        report.outcomes.push(crate::report::Outcome {
-            id,
-            requirement,
-            status,
-            message,
-            duration: Duration::ZERO,
-        });
-    };
     let line_format = match &line {
         Ok(_) => Ok(Status::Passed),
         Err(_) => Err(message.clone()),
     };
-    record(report, "boot/line-format", "PW-BOOT-2", line_format);
+    timed(report, "boot/line-format", "PW-BOOT-2", async {
+        line_format
+    })
+    .await;
     let first = seen.split(|b| *b == b'\n').next().unwrap_or_default();
     let clean = if line.is_ok() || seen.is_empty() || first.starts_with(b"1|") {
         Ok(Status::Passed)
@@ -492,7 +482,7 @@ fn boot_line_checks(report: &mut Report, main: &Result<Process, Failed>) {
             String::from_utf8_lossy(first)
         ))
     };
-    record(report, "boot/stdout-clean", "PW-BOOT-5", clean);
+    timed(report, "boot/stdout-clean", "PW-BOOT-5", async { clean }).await;
     let socket = match (&line, main) {
         (Ok(_), Ok(_)) => Ok(Status::Passed),
         (Ok(l), Err(_)) if message.contains("socket") || message.contains(&l.socket_path) => {
@@ -501,7 +491,7 @@ fn boot_line_checks(report: &mut Report, main: &Result<Process, Failed>) {
         (Ok(_), Err(_)) => Ok(Status::Passed),
         (Err(_), _) => Err("not run: no valid bootstrap line".into()),
     };
-    record(report, "boot/socket-in-dir", "PW-BOOT-7", socket);
+    timed(report, "boot/socket-in-dir", "PW-BOOT-7", async { socket }).await;
 }
 
 async fn configure_invalid(channel: &Channel) -> CheckResult {

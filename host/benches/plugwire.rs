@@ -77,17 +77,24 @@ async fn cold_starts(level: SandboxLevel, network: bool, n: usize) -> Vec<Durati
         config.plugin_dirs = vec![dir];
     }
     let host = Host::start(config).await.unwrap();
+    let samples = start_stop(&host, "echo", n, 3).await;
+    host.shutdown().await;
+    samples
+}
+
+/// Starts `plugin` to ready and stops it, `warmup + n` times; the last `n`
+/// start times.
+async fn start_stop(host: &Host, plugin: &str, n: usize, warmup: usize) -> Vec<Duration> {
     let mut samples = Vec::new();
-    for i in 0..n + 3 {
+    for i in 0..n + warmup {
         let t = Instant::now();
-        host.start_plugin("echo").await.unwrap();
+        host.start_plugin(plugin).await.unwrap();
         let elapsed = t.elapsed();
-        host.stop_plugin("echo").await.unwrap();
-        if i >= 3 {
+        host.stop_plugin(plugin).await.unwrap();
+        if i >= warmup {
             samples.push(elapsed);
         }
     }
-    host.shutdown().await;
     samples
 }
 
@@ -422,16 +429,7 @@ async fn python_cold_starts(n: usize) -> Vec<Duration> {
     let mut config = config(SandboxLevel::None);
     config.plugin_dirs = vec![python_plugin()];
     let host = Host::start(config).await.unwrap();
-    let mut samples = Vec::new();
-    for i in 0..n + 2 {
-        let t = Instant::now();
-        host.start_plugin("echo-python").await.unwrap();
-        let elapsed = t.elapsed();
-        host.stop_plugin("echo-python").await.unwrap();
-        if i >= 2 {
-            samples.push(elapsed);
-        }
-    }
+    let samples = start_stop(&host, "echo-python", n, 2).await;
     host.shutdown().await;
     samples
 }

@@ -21,7 +21,7 @@ use tracing::Instrument;
 use crate::discovery::Origin;
 use crate::host::HostInner;
 use crate::host_service::PluginHostService;
-use crate::launch::{Launch, Started};
+use crate::launch::{ExitWatch, Launch, Started};
 use crate::logs::{LogSink, Stream, pump};
 use crate::manifest::Manifest;
 use crate::process::{runtime_dir, signal_group};
@@ -96,7 +96,7 @@ pub(crate) struct Connection {
     pub(crate) started: Instant,
     pub(crate) started_at: SystemTime,
     pub(crate) startup: Duration,
-    exit: watch::Receiver<Option<String>>,
+    exit: ExitWatch,
     pub(crate) observer: mpsc::Sender<(String, pb::Event)>,
     tasks: Vec<JoinHandle<()>>,
     pub(crate) sandbox: Option<crate::sandbox::Prepared>,
@@ -106,19 +106,11 @@ pub(crate) struct Connection {
 impl Connection {
     /// Resolves with how the process ended, once it has.
     pub(crate) async fn exited(&self) -> String {
-        let mut exit = self.exit.clone();
-        loop {
-            if let Some(status) = exit.borrow_and_update().clone() {
-                return status;
-            }
-            if exit.changed().await.is_err() {
-                return "ended".to_owned();
-            }
-        }
+        self.exit.wait().await
     }
 
     pub(crate) fn has_exited(&self) -> bool {
-        self.exit.borrow().is_some()
+        self.exit.status().is_some()
     }
 
     pub(crate) fn hooks(&self) -> &[pb::HookSubscription] {
@@ -521,15 +513,12 @@ impl Instance {
             Ok(started) => started,
             Err(failure) => {
                 return Err(match (failure.pid, failure.exit) {
-                    (Some(pid), Some(exit)) => {
-                        self.abort_start(failure.message, pid, &exit.0).await
-                    }
+                    (Some(pid), Some(exit)) => self.abort_start(failure.message, pid, &exit).await,
                     _ => failure.message,
                 });
             }
         };
         pgid.store(pid, Ordering::Release);
-        let exit_rx = exit.0;
         tasks.push(tokio::spawn(
             pump(stdout, Stream::Stdout, self.logs.clone()).instrument(span.clone()),
         ));
@@ -644,11 +633,11 @@ impl Instance {
         let total = timeouts.handshake * 4;
         let outcome = tokio::select! {
             r = tokio::time::timeout(total, handshake_steps) => r.unwrap_or_else(|_| Err(format!("the handshake did not complete within {total:?}"))),
-            status = wait_exit(exit_rx.clone()) => Err(format!("the plugin exited ({status}) during the handshake")),
+            status = exit.wait() => Err(format!("the plugin exited ({status}) during the handshake")),
         };
         let (channel, handshake, tools, commands) = match outcome {
             Ok(parts) => parts,
-            Err(why) => return Err(self.abort_start(why, pid, &exit_rx).await),
+            Err(why) => return Err(self.abort_start(why, pid, &exit).await),
         };
 
         let progress = handshake
@@ -677,7 +666,7 @@ impl Instance {
             started: Instant::now(),
             started_at: SystemTime::now(),
             startup: started.elapsed(),
-            exit: exit_rx,
+            exit,
             observer,
             tasks,
             sandbox,
@@ -696,18 +685,13 @@ impl Instance {
     /// (so its status and last words are known), then its whole group is
     /// killed; the message gains the exit status and the stderr tail
     /// (PW-BOOT-9).
-    async fn abort_start(
-        &self,
-        why: String,
-        pid: u32,
-        exit: &watch::Receiver<Option<String>>,
-    ) -> String {
-        let mut status = tokio::time::timeout(Duration::from_millis(300), wait_exit(exit.clone()))
+    async fn abort_start(&self, why: String, pid: u32, exit: &ExitWatch) -> String {
+        let mut status = tokio::time::timeout(Duration::from_millis(300), exit.wait())
             .await
             .ok();
         signal_group(pid, nix::sys::signal::Signal::SIGKILL);
         if status.is_none() {
-            status = tokio::time::timeout(Duration::from_millis(500), wait_exit(exit.clone()))
+            status = tokio::time::timeout(Duration::from_millis(500), exit.wait())
                 .await
                 .ok()
                 .map(|s| format!("{s} (the host killed it; it did not exit by itself)"));
@@ -939,17 +923,6 @@ async fn within<T>(
             status.message()
         )),
         Err(_) => Err(format!("{what} did not answer within {limit:?}")),
-    }
-}
-
-async fn wait_exit(mut exit: watch::Receiver<Option<String>>) -> String {
-    loop {
-        if let Some(status) = exit.borrow_and_update().clone() {
-            return status;
-        }
-        if exit.changed().await.is_err() {
-            return "ended".to_owned();
-        }
     }
 }
 

@@ -91,7 +91,7 @@ impl<'a> Launch<'a> {
 
 /// How a started process ended, once it has.
 #[derive(Clone)]
-pub struct ExitWatch(pub(crate) watch::Receiver<Option<String>>);
+pub struct ExitWatch(watch::Receiver<Option<String>>);
 
 impl ExitWatch {
     /// How it ended in words (`exit status 1`, `killed by signal SIGKILL`,
