@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use futures_util::future::join_all;
 use plugwire_proto::cli::parse_invocation;
-use plugwire_proto::constants::{CALL_DEPTH_METADATA, MAX_STDIO_CHUNK};
+use plugwire_proto::constants::{CALL_CHAIN_METADATA, CALL_DEPTH_METADATA, MAX_STDIO_CHUNK};
 use plugwire_proto::names::{command_full_name, pattern_matches, validate_event_name};
 use plugwire_proto::pb;
 use serde_json::Value;
@@ -39,8 +39,10 @@ pub struct CallOptions {
     timeout: Option<Duration>,
     cancel: Option<CancellationToken>,
     progress: Option<mpsc::Sender<Progress>>,
-    /// How deep in a chain of tool calls this one is (PW-HOST-6).
+    /// How deep in a chain of tool calls this one is (PW-HOST-6), and in
+    /// which chain; `None` starts a new chain.
     pub(crate) depth: u32,
+    pub(crate) chain: Option<crate::call_chains::ChainId>,
 }
 
 impl CallOptions {
@@ -227,6 +229,8 @@ pub(crate) struct HostInner {
     pub(crate) launcher: Option<PathBuf>,
     /// What the machine offers the sandbox, detected on first use.
     pub(crate) support: std::sync::OnceLock<crate::sandbox::Support>,
+    /// Tool calls in flight into each plugin, for the call-depth limit.
+    pub(crate) call_chains: crate::call_chains::CallChains,
 }
 
 /// A plugin host.
@@ -269,6 +273,7 @@ impl Host {
     /// # Ok(()) }
     /// ```
     pub async fn start(config: HostConfig) -> Result<Self, HostError> {
+        crate::connection_limit::raise_fd_limit();
         let (manifests, problems) = crate::discovery::find(&config);
         for problem in &problems {
             tracing::warn!("{problem}");
@@ -306,6 +311,7 @@ impl Host {
                 spawner,
                 launcher,
                 support: std::sync::OnceLock::new(),
+                call_chains: Default::default(),
             }
         });
         let host = Self { inner };
@@ -692,38 +698,44 @@ impl HostInner {
             }
             return Ok((instance, conn, name.to_owned()));
         }
-        // A bare name: already-running plugins first, then start the rest.
-        let mut matches = self.bare_matches(tool);
-        if matches.is_empty() {
+        // A bare name resolves against every plugin's tools, running or
+        // not: matching only the running ones would hand the call to
+        // whichever plugin happened to start first (an impostor's `echo`
+        // while the real one is stopped). Plugins never started yet are
+        // started once to learn what they offer.
+        if self.instances.values().any(|i| i.known_tools().is_none()) {
             self.start_all().await;
-            matches = self.bare_matches(tool);
         }
-        match matches.len() {
-            0 => Err(Status::not_found(format!(
+        let owners: Vec<&Arc<Instance>> = self
+            .instances
+            .values()
+            .filter(|i| i.known_tools().is_some_and(|t| t.iter().any(|n| n == tool)))
+            .collect();
+        match owners.as_slice() {
+            [] => Err(Status::not_found(format!(
                 "no tool named {tool:?}; `plugwire tools` lists them, addressed as <plugin>.<tool>"
             ))),
-            1 => {
-                let (instance, conn) = matches.remove(0);
+            [instance] => {
+                let instance = (*instance).clone();
+                let conn = instance.ensure_ready().await?;
+                if !conn.tools_by_name.contains_key(tool) {
+                    return Err(Status::not_found(format!(
+                        "plugin {:?} no longer offers tool {tool:?} since it restarted",
+                        instance.name()
+                    )));
+                }
                 instance.touch();
                 Ok((instance, conn, tool.to_owned()))
             }
             _ => Err(Status::failed_precondition(format!(
                 "tool name {tool:?} is ambiguous: use {}",
-                matches
+                owners
                     .iter()
-                    .map(|(i, _)| format!("{}.{tool}", i.name()))
+                    .map(|i| format!("{}.{tool}", i.name()))
                     .collect::<Vec<_>>()
                     .join(" or ")
             ))),
         }
-    }
-
-    fn bare_matches(&self, tool: &str) -> Vec<(Arc<Instance>, Arc<Connection>)> {
-        self.running()
-            .into_iter()
-            .filter(|(_, c)| c.tools_by_name.contains_key(tool))
-            .map(|(i, c)| (i.clone(), c))
-            .collect()
     }
 
     pub(crate) async fn call_tool(
@@ -761,6 +773,13 @@ impl HostInner {
         let timeout = options.timeout.map_or(limit, |t| t.min(limit));
         let arguments_json = arguments.to_string();
         let depth = depth_metadata(options.depth + 1);
+        let chain = options
+            .chain
+            .unwrap_or_else(|| self.call_chains.new_chain());
+        let _in_flight = self
+            .call_chains
+            .enter(instance.name(), chain, options.depth + 1);
+        let chain = tonic::metadata::MetadataValue::from(chain);
         let use_stream = options.progress.is_some() && conn.progress;
         let call = async {
             if use_stream {
@@ -769,9 +788,9 @@ impl HostInner {
                     arguments_json,
                 });
                 request.set_timeout(timeout);
-                request
-                    .metadata_mut()
-                    .insert(CALL_DEPTH_METADATA, depth.clone());
+                let metadata = request.metadata_mut();
+                metadata.insert(CALL_DEPTH_METADATA, depth.clone());
+                metadata.insert(CALL_CHAIN_METADATA, chain.clone());
                 let mut stream = tools_client(&conn)
                     .call_tool_stream(request)
                     .await?
@@ -802,9 +821,9 @@ impl HostInner {
                     arguments_json,
                 });
                 request.set_timeout(timeout);
-                request
-                    .metadata_mut()
-                    .insert(CALL_DEPTH_METADATA, depth.clone());
+                let metadata = request.metadata_mut();
+                metadata.insert(CALL_DEPTH_METADATA, depth.clone());
+                metadata.insert(CALL_CHAIN_METADATA, chain.clone());
                 tools_client(&conn)
                     .call_tool(request)
                     .await?

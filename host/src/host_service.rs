@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Weak};
 
-use plugwire_proto::constants::{CALL_DEPTH_METADATA, MAX_CALL_DEPTH};
+use plugwire_proto::constants::{CALL_CHAIN_METADATA, MAX_CALL_DEPTH};
 use plugwire_proto::pb;
 use serde_json::Value;
 use tonic::transport::server::UdsConnectInfo;
@@ -118,11 +118,14 @@ impl pb::host_service_server::HostService for PluginHostService {
     ) -> Result<Response<pb::CallPluginToolResponse>, Status> {
         self.authorize(&request, "host.tools.call")?;
         let timeout = plugwire_deadline(request.metadata());
-        let depth: u32 = request
+        // The depth is the host's own count (PW-HOST-6); the plugin only
+        // says which of its in-flight chains this call continues.
+        let claimed = request
             .metadata()
-            .get(CALL_DEPTH_METADATA)
-            .and_then(|v| v.to_str().ok()?.parse().ok())
-            .unwrap_or(0);
+            .get(CALL_CHAIN_METADATA)
+            .and_then(|v| v.to_str().ok()?.parse().ok());
+        let host = self.host()?;
+        let (chain, depth) = host.call_chains.callback(&self.plugin, claimed);
         if depth >= MAX_CALL_DEPTH {
             return Err(Status::failed_precondition(format!(
                 "tool calls through the host are nested deeper than {MAX_CALL_DEPTH} (PW-HOST-6); is a plugin calling itself in a loop?"
@@ -132,13 +135,11 @@ impl pb::host_service_server::HostService for PluginHostService {
         let arguments = parse_payload(&request.arguments_json, "arguments_json")?;
         let mut options = crate::CallOptions::default();
         options.depth = depth;
+        options.chain = Some(chain);
         if let Some(t) = timeout {
             options = options.timeout(t);
         }
-        let output = self
-            .host()?
-            .call_tool(&request.tool, arguments, options)
-            .await?;
+        let output = host.call_tool(&request.tool, arguments, options).await?;
         Ok(Response::new(pb::CallPluginToolResponse {
             result: Some(pb::ToolResult {
                 is_error: output.is_error,

@@ -13,9 +13,8 @@ use plugwire_proto::pb;
 use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
-use tokio_stream::wrappers::UnixListenerStream;
 use tonic::Status;
-use tonic::transport::{Channel, Endpoint, Uri};
+use tonic::transport::Channel;
 use tracing::Instrument;
 
 use crate::discovery::Origin;
@@ -161,6 +160,10 @@ pub(crate) struct Instance {
     /// atomic, since every call touches it twice.
     last_used: AtomicU64,
     created: Instant,
+    /// Tool names from the last successful handshake, kept across stops so
+    /// that a bare tool name resolves against every plugin, not only the
+    /// ones that happen to be running.
+    known_tools: Mutex<Option<Arc<[String]>>>,
 }
 
 /// A snapshot of a plugin's status.
@@ -234,7 +237,16 @@ impl Instance {
             dropped_events: AtomicU64::new(0),
             last_used: AtomicU64::new(0),
             created: Instant::now(),
+            known_tools: Mutex::new(None),
         }
+    }
+
+    /// The tools it offered when it last started, if it ever did.
+    pub(crate) fn known_tools(&self) -> Option<Arc<[String]>> {
+        self.known_tools
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub(crate) fn name(&self) -> &str {
@@ -447,6 +459,7 @@ impl Instance {
             pgid: pgid.clone(),
             uid: peer_uid.clone(),
         };
+        let plugin_name = manifest.name.clone();
         tasks.push(tokio::spawn(async move {
             let _ = tonic::transport::Server::builder()
                 .add_service(
@@ -454,7 +467,11 @@ impl Instance {
                         .max_decoding_message_size(MAX_MESSAGE_SIZE)
                         .max_encoding_message_size(MAX_MESSAGE_SIZE),
                 )
-                .serve_with_incoming(UnixListenerStream::new(listener))
+                .serve_with_incoming(crate::connection_limit::accept_limited(
+                    listener,
+                    crate::connection_limit::MAX_HOST_CONNECTIONS,
+                    plugin_name,
+                ))
                 .await;
         }));
 
@@ -525,14 +542,15 @@ impl Instance {
 
         let limit = timeouts.handshake;
         let handshake_steps = async {
-            let channel = Endpoint::from_shared(format!("unix:{}", line.socket_path))
-                .map_err(|e| e.to_string())?
-                .origin(Uri::from_static("http://localhost"))
-                .connect_timeout(limit);
-            let channel = tokio::time::timeout(limit, channel.connect())
-                .await
-                .map_err(|_| format!("cannot connect to {} within {limit:?}", line.socket_path))?
-                .map_err(|e| format!("cannot connect to {}: {e}", line.socket_path))?;
+            let owner = peer_uid.load(Ordering::Acquire);
+            let channel = crate::plugin_socket::connect(
+                std::path::Path::new(&line.socket_path),
+                dir.path(),
+                owner,
+                limit,
+            )
+            .await
+            .map_err(|e| format!("cannot connect to {}: {e}", line.socket_path))?;
             let mut health_client =
                 tonic_health::pb::health_client::HealthClient::new(channel.clone());
             let health = within(
@@ -654,6 +672,8 @@ impl Instance {
             .map(|(i, t)| (t.decl.name.clone(), i))
             .collect();
         let generation = self.state().generation;
+        *self.known_tools.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some(tools.iter().map(|t| t.decl.name.clone()).collect());
         Ok(Connection {
             generation,
             channel,

@@ -176,11 +176,15 @@ impl Spawner {
             extra_env: &manifest.env,
             pass_env: launch.pass_env,
             launcher: launch.launcher,
-            sandbox: launch.sandbox.map(|p| p.spec_path.as_path()),
+            sandbox: launch.sandbox.map(|p| &p.spec_fd),
             data_dir: launch.sandbox.map(|p| p.data_dir.as_path()),
             cookie: launch.cookie,
         };
-        let mut child = self.spawn(command(&spec)).await.map_err(|e| StartFailure {
+        let spawned = match command(&spec) {
+            Ok(spawn) => self.spawn(spawn).await,
+            Err(e) => Err(e),
+        };
+        let mut child = spawned.map_err(|e| StartFailure {
             message: format!("cannot start {}: {e}", manifest.executable.display()),
             pid: None,
             stdout: Vec::new(),

@@ -24,7 +24,9 @@
 //! ```
 
 mod bootstrap;
+mod call_chains;
 pub mod config;
+mod connection_limit;
 pub mod discovery;
 pub mod grants;
 mod host;
@@ -33,6 +35,7 @@ mod instance;
 pub mod launch;
 pub mod logs;
 pub mod manifest;
+mod plugin_socket;
 mod process;
 pub mod sandbox;
 mod storage;

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc as std_mpsc;
 
@@ -30,6 +31,8 @@ pub struct Spawner {
 
 struct Job {
     command: Command,
+    /// Descriptors the child inherits, closed here once it is spawned.
+    _inherit: Vec<std::os::fd::OwnedFd>,
     runtime: tokio::runtime::Handle,
     reply: oneshot::Sender<std::io::Result<Child>>,
 }
@@ -54,11 +57,12 @@ impl Spawner {
         Ok(Self { jobs })
     }
 
-    pub(crate) async fn spawn(&self, command: Command) -> std::io::Result<Child> {
+    pub(crate) async fn spawn(&self, spawn: Spawn) -> std::io::Result<Child> {
         let (reply, answer) = oneshot::channel();
         self.jobs
             .send(Job {
-                command,
+                command: spawn.command,
+                _inherit: spawn.inherit,
                 runtime: tokio::runtime::Handle::current(),
                 reply,
             })
@@ -95,11 +99,16 @@ pub fn find_launcher(configured: Option<&Path>) -> Option<PathBuf> {
     })
 }
 
-/// A private runtime directory (PW-BOOT-11): 0700, short, removed on drop.
+/// A private runtime directory (PW-BOOT-11): 0700, short, removed on drop,
+/// inside this user's runtime base `<base>/plugwire-<uid>/` (mode 0711:
+/// a plugin can reach its own directory by name but list no other), which
+/// the sandbox hides from every plugin whose grants would show it.
 ///
 /// ```
+/// use std::os::unix::fs::PermissionsExt;
 /// let dir = plugwire_host::launch::runtime_dir().unwrap();
-/// assert!(dir.path().is_dir());
+/// let mode = std::fs::metadata(dir.path()).unwrap().permissions().mode();
+/// assert_eq!(mode & 0o777, 0o700);
 /// ```
 pub fn runtime_dir() -> std::io::Result<tempfile::TempDir> {
     let candidates = [
@@ -107,22 +116,43 @@ pub fn runtime_dir() -> std::io::Result<tempfile::TempDir> {
         Some(PathBuf::from("/tmp")),
         Some(std::env::temp_dir()),
     ];
+    let mut refused = Vec::new();
     for base in candidates.into_iter().flatten() {
+        let base = base.join(format!("plugwire-{}", nix::unistd::geteuid()));
         // "<base>/pw-XXXXXXXX/plugin.sock" must fit in sun_path.
-        if base.as_os_str().len() + 24 > MAX_SOCKET_PATH_LEN || !base.is_dir() {
+        if base.as_os_str().len() + 24 > MAX_SOCKET_PATH_LEN {
+            continue;
+        }
+        if let Err(why) = runtime_base(&base) {
+            refused.push(why);
             continue;
         }
         if let Ok(dir) = tempfile::Builder::new()
             .prefix("pw-")
             .rand_bytes(8)
+            .permissions(std::fs::Permissions::from_mode(0o700))
             .tempdir_in(&base)
         {
             return Ok(dir);
         }
     }
-    Err(std::io::Error::other(
-        "no short writable directory for plugin sockets: tried $XDG_RUNTIME_DIR, /tmp and $TMPDIR",
-    ))
+    Err(std::io::Error::other(format!(
+        "no short private directory for plugin sockets under $XDG_RUNTIME_DIR, /tmp or $TMPDIR{}",
+        refused.iter().map(|r| format!("; {r}")).collect::<String>()
+    )))
+}
+
+/// Creates the runtime base, or checks that the one there is ours and that
+/// nobody else can write it (another user could have made it first in a
+/// shared `/tmp`).
+fn runtime_base(base: &Path) -> Result<(), String> {
+    match std::fs::create_dir(base) {
+        Ok(()) => std::fs::set_permissions(base, std::fs::Permissions::from_mode(0o711))
+            .map_err(|e| format!("cannot set the mode of {}: {e}", base.display()))?,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(format!("cannot create {}: {e}", base.display())),
+    }
+    crate::sandbox::identity::check_private(base, 0o066)
 }
 
 /// Everything needed to start one plugin process.
@@ -137,22 +167,47 @@ pub(crate) struct LaunchSpec<'a> {
     pub extra_env: &'a BTreeMap<String, String>,
     pub pass_env: &'a [String],
     pub launcher: Option<&'a Path>,
-    /// The sandbox spec file, when sandboxed (requires the launcher).
-    pub sandbox: Option<&'a Path>,
+    /// The sealed sandbox spec, when sandboxed (requires the launcher).
+    pub sandbox: Option<&'a std::os::fd::OwnedFd>,
     /// The plugin's data directory, its `HOME` when sandboxed.
     pub data_dir: Option<&'a Path>,
     /// Whether to set the magic cookie (PW-BOOT-1).
     pub cookie: bool,
 }
 
+/// A command and the descriptors it inherits beyond stdio.
+pub(crate) struct Spawn {
+    pub command: Command,
+    pub inherit: Vec<std::os::fd::OwnedFd>,
+}
+
+/// A copy of `fd` that a spawned child inherits (every descriptor of the
+/// host is close-on-exec; this one is not, and lives only until the spawn).
+fn inheritable(fd: &std::os::fd::OwnedFd) -> std::io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    // SAFETY: F_DUPFD returns a new descriptor, owned at once; only the
+    // close-on-exec flag differs from the original's.
+    let raw = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD, 3) };
+    if raw < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: a new descriptor nothing else owns.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(raw) })
+}
+
 /// Builds the command: an allow-listed environment (PW-BOOT-10), its own
-/// process group (so the whole tree can be signalled), piped stdio.
-pub(crate) fn command(spec: &LaunchSpec<'_>) -> Command {
+/// process group (so the whole tree can be signalled), piped stdio; a
+/// sandbox spec travels as an inherited sealed descriptor, never a path.
+pub(crate) fn command(spec: &LaunchSpec<'_>) -> std::io::Result<Spawn> {
+    use std::os::fd::AsRawFd;
+    let mut inherit = Vec::new();
     let mut command = match spec.launcher {
         Some(launcher) => {
             let mut c = Command::new(launcher);
             if let Some(sandbox) = spec.sandbox {
-                c.arg("--sandbox").arg(sandbox);
+                let fd = inheritable(sandbox)?;
+                c.arg("--sandbox-fd").arg(fd.as_raw_fd().to_string());
+                inherit.push(fd);
             }
             c.arg(spec.executable);
             c.env(LAUNCHER_PARENT_VAR, std::process::id().to_string());
@@ -204,7 +259,7 @@ pub(crate) fn command(spec: &LaunchSpec<'_>) -> Command {
     for (name, value) in spec.extra_env {
         command.env(name, OsString::from(value));
     }
-    command
+    Ok(Spawn { command, inherit })
 }
 
 /// Signals a whole process group; a group that is already gone is fine.

@@ -51,12 +51,20 @@ fn list_as_table_and_json() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let table = text(&out.stdout);
     assert!(table.starts_with("PLUGIN"), "{table}");
-    for name in ["audit", "echo", "faulty", "kv", "probe", "wordcount"] {
+    for name in [
+        "audit",
+        "echo",
+        "faulty",
+        "hostile",
+        "kv",
+        "probe",
+        "wordcount",
+    ] {
         assert!(table.contains(name), "{table}");
     }
     let out = plugwire(&["--json", "list"], b"");
     let json: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(json["plugins"].as_array().unwrap().len(), 6);
+    assert_eq!(json["plugins"].as_array().unwrap().len(), 7);
     assert!(
         json["plugins"]
             .as_array()

@@ -64,6 +64,13 @@ pub const MAX_STDIO_CHUNK: usize = 64 * 1024;
 /// `HostService` calls it makes while serving that call.
 pub const CALL_DEPTH_METADATA: &str = "plugwire-call-depth";
 
+/// Metadata key carrying the id of the chain of tool calls a call belongs
+/// to (PW-HOST-6). The host sets it on every tool call to a plugin; a plugin
+/// copies it onto the `HostService` calls it makes while serving that call,
+/// so the host knows which of the plugin's calls the callback continues.
+/// The host counts depth itself and never trusts a depth a plugin sends.
+pub const CALL_CHAIN_METADATA: &str = "plugwire-call-chain";
+
 /// Deepest chain of tool calls through the host (PW-HOST-6).
 pub const MAX_CALL_DEPTH: u32 = 8;
 

@@ -3,11 +3,12 @@
 use std::path::Path;
 use std::time::Duration;
 
-use plugwire_proto::constants::{CALL_DEPTH_METADATA, MAX_MESSAGE_SIZE};
+use plugwire_proto::constants::{CALL_CHAIN_METADATA, CALL_DEPTH_METADATA, MAX_MESSAGE_SIZE};
 use plugwire_proto::pb;
 use plugwire_proto::pb::host_service_client::HostServiceClient;
 use serde_json::Value;
 use tonic::Status;
+use tonic::metadata::{Ascii, MetadataValue};
 use tonic::transport::{Channel, Endpoint, Uri};
 
 /// Deadline applied to every host call (PW-DL-3).
@@ -35,6 +36,8 @@ pub struct HostClient {
     client: HostServiceClient<Channel>,
     /// The depth of the tool call this client acts for (PW-HOST-6).
     depth: u32,
+    /// That call's chain id, echoed so the host knows which call continues.
+    chain: Option<MetadataValue<Ascii>>,
 }
 
 /// What became of an emitted event.
@@ -73,14 +76,16 @@ impl HostClient {
                 .max_decoding_message_size(MAX_MESSAGE_SIZE)
                 .max_encoding_message_size(MAX_MESSAGE_SIZE),
             depth: 0,
+            chain: None,
         })
     }
 
-    /// The same client acting for a call `depth` deep.
-    pub(crate) fn at_depth(&self, depth: u32) -> Self {
+    /// The same client acting for a call `depth` deep in `chain`.
+    pub(crate) fn for_call(&self, depth: u32, chain: Option<MetadataValue<Ascii>>) -> Self {
         Self {
             client: self.client.clone(),
             depth,
+            chain,
         }
     }
 
@@ -90,6 +95,11 @@ impl HostClient {
             && let Ok(value) = self.depth.to_string().parse()
         {
             request.metadata_mut().insert(CALL_DEPTH_METADATA, value);
+        }
+        if let Some(chain) = &self.chain {
+            request
+                .metadata_mut()
+                .insert(CALL_CHAIN_METADATA, chain.clone());
         }
         request
     }

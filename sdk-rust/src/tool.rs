@@ -378,6 +378,8 @@ pub struct ToolContext {
     pub(crate) progress: Option<mpsc::Sender<pb::ToolProgress>>,
     pub(crate) last_progress: Arc<Mutex<Option<f64>>>,
     pub(crate) depth: u32,
+    /// The chain id the host gave this call, echoed on host calls.
+    pub(crate) chain: Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>,
 }
 
 impl ToolContext {
@@ -392,6 +394,7 @@ impl ToolContext {
             progress,
             last_progress: Arc::new(Mutex::new(None)),
             depth: 0,
+            chain: None,
         }
     }
 
@@ -406,7 +409,9 @@ impl ToolContext {
     /// }
     /// ```
     pub fn host(&self) -> Result<crate::HostClient, crate::HostUnavailable> {
-        self.plugin.host().map(|h| h.at_depth(self.depth))
+        self.plugin
+            .host()
+            .map(|h| h.for_call(self.depth, self.chain.clone()))
     }
 
     /// Reports progress. Values must increase (PW-TOOL-11); a value not above

@@ -4,14 +4,17 @@
 //! host, keeps the host on the fast posix_spawn path and keeps
 //! non-async-signal-safe work out of a forked child.
 //!
-//! Usage: `plugwire-launcher [--sandbox <spec.json>] <executable> [args...]`,
+//! Usage: `plugwire-launcher [--sandbox-fd <fd>] <executable> [args...]`,
 //! with `PLUGWIRE_LAUNCHER_PARENT=<host pid>` in the environment.
 //!
 //! Always: ask to be killed when the host dies (`PR_SET_PDEATHSIG`) and make
-//! sure the host did not die before that took effect. With `--sandbox`:
-//! apply the spec (docs/sandbox.md) and exec the plugin inside it.
+//! sure the host did not die before that took effect. With `--sandbox-fd`:
+//! read the spec from that inherited descriptor, which must be a sealed
+//! memory file (nothing a plugin can write is ever read here: this program
+//! runs with the host's privileges), apply it (docs/sandbox.md) and exec the
+//! plugin inside it.
 
-use std::io::Read;
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -19,7 +22,6 @@ use std::process::{Command, ExitCode};
 use plugwire_host::sandbox::spec::SandboxSpec;
 
 const PARENT_VAR: &str = "PLUGWIRE_LAUNCHER_PARENT";
-const MAX_SPEC: u64 = 1 << 20;
 
 fn fail(message: impl std::fmt::Display) -> ExitCode {
     eprintln!("plugwire-launcher: {message}");
@@ -28,13 +30,23 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
 
 fn main() -> ExitCode {
     let mut args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
-    let mut spec_path: Option<PathBuf> = None;
-    if args.first().is_some_and(|a| a == "--sandbox") {
-        if args.len() < 2 {
-            return fail("--sandbox needs the spec file");
+    let mut spec_fd: Option<OwnedFd> = None;
+    if args.first().is_some_and(|a| a == "--sandbox-fd") {
+        let Some(fd) = args
+            .get(1)
+            .and_then(|a| a.to_str()?.parse::<i32>().ok())
+            .filter(|fd| *fd > 2)
+        else {
+            return fail("--sandbox-fd needs the number of an inherited descriptor above 2");
+        };
+        // SAFETY: F_GETFD only asks whether the descriptor is open.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+            return fail(format!("--sandbox-fd {fd}: no such open descriptor"));
         }
-        spec_path = Some(PathBuf::from(args.remove(1)));
-        args.remove(0);
+        // SAFETY: the descriptor is open, inherited for us alone, and
+        // owned from here on (closed before the plugin runs).
+        spec_fd = Some(unsafe { OwnedFd::from_raw_fd(fd) });
+        args.drain(..2);
     }
     if args.is_empty() {
         return fail(
@@ -54,7 +66,7 @@ fn main() -> ExitCode {
     {
         return fail("the host exited before the plugin started");
     }
-    match spec_path {
+    match spec_fd {
         None => {
             let error = Command::new(&executable)
                 .args(&args)
@@ -62,20 +74,12 @@ fn main() -> ExitCode {
                 .exec();
             fail(format!("cannot execute {}: {error}", executable.display()))
         }
-        Some(path) => {
-            let mut text = String::new();
-            let read =
-                std::fs::File::open(&path).and_then(|f| f.take(MAX_SPEC).read_to_string(&mut text));
-            if let Err(e) = read {
-                return fail(format!(
-                    "cannot read the sandbox spec {}: {e}",
-                    path.display()
-                ));
-            }
-            let spec: SandboxSpec = match serde_json::from_str(&text) {
+        Some(fd) => {
+            let spec = match SandboxSpec::read_sealed(&fd) {
                 Ok(spec) => spec,
-                Err(e) => return fail(format!("invalid sandbox spec {}: {e}", path.display())),
+                Err(e) => return fail(e),
             };
+            drop(fd);
             let error = plugwire_host::sandbox::launch::run(&spec, &executable, &args);
             fail(error)
         }

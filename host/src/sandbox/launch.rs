@@ -442,6 +442,19 @@ fn bind_with(source: &Path, target: &Path, writable: bool, extra: MsFlags) -> Re
         .map_err(|e| err("remount", target, e))
 }
 
+fn bind_all(new: &Path, binds: &[crate::sandbox::spec::Bind]) -> Result<(), String> {
+    for b in binds {
+        if !b.path.exists() {
+            if b.optional {
+                continue;
+            }
+            return Err(err("bind", &b.path, "does not exist"));
+        }
+        bind(&b.path, &inside(new, &b.path), b.writable)?;
+    }
+    Ok(())
+}
+
 fn build_root(root: &RootFs) -> Result<(), String> {
     let new = &root.new_root;
     mount(
@@ -481,14 +494,35 @@ fn build_root(root: &RootFs) -> Result<(), String> {
         )
         .map_err(|e| err("mount tmpfs on", &at, e))?;
     }
-    for b in &root.binds {
-        if !b.path.exists() {
-            if b.optional {
-                continue;
-            }
-            return Err(err("bind", &b.path, "does not exist"));
+    bind_all(new, &root.binds)?;
+    for dir in &root.masks {
+        let at = inside(new, dir);
+        // Only what a grant made visible needs hiding; creating the rest
+        // would only add empty directories.
+        if !at.is_dir() {
+            continue;
         }
-        bind(&b.path, &inside(new, &b.path), b.writable)?;
+        mount(
+            Some("tmpfs"),
+            &at,
+            Some("tmpfs"),
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+            Some("mode=0755,size=64k"),
+        )
+        .map_err(|e| err("hide", &at, e))?;
+    }
+    bind_all(new, &root.own)?;
+    for dir in &root.masks {
+        let at = inside(new, dir);
+        if at.is_dir() {
+            let flags = MsFlags::MS_REMOUNT
+                | MsFlags::MS_RDONLY
+                | MsFlags::MS_NOSUID
+                | MsFlags::MS_NODEV
+                | MsFlags::MS_NOEXEC;
+            // Busy when one of our own binds sits on top; it stays as it is.
+            let _ = mount(None::<&str>, &at, None::<&str>, flags, None::<&str>);
+        }
     }
     for (path, contents) in &root.files {
         let at = inside(new, path);

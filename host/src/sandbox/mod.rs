@@ -7,6 +7,7 @@
 //! spawns the launcher with posix_spawn, which stays fast in large hosts.
 
 pub mod cgroup;
+pub mod identity;
 pub mod launch;
 pub mod seccomp;
 pub mod spec;
@@ -242,17 +243,19 @@ pub const DEFAULT_PIDS: u32 = 512;
 /// Default open-file limit.
 pub const DEFAULT_OPEN_FILES: u64 = 1024;
 
-/// The uid and gid a root host runs sandboxed plugins as.
+/// The uid and gid of `nobody`, in examples of a spec.
 pub const NOBODY: (u32, u32) = (65534, 65534);
 
 /// A sandbox prepared for one plugin process.
 pub struct Prepared {
-    /// The spec file for the launcher.
-    pub spec_path: PathBuf,
+    /// The spec for the launcher, in a sealed memory file it inherits.
+    pub spec_fd: std::os::fd::OwnedFd,
     /// The cgroup, removed when this is dropped.
     pub cgroup: Option<Arc<Cgroup>>,
     /// The uid the plugin appears as to the host (for peer checks).
     pub host_uid: u32,
+    /// The uid leased to this instance on a root host, released on drop.
+    pub identity: Option<identity::Identity>,
     /// The plugin's private data directory (also its `HOME`).
     pub data_dir: PathBuf,
     _new_root: tempfile::TempDir,
@@ -292,27 +295,42 @@ pub fn prepare(request: &Request<'_>, support: &Support) -> Result<Prepared, Str
     for m in &missing {
         tracing::warn!(plugin = %manifest.name, "sandbox: running without {m} (best effort)");
     }
-    let run_as = if support.root { NOBODY } else { (0, 0) };
-    let host_uid = if support.root {
-        NOBODY.0
+    // A root host gives every instance a uid of its own; an unprivileged
+    // host maps its user to 0 inside a user namespace of the plugin's own.
+    let identity = if support.root {
+        Some(identity::lease_in(&lease_dir(request.data_root))?)
     } else {
-        nix::unistd::geteuid().as_raw()
+        None
+    };
+    let (run_as, host_uid) = match &identity {
+        Some(id) => ((id.uid, id.gid()), id.uid),
+        None => ((0, 0), nix::unistd::geteuid().as_raw()),
     };
     if support.root {
-        check_reachable(&manifest.executable, NOBODY.0)?;
+        check_reachable(&manifest.executable, host_uid)?;
     }
 
     let data_dir = request.data_root.join("plugins").join(&manifest.name);
     std::fs::create_dir_all(&data_dir)
         .map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
-    if support.root {
-        let owner = Some(nix::unistd::Uid::from_raw(NOBODY.0));
-        let group = Some(nix::unistd::Gid::from_raw(NOBODY.1));
-        for dir in [request.runtime_dir, data_dir.as_path()] {
-            nix::unistd::chown(dir, owner, group)
-                .map_err(|e| format!("cannot hand {} to the plugin: {e}", dir.display()))?;
-        }
-        // The host's callback socket, inside the private runtime directory.
+    for dir in [request.runtime_dir, data_dir.as_path()] {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| format!("cannot restrict {}: {e}", dir.display()))?;
+    }
+    if let Some(id) = &identity {
+        let owner = Some(nix::unistd::Uid::from_raw(id.uid));
+        let group = Some(nix::unistd::Gid::from_raw(id.gid()));
+        nix::unistd::chown(request.runtime_dir, owner, group).map_err(|e| {
+            format!(
+                "cannot hand {} to the plugin: {e}",
+                request.runtime_dir.display()
+            )
+        })?;
+        // The data directory outlives instances, and each gets a new uid.
+        identity::chown_tree(&data_dir, id.uid, id.gid())
+            .map_err(|e| format!("cannot hand the data directory to the plugin: {e}"))?;
+        // The host's callback socket, inside the private runtime directory:
+        // the directory's owner is the only one who can reach it.
         let socket = request.runtime_dir.join("host.sock");
         let _ = std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o666));
     }
@@ -360,6 +378,7 @@ pub fn prepare(request: &Request<'_>, support: &Support) -> Result<Prepared, Str
         request,
         new_root.path(),
         &data_dir,
+        run_as,
         cgroup.is_some().then(|| cgroup_mount(support)).flatten(),
     );
     let landlock = (support.landlock.is_ok() || request.level == SandboxLevel::Strict)
@@ -389,19 +408,28 @@ pub fn prepare(request: &Request<'_>, support: &Support) -> Result<Prepared, Str
         seccomp: support.seccomp || !request.best_effort,
         workdir: manifest.dir.clone(),
     };
-    let spec_path = request.runtime_dir.join("sandbox.json");
-    let text = serde_json::to_string(&spec).map_err(|e| e.to_string())?;
-    std::fs::write(&spec_path, text)
-        .map_err(|e| format!("cannot write {}: {e}", spec_path.display()))?;
-    std::fs::set_permissions(&spec_path, std::fs::Permissions::from_mode(0o600))
-        .map_err(|e| e.to_string())?;
+    let spec_fd = spec
+        .seal()
+        .map_err(|e| format!("cannot pass the sandbox spec to the launcher: {e}"))?;
     Ok(Prepared {
-        spec_path,
+        spec_fd,
         cgroup,
         host_uid,
+        identity,
         data_dir,
         _new_root: new_root,
     })
+}
+
+/// Where uid leases are kept: machine-wide under `/run` so that every host
+/// on the machine draws from one pool, or beside the data when there is no
+/// `/run`.
+fn lease_dir(data_root: &Path) -> PathBuf {
+    if Path::new("/run").is_dir() {
+        PathBuf::from(identity::LEASE_DIR)
+    } else {
+        data_root.join("uids")
+    }
 }
 
 fn cgroup_mount(support: &Support) -> Option<CgroupMount> {
@@ -434,6 +462,7 @@ fn root_fs(
     request: &Request<'_>,
     new_root: &Path,
     data_dir: &Path,
+    (uid, gid): (u32, u32),
     cgroupfs: Option<CgroupMount>,
 ) -> RootFs {
     let mut binds = Vec::new();
@@ -466,13 +495,6 @@ fn root_fs(
             optional: true,
         });
     }
-    for path in [request.runtime_dir, data_dir] {
-        binds.push(Bind {
-            path: path.to_path_buf(),
-            writable: true,
-            optional: false,
-        });
-    }
     for path in &request.write {
         binds.push(Bind {
             path: path.clone(),
@@ -480,16 +502,39 @@ fn root_fs(
             optional: true,
         });
     }
+    // Every other plugin's runtime directory and data live under these; a
+    // grant that covers them (`read:/tmp`) must not reveal them, so they
+    // are hidden under an empty tmpfs before the plugin's own are bound.
+    let mut masks: Vec<PathBuf> = Vec::new();
+    for dir in [request.runtime_dir.parent(), data_dir.parent()]
+        .into_iter()
+        .flatten()
+    {
+        if !masks.iter().any(|m| m == dir) {
+            masks.push(dir.to_path_buf());
+        }
+    }
+    let own = [request.runtime_dir, data_dir]
+        .into_iter()
+        .map(|path| Bind {
+            path: path.to_path_buf(),
+            writable: true,
+            optional: false,
+        })
+        .collect();
+    let passwd = format!(
+        "root:x:0:0:root:/:/usr/sbin/nologin\nplugin:x:{uid}:{gid}:plugin:/nonexistent:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
+    );
+    let group = format!("root:x:0:\nplugin:x:{gid}:\nnogroup:x:65534:\n");
     RootFs {
         new_root: new_root.to_path_buf(),
         binds,
+        masks,
+        own,
         symlinks,
         files: vec![
-            (
-                PathBuf::from("/etc/passwd"),
-                "root:x:0:0:root:/:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n".into(),
-            ),
-            (PathBuf::from("/etc/group"), "root:x:0:\nnogroup:x:65534:\n".into()),
+            (PathBuf::from("/etc/passwd"), passwd),
+            (PathBuf::from("/etc/group"), group),
             (PathBuf::from("/etc/hostname"), "plugwire\n".into()),
         ],
         tmpfs: vec![PathBuf::from("/tmp")],
@@ -568,6 +613,8 @@ pub fn example_spec() -> SandboxSpec {
         root: Some(RootFs {
             new_root: PathBuf::from("/tmp/pwr-x"),
             binds: Vec::new(),
+            masks: Vec::new(),
+            own: Vec::new(),
             symlinks: Vec::new(),
             files: Vec::new(),
             tmpfs: Vec::new(),

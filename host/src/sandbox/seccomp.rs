@@ -44,7 +44,16 @@ pub const DENIED: &[(&str, i64)] = &[
     ("swapoff", libc::SYS_swapoff),
     ("acct", libc::SYS_acct),
     ("quotactl", libc::SYS_quotactl),
+    // io_uring runs system calls from kernel threads that seccomp never
+    // sees, and has been the source of most recent kernel escapes.
+    ("io_uring_setup", libc::SYS_io_uring_setup),
+    ("io_uring_enter", libc::SYS_io_uring_enter),
+    ("io_uring_register", libc::SYS_io_uring_register),
 ];
+
+/// Socket families refused by `socket(2)`: `AF_VSOCK` reaches the
+/// hypervisor and other guests, past the network namespace.
+pub const DENIED_SOCKET_FAMILIES: &[(&str, u32)] = &[("AF_VSOCK", libc::AF_VSOCK as u32)];
 
 /// `clone` flags that create namespaces; `clone` with any is refused.
 const NAMESPACE_FLAGS: [u64; 7] = [
@@ -80,6 +89,20 @@ pub fn filters() -> Result<Vec<BpfProgram>, String> {
         })
         .collect::<Result<Vec<_>, String>>()?;
     rules.insert(libc::SYS_clone, clone_rules);
+    let socket_rules = DENIED_SOCKET_FAMILIES
+        .iter()
+        .map(|(_, family)| {
+            let condition = SeccompCondition::new(
+                0,
+                SeccompCmpArgLen::Dword,
+                SeccompCmpOp::Eq,
+                u64::from(*family),
+            )
+            .map_err(|e| e.to_string())?;
+            SeccompRule::new(vec![condition]).map_err(|e| e.to_string())
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    rules.insert(libc::SYS_socket, socket_rules);
     let deny = SeccompFilter::new(
         rules,
         SeccompAction::Allow,
@@ -126,6 +149,7 @@ mod tests {
             "unshare",
             "setns",
             "init_module",
+            "io_uring_setup",
         ] {
             assert!(DENIED.iter().any(|(n, _)| *n == name), "{name}");
         }

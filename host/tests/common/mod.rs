@@ -50,6 +50,33 @@ impl Plugins {
         }
     }
 
+    /// Adds a copy of example `from` named `name` (its manifest renamed,
+    /// and the plugin told its new name through `<FROM>_PLUGIN_NAME`, which
+    /// echo and hostile read).
+    pub fn copy_as(&self, from: &str, name: &str) {
+        let to = self.dir.path().join(name);
+        std::fs::create_dir_all(&to).unwrap();
+        for entry in std::fs::read_dir(examples().join(from)).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+        let variable = format!("{}_PLUGIN_NAME", from.to_uppercase());
+        self.edit(name, |t| {
+            t.replacen(
+                &format!("name = \"{from}\""),
+                &format!("name = \"{name}\""),
+                1,
+            )
+            .replacen(
+                &format!("executable = \"plugwire-example-{from}\""),
+                &format!(
+                    "executable = \"plugwire-example-{from}\"\nenv = {{ {variable} = \"{name}\" }}"
+                ),
+                1,
+            )
+        });
+    }
+
     /// Appends TOML to a plugin's manifest (e.g. a `[run]` env override).
     pub fn edit(&self, name: &str, edit: impl FnOnce(String) -> String) {
         let path = self.dir.path().join(name).join("plugin.toml");

@@ -1,6 +1,7 @@
 //! `ToolService`: list, call, and call with progress.
 
 use std::sync::Arc;
+use tonic::metadata::{Ascii, MetadataValue};
 
 use plugwire_proto::pb;
 use tokio::sync::mpsc;
@@ -31,7 +32,7 @@ impl pb::tool_service_server::ToolService for ToolSvc {
     ) -> Result<Response<pb::CallToolResponse>, Status> {
         let rt = &self.0;
         let guard = rt.lifecycle.begin_call()?;
-        let depth = call_depth(request.metadata());
+        let (depth, chain) = call_position(request.metadata());
         let request = request.into_inner();
         let tool = rt.tool(&request.name)?;
         // tonic drops this future when the client cancels or the deadline
@@ -40,6 +41,7 @@ impl pb::tool_service_server::ToolService for ToolSvc {
         let _cancel_on_drop = guard.token.clone().drop_guard();
         let mut cx = ToolContext::new(rt.handle.clone(), guard.token.clone(), None);
         cx.depth = depth;
+        cx.chain = chain;
         let result = tool.invoke(&request.arguments_json, cx).await?;
         Ok(Response::new(pb::CallToolResponse {
             result: Some(result),
@@ -55,7 +57,7 @@ impl pb::tool_service_server::ToolService for ToolSvc {
         let rt = self.0.clone();
         let guard = rt.lifecycle.begin_call()?;
         let deadline = grpc_timeout(request.metadata()).map(|d| tokio::time::Instant::now() + d);
-        let depth = call_depth(request.metadata());
+        let (depth, chain) = call_position(request.metadata());
         let request = request.into_inner();
         rt.tool(&request.name)?;
         let (tx, rx) = mpsc::channel::<StreamItem>(16);
@@ -64,6 +66,7 @@ impl pb::tool_service_server::ToolService for ToolSvc {
             let (progress_tx, mut progress_rx) = mpsc::channel(16);
             let mut cx = ToolContext::new(rt.handle.clone(), token.clone(), Some(progress_tx));
             cx.depth = depth;
+            cx.chain = chain;
             let tool = match rt.tool(&request.name) {
                 Ok(tool) => tool,
                 Err(status) => {
@@ -117,12 +120,17 @@ impl pb::tool_service_server::ToolService for ToolSvc {
     }
 }
 
-/// The depth the host gave this call (PW-HOST-6); 0 when absent.
-fn call_depth(metadata: &tonic::metadata::MetadataMap) -> u32 {
-    metadata
+/// The depth and chain the host gave this call (PW-HOST-6); 0 and none
+/// when absent.
+fn call_position(metadata: &tonic::metadata::MetadataMap) -> (u32, Option<MetadataValue<Ascii>>) {
+    let depth = metadata
         .get(plugwire_proto::constants::CALL_DEPTH_METADATA)
         .and_then(|v| v.to_str().ok()?.parse().ok())
-        .unwrap_or(0)
+        .unwrap_or(0);
+    let chain = metadata
+        .get(plugwire_proto::constants::CALL_CHAIN_METADATA)
+        .cloned();
+    (depth, chain)
 }
 
 fn progress_message(progress: pb::ToolProgress) -> pb::CallToolStreamResponse {

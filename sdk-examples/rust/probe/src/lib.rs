@@ -205,6 +205,17 @@ fn escapes(args: &ReportArgs) -> Value {
         };
         let r = libc::setrlimit(libc::RLIMIT_NOFILE, &raised);
         out.insert("raise_rlimit".into(), errno_outcome(r as libc::c_long));
+        let mut params = [0u8; 120];
+        let fd = libc::syscall(libc::SYS_io_uring_setup, 4u32, params.as_mut_ptr());
+        if fd >= 0 {
+            libc::close(fd as i32);
+        }
+        out.insert("io_uring".into(), errno_outcome(fd));
+        let fd = libc::socket(libc::AF_VSOCK, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        if fd >= 0 {
+            libc::close(fd);
+        }
+        out.insert("vsock".into(), errno_outcome(fd as libc::c_long));
     }
     Value::Object(out)
 }

@@ -1,0 +1,309 @@
+//! The attack suite: each test performs one attack from docs/security.md
+//! with the `hostile` plugin (or as a hostile local user would) and asserts
+//! that it was refused and that the host kept serving.
+
+mod common;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::{Plugins, eventually};
+use plugwire_host::sandbox::SandboxLevel;
+use plugwire_host::{CallOptions, Host};
+use serde_json::{Value, json};
+
+async fn call(host: &Host, tool: &str, args: Value) -> Value {
+    host.call_tool(tool, args, CallOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("{tool}: {e}"))
+        .content
+}
+
+fn root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// Where this user's runtime directories are made.
+fn runtime_base() -> PathBuf {
+    let dir = plugwire_host::launch::runtime_dir().unwrap();
+    dir.path().parent().unwrap().to_path_buf()
+}
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+/// Finding 1: a process running as the plugin's uid replaces the sandbox
+/// specification in the runtime directory (here: the test plants a spec
+/// that runs as root without seccomp, and a FIFO, into every runtime
+/// directory as it appears). The launcher never reads a file from there.
+#[tokio::test]
+async fn a_planted_sandbox_spec_is_never_read() {
+    let plugins = Plugins::new(&["probe"]);
+    let base = runtime_base();
+    let mut evil = plugwire_host::sandbox::example_spec();
+    evil.run_as = (0, 0);
+    evil.seccomp = false;
+    evil.root = None;
+    let evil = serde_json::to_string(&evil).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let planter = {
+        let stop = stop.clone();
+        let base = base.clone();
+        std::thread::spawn(move || {
+            let mut planted = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                for dir in std::fs::read_dir(&base).into_iter().flatten().flatten() {
+                    for name in ["sandbox.json", "spec.json"] {
+                        let path = dir.path().join(name);
+                        if !path.exists() && std::fs::write(&path, &evil).is_ok() {
+                            planted += 1;
+                        }
+                    }
+                    let fifo = dir.path().join("sandbox.fifo");
+                    let _ =
+                        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o666));
+                }
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            planted
+        })
+    };
+    for _ in 0..3 {
+        let host = Host::start(plugins.config().sandbox(SandboxLevel::Standard))
+            .await
+            .unwrap();
+        let r = call(&host, "probe.report", json!({})).await;
+        assert_eq!(r["seccomp"], "2", "still under seccomp: {r}");
+        assert_eq!(r["cap_eff"], "0000000000000000");
+        if root() {
+            assert_ne!(r["uid"], 0, "never root: {r}");
+        }
+        host.shutdown().await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(planter.join().unwrap() > 0, "the attack ran");
+}
+
+/// Finding 1, from the launcher's side: a spec handed over any other way
+/// than a sealed memory file (a path, a plain file's descriptor) is refused.
+#[test]
+fn the_launcher_takes_only_a_sealed_spec() {
+    use std::os::unix::process::CommandExt;
+    let launcher = env!("CARGO_BIN_EXE_plugwire-launcher");
+    let out = std::process::Command::new(launcher)
+        .args(["--sandbox", "/tmp/spec.json", "/bin/true"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "an old-style spec path was accepted");
+
+    let mut plain = tempfile::tempfile().unwrap();
+    std::io::Write::write_all(
+        &mut plain,
+        serde_json::to_string(&plugwire_host::sandbox::example_spec())
+            .unwrap()
+            .as_bytes(),
+    )
+    .unwrap();
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&plain);
+    let mut command = std::process::Command::new(launcher);
+    command.args(["--sandbox-fd", "100", "/bin/true"]);
+    // SAFETY: dup2 is async-signal-safe; the child execs right after.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::dup2(fd, 100) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = command.output().unwrap();
+    assert_eq!(out.status.code(), Some(127));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("not a sealed memory file"), "{stderr}");
+}
+
+/// Finding 2: a plugin granted `read:` of the directory holding every
+/// runtime directory tries to list another plugin's, and to connect to its
+/// plugin socket and its host socket.
+#[tokio::test]
+async fn plugins_cannot_reach_each_other() {
+    let plugins = Plugins::new(&["hostile"]);
+    plugins.copy_as("hostile", "victim");
+    let base = runtime_base();
+    let exposed = base.parent().unwrap().display().to_string();
+    plugins.edit("hostile", |t| {
+        t.replace(
+            "[permissions]\n",
+            &format!("[permissions]\nread = [{exposed:?}]\n"),
+        )
+    });
+    let host = Host::start(plugins.config().sandbox(SandboxLevel::Standard))
+        .await
+        .unwrap();
+    let me = call(&host, "hostile.whoami", json!({})).await;
+    let victim = call(&host, "victim.whoami", json!({})).await;
+    if root() {
+        assert_ne!(me["uid"], victim["uid"], "each plugin has a uid of its own");
+    }
+    let victim_dir = victim["runtime_dir"].as_str().unwrap();
+    let listing = call(&host, "hostile.list", json!({"path": base})).await;
+    let others: Vec<&Value> = listing
+        .as_array()
+        .map(|entries| {
+            entries
+                .iter()
+                .filter(|e| {
+                    let own = Path::new(me["runtime_dir"].as_str().unwrap());
+                    own.file_name().and_then(|n| n.to_str()) != e.as_str()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        others.is_empty(),
+        "no other runtime directory is visible: {listing}"
+    );
+    let listed = call(&host, "hostile.list", json!({"path": victim_dir})).await;
+    assert!(
+        listed.as_str().is_some_and(|s| s.starts_with("denied")),
+        "{listed}"
+    );
+    for socket in ["plugin.sock", "host.sock"] {
+        let path = format!("{victim_dir}/{socket}");
+        let outcome = call(&host, "hostile.connect", json!({"path": path})).await;
+        assert!(
+            outcome.as_str().unwrap().starts_with("denied"),
+            "{socket}: {outcome}"
+        );
+    }
+    // The victim still serves.
+    call(&host, "victim.whoami", json!({})).await;
+    host.shutdown().await;
+}
+
+/// Finding 3: a plugin with no permissions opens thousands of connections
+/// to its host socket from many processes. The host holds at most a few,
+/// and starts and serves another plugin meanwhile.
+#[tokio::test]
+async fn a_host_socket_flood_cannot_exhaust_the_host() {
+    let plugins = Plugins::new(&["hostile", "echo"]);
+    let host = plugins.host().await;
+    call(&host, "hostile.whoami", json!({})).await;
+    let before = open_fds();
+    let flood = call(
+        &host,
+        "hostile.flood_host_socket",
+        json!({"processes": 30, "connections": 200, "hold_ms": 4000}),
+    )
+    .await;
+    assert_eq!(flood["processes"], 30, "{flood}");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let during = open_fds();
+    assert!(
+        during < before + 64,
+        "the host holds {during} fds during the flood (had {before})"
+    );
+    let out = call(&host, "echo.echo", json!({"text": "still here"})).await;
+    assert_eq!(out, "still here");
+    host.shutdown().await;
+}
+
+/// Finding 4: the plugin makes its socket path a symbolic link to another
+/// program's socket. The host refuses to dial it.
+#[tokio::test]
+async fn the_host_never_dials_through_a_link() {
+    let plugins = Plugins::new(&["hostile"]);
+    let outside = tempfile::tempdir().unwrap();
+    let target = outside.path().join("victim.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&target).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    plugins.edit("hostile", |t| {
+        t.replace(
+            "executable = \"plugwire-example-hostile\"",
+            &format!(
+                "executable = \"plugwire-example-hostile\"\nenv = {{ HOSTILE_MODE = \"socket-symlink\", HOSTILE_TARGET = {:?} }}",
+                target.display().to_string()
+            ),
+        )
+    });
+    let host = plugins.host().await;
+    let err = host
+        .call_tool("hostile.whoami", json!({}), CallOptions::default())
+        .await
+        .unwrap_err();
+    assert!(err.message().contains("symbolic link"), "{err}");
+    assert!(
+        listener.accept().is_err(),
+        "nothing connected to the socket outside"
+    );
+    host.shutdown().await;
+}
+
+/// Finding 6: a plugin calls itself through the host without the call-depth
+/// header. The host counts the depth itself and stops the loop.
+#[tokio::test]
+async fn call_depth_is_counted_by_the_host() {
+    let plugins = Plugins::new(&["hostile"]);
+    let host = plugins.host().await;
+    let out = call(&host, "hostile.recurse", json!({})).await;
+    let stopped = out["stopped_at"].as_u64().unwrap();
+    assert!(
+        stopped <= u64::from(plugwire_proto::constants::MAX_CALL_DEPTH),
+        "{out}"
+    );
+    assert!(
+        out["by"].as_str().unwrap().contains("nested deeper"),
+        "stopped by the host: {out}"
+    );
+    host.shutdown().await;
+}
+
+/// Finding 7: with lazy start, an impostor offering a tool named like the
+/// real plugin's is started first; a bare name must not reach it.
+#[tokio::test]
+async fn a_bare_tool_name_never_goes_to_an_impostor() {
+    let plugins = Plugins::new(&["echo"]);
+    plugins.copy_as("echo", "aaa-impostor");
+    let host = plugins.host().await;
+    // Only the impostor is running.
+    call(&host, "aaa-impostor.echo", json!({"text": "x"})).await;
+    let err = host
+        .call_tool("echo", json!({"text": "x"}), CallOptions::default())
+        .await
+        .unwrap_err();
+    assert!(err.message().contains("ambiguous"), "{err}");
+    assert!(err.message().contains("echo.echo"), "{err}");
+    host.shutdown().await;
+}
+
+/// The runtime directory of a sandboxed plugin is 0700 and holds nothing
+/// but the two sockets.
+#[tokio::test]
+async fn runtime_directories_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let plugins = Plugins::new(&["hostile"]);
+    let host = Host::start(plugins.config().sandbox(SandboxLevel::Standard))
+        .await
+        .unwrap();
+    let me = call(&host, "hostile.whoami", json!({})).await;
+    let dir = PathBuf::from(me["runtime_dir"].as_str().unwrap());
+    let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o700);
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["host.sock", "plugin.sock"]);
+    let base_mode = std::fs::metadata(dir.parent().unwrap())
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(base_mode & 0o777, 0o711);
+    host.shutdown().await;
+    assert!(eventually(Duration::from_secs(2), || !dir.exists()).await);
+    let _ = std::fs::File::open("/dev/null").map(|mut f| f.read(&mut [0u8; 0]));
+}
