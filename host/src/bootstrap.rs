@@ -44,6 +44,7 @@ impl LineFailure {
             if seen.is_empty() {
                 "nothing".to_owned()
             } else {
+                // Debug quoting escapes control characters.
                 format!("{:?}", String::from_utf8_lossy(seen))
             }
         };

@@ -17,7 +17,9 @@ fn manifests(config: &HostConfig) -> Vec<Manifest> {
         .collect()
 }
 
-/// `plugwire grant` and `plugwire revoke`.
+/// `plugwire grant` and `plugwire revoke`. A grant is recorded for the
+/// plugin found under that name, bound to its directory and digest, and only
+/// for permissions its manifest requests.
 pub(crate) fn change(
     config: &HostConfig,
     plugin: &str,
@@ -25,27 +27,42 @@ pub(crate) fn change(
     grant: bool,
 ) -> Result<ExitCode, Failure> {
     let path = Grants::default_path();
+    // Never overwrite a file we could not read: that would lose its grants.
     let mut grants = Grants::load(&path).map_err(Failure::new)?;
     if grant {
+        let manifest = manifests(config)
+            .into_iter()
+            .find(|m| m.name == plugin)
+            .ok_or_else(|| {
+                Failure::new(format!("no plugin named {plugin:?}"))
+                    .hint("a grant is recorded for one plugin directory: add --plugin-dir DIR")
+            })?;
+        let wanted: Vec<String> = requested(&manifest)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         let names: Vec<String> = if permissions.is_empty() {
-            let manifest = manifests(config)
-                .into_iter()
-                .find(|m| m.name == plugin)
-                .ok_or_else(|| {
-                    Failure::new(format!("no plugin named {plugin:?}"))
-                        .hint("name the permissions, or add --plugin-dir")
-                })?;
-            requested(&manifest)
-                .iter()
-                .map(ToString::to_string)
-                .collect()
+            wanted.clone()
         } else {
             permissions.to_vec()
         };
-        for name in &names {
-            println!("granted {plugin} {name}");
+        if let Some(unknown) = names.iter().find(|n| !wanted.contains(n)) {
+            return Err(Failure::new(format!(
+                "plugin {plugin:?} does not request {unknown:?}; it requests {}",
+                if wanted.is_empty() {
+                    "nothing".to_owned()
+                } else {
+                    wanted.join(", ")
+                }
+            ))
+            .hint("a grant can only give what the plugin's manifest asks for"));
         }
-        grants.grant(plugin, names);
+        grants
+            .grant_to(&manifest, names.iter().cloned())
+            .map_err(Failure::new)?;
+        for name in &names {
+            println!("granted {plugin} {name} (to {})", manifest.dir.display());
+        }
     } else {
         grants.revoke(plugin, permissions.iter().cloned());
         println!(
@@ -68,7 +85,6 @@ pub(crate) fn ask(config: &mut HostConfig) -> Result<(), Failure> {
     if config.grants.all || !std::io::stdin().is_terminal() || std::env::var_os("CI").is_some() {
         return Ok(());
     }
-    let mut changed = false;
     for manifest in manifests(config) {
         let missing = config.grants.missing(&manifest);
         if missing.is_empty() {
@@ -83,18 +99,14 @@ pub(crate) fn ask(config: &mut HostConfig) -> Result<(), Failure> {
         let mut answer = String::new();
         let _ = std::io::stdin().lock().read_line(&mut answer);
         if matches!(answer.trim(), "y" | "Y" | "yes") {
-            config
-                .grants
-                .grant(&manifest.name, missing.iter().map(ToString::to_string));
-            changed = true;
+            let names: Vec<String> = missing.iter().map(ToString::to_string).collect();
+            let mut stored = Grants::load(&Grants::default_path()).map_err(Failure::new)?;
+            stored
+                .grant_to(&manifest, names.iter().cloned())
+                .map_err(Failure::new)?;
+            stored.save(&Grants::default_path()).map_err(Failure::new)?;
+            config.grants.grant(&manifest.name, names);
         }
-    }
-    if changed {
-        let mut stored = Grants::load(&Grants::default_path()).map_err(Failure::new)?;
-        for (plugin, set) in &config.grants.plugins {
-            stored.grant(plugin, set.iter().cloned());
-        }
-        stored.save(&Grants::default_path()).map_err(Failure::new)?;
     }
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! Human tables, JSON output and error reports of the CLI.
 
+use plugwire_proto::text::{escape_controls, escape_line};
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -55,9 +56,10 @@ impl Failure {
     }
 
     pub(crate) fn report(self) -> ExitCode {
-        eprintln!("error: {}", self.message);
+        // Errors quote plugins (their stderr, their messages).
+        eprintln!("error: {}", escape_controls(&self.message));
         if let Some(hint) = self.hint {
-            eprintln!("hint: {hint}");
+            eprintln!("hint: {}", escape_controls(&hint));
         }
         ExitCode::from(self.code)
     }
@@ -71,7 +73,13 @@ pub(crate) fn print_json(value: &Value) {
 }
 
 /// A plain aligned table.
+/// A table; every cell is escaped (names and descriptions come from
+/// plugins).
 pub(crate) fn table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
+    let rows: Vec<Vec<String>> = rows
+        .into_iter()
+        .map(|row| row.iter().map(|c| escape_line(c).into_owned()).collect())
+        .collect();
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for row in &rows {
         for (i, cell) in row.iter().enumerate() {
@@ -205,23 +213,32 @@ pub(crate) async fn info(host: &Host, plugin: &str, as_json: bool) -> Result<Exi
             "providers": providers.iter().map(|p| json!({"service": p.1, "name": p.2})).collect::<Vec<_>>(),
         }));
     } else {
-        println!("{} {} ({})", status.name, status.version, status.state);
+        let mut text = format!("{} {} ({})\n", status.name, status.version, status.state);
         if !status.description.is_empty() {
-            println!("  {}", status.description);
+            text.push_str(&format!("  {}\n", escape_line(&status.description)));
         }
-        println!("  directory: {}", status.dir.display());
+        text.push_str(&format!("  directory: {}\n", status.dir.display()));
         if let Some(sdk) = &status.sdk {
-            println!("  sdk: {sdk}");
+            text.push_str(&format!("  sdk: {}\n", escape_line(sdk)));
         }
         if let Some(error) = &status.last_error {
-            println!("  last error: {error}");
+            text.push_str(&format!("  last error: {}\n", escape_controls(error)));
         }
         for t in &tools {
-            println!("  tool {}: {}", t.qualified, t.description);
+            text.push_str(&format!(
+                "  tool {}: {}\n",
+                t.qualified,
+                escape_line(&t.description)
+            ));
         }
         for c in &commands {
-            println!("  command {}: {}", c.full_name, c.declaration.short);
+            text.push_str(&format!(
+                "  command {}: {}\n",
+                c.full_name,
+                escape_line(&c.declaration.short)
+            ));
         }
+        print!("{text}");
         for p in &providers {
             println!("  provider {} as {:?}", p.1, p.2);
         }
@@ -265,6 +282,10 @@ fn outcome_text(outcome: &HookOutcome) -> String {
 }
 
 pub(crate) fn emit_text(outcome: &EmitOutcome) -> String {
+    escape_controls(&emit_text_raw(outcome)).into_owned()
+}
+
+fn emit_text_raw(outcome: &EmitOutcome) -> String {
     let mut out = String::new();
     for d in &outcome.decisions {
         out.push_str(&format!(
@@ -298,16 +319,15 @@ pub(crate) fn log_json(r: &LogRecord) -> Value {
 
 pub(crate) fn log_text(r: &LogRecord) -> String {
     let fields: Vec<String> = r.fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    format!(
+    let line = format!(
         "{} {:<5} [{}] {} {}",
         clock(r.time),
         r.level.as_str().to_uppercase(),
         r.plugin,
         r.message,
         fields.join(" ")
-    )
-    .trim_end()
-    .to_owned()
+    );
+    escape_line(line.trim_end()).into_owned()
 }
 
 #[cfg(test)]

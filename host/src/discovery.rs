@@ -1,4 +1,8 @@
-//! Finding plugin directories: user, local, system, then explicit ones.
+//! Finding plugin directories: explicit ones first (`--plugin-dir`,
+//! `PLUGWIRE_PLUGIN_PATH`, `HostConfig::plugin_dirs`), then user, local and
+//! system. The first plugin of a name wins, so what the user named is never
+//! shadowed by a directory that happens to be searched; a plugin that other
+//! users could change is skipped with a problem (see [`crate::trust`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -134,7 +138,16 @@ pub fn discover(roots: &[(PathBuf, Origin)]) -> Vec<Found> {
     let mut found = Vec::new();
     for (root, origin) in roots {
         for dir in plugin_dirs(root) {
-            let manifest = Manifest::load(&dir);
+            let manifest = Manifest::load(&dir).and_then(|m| match crate::trust::check(root, &m) {
+                None => Ok(m),
+                Some(why) => Err(ManifestError {
+                    path: dir.join(MANIFEST_FILE),
+                    field: String::new(),
+                    value: String::new(),
+                    why,
+                    fix: "make it yours and not writable by others, or remove it".into(),
+                }),
+            });
             found.push(Found {
                 dir,
                 origin: *origin,
@@ -169,17 +182,14 @@ fn plugin_dirs(root: &Path) -> Vec<PathBuf> {
 /// # let _ = (plugins, problems);
 /// ```
 pub fn find(config: &crate::HostConfig) -> (Vec<(Manifest, Origin)>, Vec<Problem>) {
-    let mut roots = if config.standard_dirs {
-        standard_roots()
-    } else {
-        Vec::new()
-    };
-    roots.extend(
-        config
-            .plugin_dirs
-            .iter()
-            .map(|d| (d.clone(), Origin::Explicit)),
-    );
+    let mut roots: Vec<(PathBuf, Origin)> = config
+        .plugin_dirs
+        .iter()
+        .map(|d| (d.clone(), Origin::Explicit))
+        .collect();
+    if config.standard_dirs {
+        roots.extend(standard_roots());
+    }
     let host_version =
         semver::Version::parse(env!("CARGO_PKG_VERSION")).expect("the crate version is semver");
     select(discover(&roots), &host_version, crate::PROTOCOL_VERSIONS)

@@ -82,48 +82,159 @@ pub fn requested(manifest: &Manifest) -> Vec<Permission> {
 
 /// The grants a user gave, per plugin.
 ///
+/// A recorded grant (the CLI's `grants.toml`) is bound to what was granted:
+/// the plugin's directory and the digest of its manifest and executable. A
+/// different plugin that takes the same name, or the same plugin changed
+/// since, gets none of it. Grants for this process only (`--grant`, an
+/// application's own decision) go by name.
+///
 /// ```
 /// use plugwire_host::grants::Grants;
 /// let mut grants = Grants::default();
 /// grants.grant("audit", ["host.storage"]);
-/// assert!(grants.allows("audit", "host.storage"));
-/// assert!(!grants.allows("audit", "network"));
+/// assert!(grants.allows_name("audit", "host.storage"));
+/// assert!(!grants.allows_name("audit", "network"));
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Grants {
     /// Grant everything every plugin requests (`--yes`).
     #[serde(skip)]
     pub all: bool,
-    /// Granted permissions by plugin name.
+    /// Grants for this process only, by plugin name.
+    #[serde(skip)]
+    pub session: BTreeMap<String, BTreeSet<String>>,
+    /// Recorded grants, bound to a directory and a digest.
     #[serde(default)]
-    pub plugins: BTreeMap<String, BTreeSet<String>>,
+    pub plugins: BTreeMap<String, Bound>,
+    /// Entries of the file that were not used, and why (reported by the CLI).
+    #[serde(skip)]
+    pub ignored: Vec<String>,
+}
+
+/// A recorded grant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bound {
+    /// The plugin directory it was granted to, resolved.
+    pub dir: PathBuf,
+    /// [`fingerprint`] of the plugin when it was granted.
+    pub digest: String,
+    /// The permissions.
+    pub permissions: BTreeSet<String>,
+}
+
+/// The digest a recorded grant binds to: SHA-256 over the manifest file and
+/// the executable, as `sha256:<hex>`.
+///
+/// ```no_run
+/// let m = plugwire_host::manifest::Manifest::load("plugins/echo".as_ref()).unwrap();
+/// assert!(plugwire_host::grants::fingerprint(&m).unwrap().starts_with("sha256:"));
+/// ```
+pub fn fingerprint(manifest: &Manifest) -> Result<String, String> {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    for path in [
+        manifest.dir.join(crate::manifest::MANIFEST_FILE),
+        manifest.executable.clone(),
+    ] {
+        let mut file = match std::fs::File::open(&path) {
+            Ok(file) => file,
+            // A bare executable has no manifest file.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && path != manifest.executable => {
+                continue;
+            }
+            Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+        };
+        // The length first, so that no split of the bytes between the two
+        // files gives the same digest.
+        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        hash.update(len.to_le_bytes());
+        std::io::copy(&mut file, &mut hash)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    }
+    let digest = hash.finalize();
+    Ok(format!(
+        "sha256:{}",
+        digest
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    ))
+}
+
+fn resolved_dir(manifest: &Manifest) -> PathBuf {
+    manifest
+        .dir
+        .canonicalize()
+        .unwrap_or_else(|_| manifest.dir.clone())
 }
 
 impl Grants {
-    /// Records permissions for a plugin.
+    /// Grants permissions to whichever plugin is called `plugin`, for this
+    /// process only.
     ///
     /// ```
     /// let mut g = plugwire_host::grants::Grants::default();
     /// g.grant("kv", ["network"]);
+    /// assert!(g.allows_name("kv", "network"));
     /// ```
     pub fn grant<I, S>(&mut self, plugin: &str, permissions: I)
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.plugins
+        self.session
             .entry(plugin.to_owned())
             .or_default()
             .extend(permissions.into_iter().map(Into::into));
     }
 
-    /// Removes permissions (all of them with an empty list).
+    /// Records permissions for exactly this plugin: its directory and its
+    /// current manifest and executable. A grant recorded for another
+    /// directory or another build under the same name is replaced.
+    ///
+    /// ```no_run
+    /// let m = plugwire_host::manifest::Manifest::load("plugins/web".as_ref()).unwrap();
+    /// let mut g = plugwire_host::grants::Grants::default();
+    /// g.grant_to(&m, ["network"]).unwrap();
+    /// assert!(g.missing(&m).is_empty());
+    /// ```
+    pub fn grant_to<I, S>(&mut self, manifest: &Manifest, permissions: I) -> Result<(), String>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let dir = resolved_dir(manifest);
+        let digest = fingerprint(manifest)?;
+        let entry = self
+            .plugins
+            .entry(manifest.name.clone())
+            .or_insert_with(|| Bound {
+                dir: dir.clone(),
+                digest: digest.clone(),
+                permissions: BTreeSet::new(),
+            });
+        if entry.dir != dir || entry.digest != digest {
+            *entry = Bound {
+                dir,
+                digest,
+                permissions: BTreeSet::new(),
+            };
+        }
+        entry
+            .permissions
+            .extend(permissions.into_iter().map(Into::into));
+        Ok(())
+    }
+
+    /// Removes permissions (all of them with an empty list), recorded and
+    /// for this process.
     ///
     /// ```
     /// let mut g = plugwire_host::grants::Grants::default();
     /// g.grant("kv", ["network"]);
     /// g.revoke("kv", Vec::<String>::new());
-    /// assert!(!g.allows("kv", "network"));
+    /// assert!(!g.allows_name("kv", "network"));
     /// ```
     pub fn revoke<I, S>(&mut self, plugin: &str, permissions: I)
     where
@@ -133,27 +244,36 @@ impl Grants {
         let remove: Vec<String> = permissions.into_iter().map(Into::into).collect();
         if remove.is_empty() {
             self.plugins.remove(plugin);
-        } else if let Some(set) = self.plugins.get_mut(plugin) {
-            for p in remove {
-                set.remove(&p);
+            self.session.remove(plugin);
+            return;
+        }
+        if let Some(bound) = self.plugins.get_mut(plugin) {
+            for p in &remove {
+                bound.permissions.remove(p);
+            }
+        }
+        if let Some(set) = self.session.get_mut(plugin) {
+            for p in &remove {
+                set.remove(p);
             }
         }
     }
 
-    /// Whether `permission` is granted to `plugin`.
+    /// Whether `permission` is granted by name, for this process (or to
+    /// all).
     ///
     /// ```
-    /// assert!(!plugwire_host::grants::Grants::default().allows("x", "network"));
+    /// assert!(!plugwire_host::grants::Grants::default().allows_name("x", "network"));
     /// ```
-    pub fn allows(&self, plugin: &str, permission: &str) -> bool {
+    pub fn allows_name(&self, plugin: &str, permission: &str) -> bool {
         self.all
             || self
-                .plugins
+                .session
                 .get(plugin)
                 .is_some_and(|s| s.contains(permission))
     }
 
-    /// What the manifest requests that was not granted.
+    /// What the manifest requests that was not granted to this very plugin.
     ///
     /// ```
     /// use plugwire_host::{grants::Grants, manifest::Manifest};
@@ -162,39 +282,114 @@ impl Grants {
     /// # Ok::<(), plugwire_host::manifest::ManifestError>(())
     /// ```
     pub fn missing(&self, manifest: &Manifest) -> Vec<Permission> {
-        requested(manifest)
+        let wanted: Vec<Permission> = requested(manifest)
             .into_iter()
-            .filter(|p| !self.allows(&manifest.name, &p.to_string()))
+            .filter(|p| !self.allows_name(&manifest.name, &p.to_string()))
+            .collect();
+        if wanted.is_empty() {
+            return wanted;
+        }
+        let recorded = self.plugins.get(&manifest.name).filter(|bound| {
+            bound.dir == resolved_dir(manifest)
+                && fingerprint(manifest).is_ok_and(|d| d == bound.digest)
+        });
+        wanted
+            .into_iter()
+            .filter(|p| !recorded.is_some_and(|b| b.permissions.contains(&p.to_string())))
             .collect()
     }
 
-    /// Reads grants from a TOML file (empty when it does not exist).
+    /// Why a recorded grant for this plugin's name does not apply to it, if
+    /// there is one that does not.
     ///
-    /// ```no_run
-    /// let g = plugwire_host::grants::Grants::load("grants.toml".as_ref())?;
-    /// # Ok::<(), String>(())
     /// ```
-    pub fn load(path: &Path) -> Result<Self, String> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
-            Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+    /// use plugwire_host::{grants::Grants, manifest::Manifest};
+    /// let m = Manifest::parse("name = \"a\"\nversion = \"1.0.0\"\n[run]\nexecutable = \"a\"\n", "/p".as_ref())?;
+    /// assert_eq!(Grants::default().mismatch(&m), None);
+    /// # Ok::<(), plugwire_host::manifest::ManifestError>(())
+    /// ```
+    pub fn mismatch(&self, manifest: &Manifest) -> Option<String> {
+        let bound = self.plugins.get(&manifest.name)?;
+        let dir = resolved_dir(manifest);
+        if bound.dir != dir {
+            return Some(format!(
+                "the recorded grant for {:?} is for the plugin in {}, not the one in {}",
+                manifest.name,
+                bound.dir.display(),
+                dir.display()
+            ));
+        }
+        match fingerprint(manifest) {
+            Ok(d) if d == bound.digest => None,
+            Ok(_) => Some(format!(
+                "plugin {:?} changed since it was granted (its manifest or executable differs)",
+                manifest.name
+            )),
+            Err(e) => Some(e),
         }
     }
 
-    /// Writes grants to a TOML file, atomically.
+    /// Reads grants from a TOML file (empty when it does not exist). An
+    /// entry that cannot be used (an old unbound grant) is left out and
+    /// explained in [`Grants::ignored`].
+    ///
+    /// ```no_run
+    /// let g = plugwire_host::grants::Grants::load("grants.toml".as_ref())?;
+    /// for why in &g.ignored { eprintln!("warning: {why}"); }
+    /// # Ok::<(), String>(())
+    /// ```
+    pub fn load(path: &Path) -> Result<Self, String> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
+            Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+        };
+        let broken = |e: &dyn std::fmt::Display| {
+            format!(
+                "{} is not a valid grants file: {e}; fix it, or remove it and grant again",
+                path.display()
+            )
+        };
+        let table: toml::Table = toml::from_str(&text).map_err(|e| broken(&e))?;
+        let mut grants = Self::default();
+        let Some(plugins) = table.get("plugins") else {
+            return Ok(grants);
+        };
+        let plugins = plugins
+            .as_table()
+            .ok_or_else(|| broken(&"`plugins` must be a table"))?;
+        for (name, entry) in plugins {
+            match entry.clone().try_into::<Bound>() {
+                Ok(bound) => {
+                    grants.plugins.insert(name.clone(), bound);
+                }
+                Err(e) => grants.ignored.push(format!(
+                    "{}: the grant for {name:?} is not bound to a plugin directory and digest ({}); grant it again with `plugwire grant {name}`",
+                    path.display(),
+                    e.message()
+                )),
+            }
+        }
+        Ok(grants)
+    }
+
+    /// Writes the recorded grants to a TOML file, atomically, readable by
+    /// the user only.
     ///
     /// ```no_run
     /// plugwire_host::grants::Grants::default().save("grants.toml".as_ref())?;
     /// # Ok::<(), String>(())
     /// ```
     pub fn save(&self, path: &Path) -> Result<(), String> {
+        use std::io::Write;
         let dir = path.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let text = toml::to_string(self).map_err(|e| e.to_string())?;
-        let file = tempfile::NamedTempFile::new_in(dir).map_err(|e| e.to_string())?;
-        std::fs::write(file.path(), text).map_err(|e| e.to_string())?;
+        let mut file = tempfile::NamedTempFile::new_in(dir).map_err(|e| e.to_string())?;
+        file.write_all(text.as_bytes())
+            .and_then(|()| file.as_file().sync_all())
+            .map_err(|e| e.to_string())?;
         file.persist(path)
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         Ok(())
@@ -258,19 +453,71 @@ pub fn expand(path: &str, home: &Path, data: &Path) -> PathBuf {
 mod tests {
     use super::*;
 
+    fn plugin_in(root: &Path, name: &str, executable: &str) -> Manifest {
+        let dir = root.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let text = format!(
+            "name = \"{name}\"\nversion = \"1.0.0\"\n[run]\nexecutable = \"bin\"\n[permissions]\nnetwork = true\n"
+        );
+        std::fs::write(dir.join("plugin.toml"), text).unwrap();
+        std::fs::write(dir.join("bin"), executable).unwrap();
+        Manifest::load(&dir).unwrap()
+    }
+
     #[test]
-    fn grants_round_trip_through_toml() {
+    fn recorded_grants_round_trip_through_toml() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("plugwire/grants.toml");
+        let web = plugin_in(dir.path(), "web", "v1");
         let mut g = Grants::default();
-        g.grant("audit", ["host.storage"]);
-        g.grant("web", ["network", "read:~/sites"]);
+        g.grant_to(&web, ["network", "read:~/sites"]).unwrap();
         g.save(&path).unwrap();
-        assert_eq!(Grants::load(&path).unwrap(), g);
+        let loaded = Grants::load(&path).unwrap();
+        assert_eq!(loaded, g);
+        assert!(loaded.missing(&web).is_empty());
         assert_eq!(
             Grants::load(&dir.path().join("none.toml")).unwrap(),
             Grants::default()
         );
+    }
+
+    #[test]
+    fn a_grant_binds_to_the_directory_and_the_digest_not_the_name() {
+        let real = tempfile::tempdir().unwrap();
+        let foreign = tempfile::tempdir().unwrap();
+        let echo = plugin_in(real.path(), "echo", "the real one");
+        let impostor = plugin_in(foreign.path(), "echo", "the real one");
+        let mut g = Grants::default();
+        g.grant_to(&echo, ["network"]).unwrap();
+        assert!(g.missing(&echo).is_empty());
+        assert_eq!(
+            g.missing(&impostor),
+            [Permission::Network],
+            "another directory"
+        );
+        assert!(g.mismatch(&impostor).unwrap().contains("not the one in"));
+        // The same plugin, changed since: no longer granted.
+        std::fs::write(&echo.executable, "a new build").unwrap();
+        assert_eq!(g.missing(&echo), [Permission::Network]);
+        assert!(g.mismatch(&echo).unwrap().contains("changed since"));
+    }
+
+    #[test]
+    fn old_unbound_grants_are_ignored_with_a_reason_and_broken_files_explained() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("grants.toml");
+        std::fs::write(&path, "[plugins]\necho = [\"network\"]\n").unwrap();
+        let g = Grants::load(&path).unwrap();
+        assert!(g.plugins.is_empty());
+        assert!(
+            g.ignored[0].contains("plugwire grant echo"),
+            "{:?}",
+            g.ignored
+        );
+        std::fs::write(&path, "[plugins\n").unwrap();
+        let e = Grants::load(&path).unwrap_err();
+        assert!(e.contains("not a valid grants file"), "{e}");
+        assert!(e.contains("remove it and grant again"), "{e}");
     }
 
     #[test]

@@ -436,7 +436,11 @@ impl Instance {
         self.logs.clear_tail();
         let missing = config.grants.missing(manifest);
         if !missing.is_empty() {
-            return Err(crate::grants::refusal(&manifest.name, &missing));
+            let mut why = crate::grants::refusal(&manifest.name, &missing);
+            if let Some(mismatch) = config.grants.mismatch(manifest) {
+                why.push_str(&format!("\n({mismatch})"));
+            }
+            return Err(why);
         }
         let level = config.sandbox.level_for(&manifest.name);
 
@@ -616,7 +620,7 @@ impl Instance {
                 Vec::new()
             } else {
                 let mut client = pb::tool_service_client::ToolServiceClient::new(channel.clone())
-                    .max_decoding_message_size(MAX_MESSAGE_SIZE);
+                    .max_decoding_message_size(plugwire_proto::constants::MAX_TOOL_LIST_BYTES);
                 let listed = within(
                     limit,
                     "ListTools",
@@ -737,7 +741,7 @@ impl Instance {
             message.push_str(&format!(
                 "\n  stderr (last {} bytes):\n    {}",
                 tail.len() - start,
-                tail[start..].replace('\n', "\n    ")
+                plugwire_proto::text::escape_controls(&tail[start..]).replace('\n', "\n    ")
             ));
         }
         message
@@ -1003,8 +1007,11 @@ fn tool_entries(declared: &[String], listed: Vec<pb::Tool>) -> Result<Vec<ToolEn
     listed
         .into_iter()
         .map(|decl| {
+            check_schema_size(&decl.name, "input", &decl.input_schema_json)?;
+            check_schema_size(&decl.name, "output", &decl.output_schema_json)?;
             let input_schema: Value = serde_json::from_str(&decl.input_schema_json)
                 .map_err(|e| format!("tool {:?}: input schema is not JSON: {e}", decl.name))?;
+            check_schema_depth(&decl.name, "input", &input_schema)?;
             if input_schema.get("type").and_then(Value::as_str) != Some("object") {
                 return Err(format!(
                     "tool {:?}: input schema must have \"type\": \"object\" (PW-TOOL-3)",
@@ -1024,6 +1031,7 @@ fn tool_entries(declared: &[String], listed: Vec<pb::Tool>) -> Result<Vec<ToolEn
             } else {
                 let schema: Value = serde_json::from_str(&decl.output_schema_json)
                     .map_err(|e| format!("tool {:?}: output schema is not JSON: {e}", decl.name))?;
+                check_schema_depth(&decl.name, "output", &schema)?;
                 jsonschema::meta::validate(&schema).map_err(|e| {
                     format!(
                         "tool {:?}: output schema is not a valid JSON Schema: {e}",
@@ -1040,6 +1048,35 @@ fn tool_entries(declared: &[String], listed: Vec<pb::Tool>) -> Result<Vec<ToolEn
             })
         })
         .collect()
+}
+
+fn check_schema_size(tool: &str, which: &str, text: &str) -> Result<(), String> {
+    use plugwire_proto::constants::MAX_SCHEMA_BYTES;
+    if text.len() > MAX_SCHEMA_BYTES {
+        return Err(format!(
+            "tool {tool:?}: its {which} schema is {} bytes, over the {MAX_SCHEMA_BYTES}-byte limit (PW-TOOL-14); move large enumerations into the tool's own checks",
+            text.len()
+        ));
+    }
+    Ok(())
+}
+
+fn check_schema_depth(tool: &str, which: &str, schema: &Value) -> Result<(), String> {
+    use plugwire_proto::constants::MAX_SCHEMA_DEPTH;
+    let mut pending = vec![(schema, 1usize)];
+    while let Some((value, depth)) = pending.pop() {
+        if depth > MAX_SCHEMA_DEPTH {
+            return Err(format!(
+                "tool {tool:?}: its {which} schema nests deeper than {MAX_SCHEMA_DEPTH} levels (PW-TOOL-14); flatten it or use `$defs` references"
+            ));
+        }
+        match value {
+            Value::Array(items) => pending.extend(items.iter().map(|v| (v, depth + 1))),
+            Value::Object(fields) => pending.extend(fields.values().map(|v| (v, depth + 1))),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 fn check_commands(declared: &[String], listed: &[pb::Command]) -> Result<(), String> {
@@ -1076,5 +1113,40 @@ async fn deliver_observed(
         {
             tracing::debug!(code = ?status.code(), "observer failed: {}", status.message());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tool(schema: String) -> pb::Tool {
+        pb::Tool {
+            name: "t".into(),
+            input_schema_json: schema,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn huge_or_deep_schemas_are_refused() {
+        let names = ["t".to_owned()];
+        let big = format!(
+            r#"{{"type":"object","description":"{}"}}"#,
+            "x".repeat(plugwire_proto::constants::MAX_SCHEMA_BYTES)
+        );
+        let err = tool_entries(&names, vec![tool(big)]).err().unwrap();
+        assert!(err.contains("over the"), "{err}");
+        let mut deep = r#"{"type":"object"}"#.to_owned();
+        for _ in 0..40 {
+            deep = format!(r#"{{"type":"object","properties":{{"a":{deep}}}}}"#);
+        }
+        let err = tool_entries(&names, vec![tool(deep)]).err().unwrap();
+        assert!(err.contains("nests deeper"), "{err}");
+        let fine = r#"{"type":"object","properties":{"a":{"type":"string"}}}"#;
+        assert_eq!(
+            tool_entries(&names, vec![tool(fine.into())]).unwrap().len(),
+            1
+        );
     }
 }

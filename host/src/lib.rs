@@ -39,6 +39,7 @@ mod plugin_socket;
 mod process;
 pub mod sandbox;
 mod storage;
+pub mod trust;
 
 pub use config::{FailurePolicy, HostConfig, RestartPolicy, StartPolicy, Timeouts};
 pub use host::{

@@ -160,10 +160,15 @@ fn emit_tracing(plugin: &str, stream: Stream, line: &LogLine) {
     } else {
         Value::Object(line.fields.iter().cloned().collect()).to_string()
     };
-    let module = line.module.as_deref().unwrap_or("");
+    // Subscribers print these to terminals: nothing a plugin wrote may
+    // control one.
+    use plugwire_proto::text::escape_line;
+    let module = escape_line(line.module.as_deref().unwrap_or(""));
+    let fields = escape_line(&fields);
+    let message = escape_line(&line.message);
     macro_rules! event {
         ($level:expr) => {
-            tracing::event!(target: "plugwire::plugin", $level, plugin, stream, module, fields = %fields, "{}", line.message)
+            tracing::event!(target: "plugwire::plugin", $level, plugin, stream, module = %module, fields = %fields, "{}", message)
         };
     }
     match line.level {

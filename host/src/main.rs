@@ -5,6 +5,7 @@ mod cli_output;
 mod demo;
 mod doctor;
 
+use plugwire_proto::text::{escape_controls, escape_line};
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -181,6 +182,11 @@ fn init_tracing(verbose: u8) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colours only for a terminal; `NO_COLOR` turns them off there too.
+        .with_ansi(
+            std::io::IsTerminal::is_terminal(&std::io::stderr())
+                && std::env::var_os("NO_COLOR").is_none(),
+        )
         .try_init();
 }
 
@@ -196,9 +202,19 @@ fn host_config(cli: &Cli) -> Result<HostConfig, Failure> {
     config.pass_env = vec!["PLUGWIRE_LOG".into(), "RUST_BACKTRACE".into()];
     config.sandbox.level = cli.sandbox;
     config.sandbox.best_effort = cli.best_effort;
+    // A broken grants file must not stop plugins that need no grant (nor
+    // `list`): say so once and go on with no recorded grants.
     config.grants =
-        plugwire_host::grants::Grants::load(&plugwire_host::grants::Grants::default_path())
-            .map_err(Failure::new)?;
+        match plugwire_host::grants::Grants::load(&plugwire_host::grants::Grants::default_path()) {
+            Ok(grants) => grants,
+            Err(why) => {
+                eprintln!("warning: {why}; running with no recorded grants");
+                plugwire_host::grants::Grants::default()
+            }
+        };
+    for why in &config.grants.ignored {
+        eprintln!("warning: {why}");
+    }
     config.grants.all = cli.yes;
     for entry in &cli.grants {
         let (plugin, permission) = entry.split_once(':').ok_or_else(|| {
@@ -279,7 +295,7 @@ async fn dispatch(cli: &Cli, host: &Host) -> Result<ExitCode, Failure> {
                     )
                 );
                 for problem in problems {
-                    eprintln!("warning: {problem}");
+                    eprintln!("warning: {}", escape_controls(&problem.to_string()));
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -328,9 +344,16 @@ async fn dispatch(cli: &Cli, host: &Host) -> Result<ExitCode, Failure> {
                     while let Some(p) = rx.recv().await {
                         match p.total {
                             Some(total) => {
-                                eprintln!("progress {}/{} {}", p.progress, total, p.message)
+                                eprintln!(
+                                    "progress {}/{} {}",
+                                    p.progress,
+                                    total,
+                                    escape_line(&p.message)
+                                )
                             }
-                            None => eprintln!("progress {} {}", p.progress, p.message),
+                            None => {
+                                eprintln!("progress {} {}", p.progress, escape_line(&p.message))
+                            }
                         }
                     }
                 }))
@@ -355,7 +378,14 @@ async fn dispatch(cli: &Cli, host: &Host) -> Result<ExitCode, Failure> {
                 print_json(&json!({"is_error": output.is_error, "content": output.content}));
             } else {
                 match &output.content {
-                    Value::String(s) if !cli.json => println!("{s}"),
+                    // Data for a pipe, text for a terminal.
+                    Value::String(s) if !cli.json => {
+                        if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+                            println!("{}", escape_controls(s));
+                        } else {
+                            println!("{s}");
+                        }
+                    }
                     other => print_json(other),
                 }
             }

@@ -349,7 +349,7 @@ impl Manifest {
                 "run.executable",
                 &raw.run.executable,
                 why,
-                "give a path relative to the plugin directory, without `..`",
+                "give a path relative to the plugin directory, without `..` or links that leave it",
             )
         })?;
         for key in raw.run.env.keys() {
@@ -552,7 +552,18 @@ fn resolve_executable(dir: &Path, executable: &str) -> Result<PathBuf, String> {
     {
         return Err("`..` would leave the plugin directory".into());
     }
-    Ok(dir.join(relative))
+    let path = dir.join(relative);
+    // A symbolic link (the executable or a directory on the way) may point
+    // anywhere: judge where it really leads.
+    if let (Ok(real), Ok(real_dir)) = (path.canonicalize(), dir.canonicalize())
+        && !real.starts_with(&real_dir)
+    {
+        return Err(format!(
+            "it leads, through a symbolic link, to {} outside the plugin directory",
+            real.display()
+        ));
+    }
+    Ok(path)
 }
 
 /// Parses sizes such as `512KiB`, `64MiB`, `1GiB`, `100M`, `4096`.
@@ -730,5 +741,21 @@ mod tests {
         assert_eq!(parse_size("512KiB"), Some(512 << 10));
         assert_eq!(parse_size("0"), None);
         assert_eq!(parse_size("99999999999GiB"), None);
+    }
+
+    #[test]
+    fn an_executable_linked_outside_the_directory_is_refused() {
+        let outside = tempfile::NamedTempFile::new().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(MANIFEST_FILE), MINIMAL).unwrap();
+        std::fs::create_dir(dir.path().join("bin")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("bin/echo")).unwrap();
+        let e = Manifest::load(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("outside the plugin directory"), "{e}");
+        // A link that stays inside is fine.
+        std::fs::remove_file(dir.path().join("bin/echo")).unwrap();
+        std::fs::write(dir.path().join("real"), "").unwrap();
+        std::os::unix::fs::symlink("../real", dir.path().join("bin/echo")).unwrap();
+        Manifest::load(dir.path()).unwrap();
     }
 }

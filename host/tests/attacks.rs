@@ -307,3 +307,202 @@ async fn runtime_directories_are_private() {
     assert!(eventually(Duration::from_secs(2), || !dir.exists()).await);
     let _ = std::fs::File::open("/dev/null").map(|mut f| f.read(&mut [0u8; 0]));
 }
+
+/// Finding 8: a plugin writes terminal control sequences to stderr and
+/// crashes; the CLI quotes its stderr in the error, escaped.
+#[test]
+fn plugin_text_cannot_control_the_terminal() {
+    let plugins = Plugins::new(&["hostile"]);
+    let home = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_plugwire"))
+        .args(["--no-standard-dirs", "--yes", "--sandbox", "none", "-v"])
+        .arg("--plugin-dir")
+        .arg(plugins.dir.path())
+        .args(["call", "hostile.scream", "{}"])
+        .env("XDG_CONFIG_HOME", home.path().join("config"))
+        .env("XDG_DATA_HOME", home.path().join("data"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains('\x1b') && !stderr.contains('\x07') && !stderr.contains('\r'),
+        "raw control characters reached the terminal: {stderr:?}"
+    );
+    assert!(stderr.contains("\\x1b]0;pwned"), "{stderr}");
+}
+
+fn cli(config: &Path, cwd: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_plugwire"))
+        .args(args)
+        .current_dir(cwd)
+        .env("XDG_CONFIG_HOME", config)
+        .env("XDG_DATA_HOME", config.join("data"))
+        .env_remove("PLUGWIRE_PLUGIN_PATH")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// Finding 5: after granting the real `audit`, a foreign `plugins/audit`
+/// in the current directory neither shadows the plugin the user named
+/// with `--plugin-dir` nor gets its grant.
+#[test]
+fn grants_follow_the_plugin_not_its_name() {
+    let real = Plugins::new(&["audit"]);
+    let config = tempfile::tempdir().unwrap();
+    let workdir = tempfile::tempdir().unwrap();
+    // A foreign plugin of the same name where `./plugins` is searched.
+    let foreign = Plugins::new(&["audit"]);
+    std::fs::rename(foreign.dir.path(), workdir.path().join("plugins")).unwrap();
+    let foreign_dir = workdir.path().join("plugins");
+    std::fs::write(foreign_dir.join("audit/marker"), "foreign").unwrap();
+    let real_dir = real.dir.path().to_str().unwrap();
+
+    let out = cli(
+        config.path(),
+        workdir.path(),
+        &["--plugin-dir", real_dir, "grant", "audit"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let granted = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        granted.contains(real_dir),
+        "the named plugin is granted: {granted}"
+    );
+
+    // The real one is used (explicit wins) and runs with its grant.
+    let out = cli(
+        config.path(),
+        workdir.path(),
+        &["--plugin-dir", real_dir, "info", "audit"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains(real_dir));
+
+    // The foreign one, named on its own, gets nothing.
+    let out = cli(
+        config.path(),
+        workdir.path(),
+        &[
+            "--plugin-dir",
+            foreign_dir.to_str().unwrap(),
+            "info",
+            "audit",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not the one in"), "{err}");
+
+    // A change to the granted plugin voids its grant too.
+    let manifest = real.dir.path().join("audit/plugin.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(&manifest, text + "\n# changed\n").unwrap();
+    let out = cli(
+        config.path(),
+        workdir.path(),
+        &["--plugin-dir", real_dir, "info", "audit"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("changed since it was granted"));
+}
+
+/// Finding 5, the directory rule: a plugin directory other users can
+/// write is skipped with a problem, never loaded silently.
+#[test]
+fn a_plugin_others_can_write_is_not_loaded() {
+    use std::os::unix::fs::PermissionsExt;
+    let plugins = Plugins::new(&["echo"]);
+    let config = tempfile::tempdir().unwrap();
+    let echo = plugins.dir.path().join("echo");
+    std::fs::set_permissions(&echo, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = cli(
+        config.path(),
+        config.path(),
+        &[
+            "--no-standard-dirs",
+            "--plugin-dir",
+            plugins.dir.path().to_str().unwrap(),
+            "list",
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("writable by every user"), "{err}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("echo"));
+}
+
+/// Finding 9: a corrupted grants file is reported, and plugins that need no
+/// grant keep working; `grant` refuses to overwrite it; a permission the
+/// plugin does not request cannot be granted.
+#[test]
+fn a_corrupted_grants_file_stops_nothing_else() {
+    let plugins = Plugins::new(&["echo", "audit"]);
+    let config = tempfile::tempdir().unwrap();
+    let grants = config.path().join("plugwire/grants.toml");
+    std::fs::create_dir_all(grants.parent().unwrap()).unwrap();
+    std::fs::write(&grants, "[plugins\nnot toml at all").unwrap();
+    let dir = plugins.dir.path().to_str().unwrap();
+    let out = cli(
+        config.path(),
+        config.path(),
+        &["--no-standard-dirs", "--plugin-dir", dir, "list"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a valid grants file"));
+    let out = cli(
+        config.path(),
+        config.path(),
+        &[
+            "--no-standard-dirs",
+            "--plugin-dir",
+            dir,
+            "call",
+            "echo.echo",
+            r#"{"text":"ok"}"#,
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = cli(
+        config.path(),
+        config.path(),
+        &["--no-standard-dirs", "--plugin-dir", dir, "grant", "audit"],
+    );
+    assert!(!out.status.success());
+    assert_eq!(
+        std::fs::read_to_string(&grants).unwrap(),
+        "[plugins\nnot toml at all",
+        "left as it was"
+    );
+    std::fs::remove_file(&grants).unwrap();
+    let out = cli(
+        config.path(),
+        config.path(),
+        &[
+            "--no-standard-dirs",
+            "--plugin-dir",
+            dir,
+            "grant",
+            "audit",
+            "netwrok",
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not request \"netwrok\""));
+}

@@ -223,7 +223,11 @@ fn ungranted_permissions_are_refused_then_granted_and_remembered() {
 
     let out = run(&["grant", "audit"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_eq!(text(&out.stdout), "granted audit host.storage\n");
+    assert!(
+        text(&out.stdout).starts_with("granted audit host.storage (to /"),
+        "{}",
+        text(&out.stdout)
+    );
     let out = run(&["emit", "request.before", r#"{"token":"t"}"#]);
     assert!(
         text(&out.stdout).contains("REDACTED"),

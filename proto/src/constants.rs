@@ -59,6 +59,17 @@ pub const MAX_MESSAGE_SIZE: usize = 16 * 1024 * 1024;
 /// Largest stdin/stdout/stderr chunk in a command stream.
 pub const MAX_STDIO_CHUNK: usize = 64 * 1024;
 
+/// Largest JSON Schema a tool may declare, for input or output, in bytes
+/// (PW-TOOL-14). Hosts compile and keep every schema: a cap keeps one
+/// plugin from growing the host by hundreds of megabytes.
+pub const MAX_SCHEMA_BYTES: usize = 256 * 1024;
+
+/// Deepest nesting of arrays and objects in a tool's JSON Schema (PW-TOOL-14).
+pub const MAX_SCHEMA_DEPTH: usize = 32;
+
+/// Largest `ListTools` response a host accepts, in bytes (PW-TOOL-14).
+pub const MAX_TOOL_LIST_BYTES: usize = 4 * 1024 * 1024;
+
 /// Metadata key carrying how many tool calls deep a call is (PW-HOST-6).
 /// The host sets it on every call to a plugin; a plugin copies it onto the
 /// `HostService` calls it makes while serving that call.

@@ -10,7 +10,8 @@
 //!   (`1|1|unix|/path|grpc|`) with a strict parser and a formatter;
 //! - [`version`]: parsing `PLUGIN_PROTOCOL_VERSIONS` and picking the
 //!   highest common version;
-//! - [`log`]: the hclog-style JSON log line that plugins write to stderr.
+//! - [`log`]: the hclog-style JSON log line that plugins write to stderr;
+//! - [`text`]: escaping a plugin's text before it reaches a terminal.
 //!
 //! The normative description is `docs/protocol.md`.
 //!
@@ -29,6 +30,7 @@ pub mod constants;
 pub mod deadline;
 pub mod log;
 pub mod names;
+pub mod text;
 pub mod version;
 
 /// Generated protobuf messages and gRPC stubs for `plugwire.v1`.
