@@ -201,15 +201,22 @@ impl HostConfig {
         self
     }
 
-    /// Isolates plugins at `level` (docs/sandbox.md).
+    /// Isolates plugins at `level` (docs/sandbox.md), required in full: a
+    /// plugin whose level this machine cannot provide is refused with what
+    /// is missing. Without this call the host runs the standard level as
+    /// far as the machine allows (best effort).
     ///
     /// ```
     /// use plugwire_host::sandbox::SandboxLevel;
-    /// let config = plugwire_host::HostConfig::new("a", "1.0.0").sandbox(SandboxLevel::Standard);
-    /// # let _ = config;
+    /// let config = plugwire_host::HostConfig::new("a", "1.0.0");
+    /// assert_eq!(config.sandbox.level, SandboxLevel::Standard);
+    /// assert!(config.sandbox.best_effort);
+    /// let config = config.sandbox(SandboxLevel::Strict);
+    /// assert!(!config.sandbox.best_effort);
     /// ```
     pub fn sandbox(mut self, level: crate::sandbox::SandboxLevel) -> Self {
         self.sandbox.level = level;
+        self.sandbox.best_effort = false;
         self
     }
 

@@ -18,12 +18,8 @@ pub(crate) async fn run(mut config: HostConfig) -> Result<ExitCode, Failure> {
         config.plugin_dirs.push(EXAMPLES_DIR.into());
     }
     config.standard_dirs = false;
-    // The demo's plugins are ours: grant what they ask, and isolate them.
+    // The demo's plugins are ours: grant what they ask.
     config.grants.all = true;
-    if config.sandbox.level == plugwire_host::sandbox::SandboxLevel::None {
-        config.sandbox.level = plugwire_host::sandbox::SandboxLevel::Standard;
-        config.sandbox.best_effort = true;
-    }
     let level = config.sandbox.level;
     let data = tempfile::tempdir()
         .map_err(|e| Failure::new(format!("cannot create a data directory: {e}")))?;

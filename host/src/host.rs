@@ -231,6 +231,8 @@ pub(crate) struct HostInner {
     pub(crate) support: std::sync::OnceLock<crate::sandbox::Support>,
     /// Tool calls in flight into each plugin, for the call-depth limit.
     pub(crate) call_chains: crate::call_chains::CallChains,
+    /// Whether the host has said what its best-effort sandbox lacks.
+    sandbox_warned: std::sync::atomic::AtomicBool,
 }
 
 /// A plugin host.
@@ -274,6 +276,11 @@ impl Host {
     /// ```
     pub async fn start(config: HostConfig) -> Result<Self, HostError> {
         crate::connection_limit::raise_fd_limit();
+        if config.sandbox.level == crate::sandbox::SandboxLevel::None {
+            tracing::warn!(
+                "sandbox level none: plugins run unsandboxed, with all of this user's rights (docs/sandbox.md)"
+            );
+        }
         let (manifests, problems) = crate::discovery::find(&config);
         for problem in &problems {
             tracing::warn!("{problem}");
@@ -312,6 +319,7 @@ impl Host {
                 launcher,
                 support: std::sync::OnceLock::new(),
                 call_chains: Default::default(),
+                sandbox_warned: Default::default(),
             }
         });
         let host = Self { inner };
@@ -567,6 +575,26 @@ impl Host {
 }
 
 impl HostInner {
+    /// Says once per host what a best-effort sandbox cannot enforce here.
+    pub(crate) fn warn_once_about(
+        &self,
+        level: crate::sandbox::SandboxLevel,
+        support: &crate::sandbox::Support,
+    ) {
+        let missing = support.missing(level);
+        if !missing.is_empty()
+            && self.config.sandbox.best_effort
+            && !self
+                .sandbox_warned
+                .swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            tracing::warn!(
+                "sandbox level {level} without {} on this machine (best effort; `plugwire doctor` explains)",
+                missing.join(", ")
+            );
+        }
+    }
+
     pub(crate) fn instance(&self, name: &str) -> Result<&Arc<Instance>, Status> {
         self.instances.get(name).ok_or_else(|| {
             let known: Vec<&str> = self.instances.keys().map(String::as_str).collect();

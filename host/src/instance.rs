@@ -484,11 +484,12 @@ impl Instance {
         } else {
             if host.launcher.is_none() {
                 return Err(format!(
-                    "sandbox level {level} needs {}, which was not found next to this executable or on PATH",
+                    "sandbox level {level} needs {}, which was not found next to this executable or on PATH; install it beside the host, or choose --sandbox none",
                     crate::LAUNCHER_NAME
                 ));
             }
             let support = host.support.get_or_init(crate::sandbox::Support::detect);
+            host.warn_once_about(level, support);
             let prepared = crate::launch::prepare_sandbox(
                 manifest,
                 level,

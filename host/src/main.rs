@@ -48,15 +48,10 @@ struct Cli {
     /// Configuration for a plugin, as NAME=JSON (repeatable).
     #[arg(long = "plugin-config", global = true, value_name = "NAME=JSON")]
     plugin_config: Vec<String>,
-    /// Sandbox level: none, standard or strict (docs/sandbox.md).
-    #[arg(
-        long,
-        global = true,
-        env = "PLUGWIRE_SANDBOX",
-        default_value = "none",
-        value_name = "LEVEL"
-    )]
-    sandbox: plugwire_host::sandbox::SandboxLevel,
+    /// Sandbox level: none, standard or strict (docs/sandbox.md). Without
+    /// it: standard, as far as this machine allows.
+    #[arg(long, global = true, env = "PLUGWIRE_SANDBOX", value_name = "LEVEL")]
+    sandbox: Option<plugwire_host::sandbox::SandboxLevel>,
     /// Run with what the machine offers when the sandbox level needs more.
     #[arg(long, global = true)]
     best_effort: bool,
@@ -200,8 +195,10 @@ fn host_config(cli: &Cli) -> Result<HostConfig, Failure> {
     }
     config.plugin_dirs.extend(cli.plugin_dirs.iter().cloned());
     config.pass_env = vec!["PLUGWIRE_LOG".into(), "RUST_BACKTRACE".into()];
-    config.sandbox.level = cli.sandbox;
-    config.sandbox.best_effort = cli.best_effort;
+    if let Some(level) = cli.sandbox {
+        config.sandbox.level = level;
+        config.sandbox.best_effort = cli.best_effort;
+    }
     // A broken grants file must not stop plugins that need no grant (nor
     // `list`): say so once and go on with no recorded grants.
     config.grants =

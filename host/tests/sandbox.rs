@@ -530,3 +530,27 @@ fn an_unprivileged_host_sandboxes_with_a_user_namespace() {
             .starts_with("denied")
     );
 }
+
+/// Secure by default: a host configured without a sandbox level runs its
+/// plugins under the standard sandbox, as far as the machine allows.
+#[tokio::test]
+async fn the_standard_sandbox_is_the_default() {
+    let plugins = Plugins::new(&["probe"]);
+    let mut config = plugins.config();
+    config.sandbox = plugwire_host::sandbox::SandboxPolicy::default();
+    assert_eq!(
+        plugwire_host::HostConfig::new("a", "1.0.0").sandbox,
+        config.sandbox
+    );
+    let host = Host::start(config).await.unwrap();
+    let r = report(&host, json!({})).await;
+    assert_eq!(r["seccomp"], "2", "{r}");
+    assert_eq!(r["no_new_privs"], true);
+    assert_eq!(
+        r["escapes"]["read_etc_shadow"]
+            .as_str()
+            .map(|s| s.starts_with("denied")),
+        Some(true)
+    );
+    host.shutdown().await;
+}

@@ -24,11 +24,13 @@ use crate::manifest::Manifest;
 /// How strictly plugins are isolated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub enum SandboxLevel {
-    /// A plain child process in its own process group.
-    #[default]
+    /// A plain child process in its own process group, with the host
+    /// user's rights. Only when asked for.
     None,
     /// Namespaces, a fresh root, cgroup limits, rlimits, no capabilities,
-    /// `no_new_privs`, seccomp; Landlock when the kernel has it.
+    /// `no_new_privs`, seccomp; Landlock when the kernel has it. The
+    /// default.
+    #[default]
     Standard,
     /// Standard, with Landlock and every cgroup controller required.
     Strict,
@@ -59,7 +61,15 @@ impl std::fmt::Display for SandboxLevel {
     }
 }
 
-/// The host's sandbox policy.
+/// The host's sandbox policy. The default is the standard level, best
+/// effort: isolated as far as this machine allows, with one warning that
+/// names what it cannot enforce.
+///
+/// ```
+/// use plugwire_host::sandbox::{SandboxLevel, SandboxPolicy};
+/// let default = SandboxPolicy::default();
+/// assert_eq!((default.level, default.best_effort), (SandboxLevel::Standard, true));
+/// ```
 ///
 /// ```
 /// use plugwire_host::sandbox::{SandboxLevel, SandboxPolicy};
@@ -67,7 +77,7 @@ impl std::fmt::Display for SandboxLevel {
 /// assert_eq!(policy.level_for("untrusted"), SandboxLevel::Strict);
 /// assert_eq!(policy.level_for("other"), SandboxLevel::Standard);
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SandboxPolicy {
     /// The level for every plugin.
     pub level: SandboxLevel,
@@ -78,8 +88,18 @@ pub struct SandboxPolicy {
     pub best_effort: bool,
 }
 
+impl Default for SandboxPolicy {
+    fn default() -> Self {
+        Self {
+            level: SandboxLevel::Standard,
+            plugins: BTreeMap::new(),
+            best_effort: true,
+        }
+    }
+}
+
 impl SandboxPolicy {
-    /// A policy at `level`.
+    /// A policy at `level`, required in full (not best effort).
     ///
     /// ```
     /// let p = plugwire_host::sandbox::SandboxPolicy::new(plugwire_host::sandbox::SandboxLevel::Standard);
@@ -88,7 +108,8 @@ impl SandboxPolicy {
     pub fn new(level: SandboxLevel) -> Self {
         Self {
             level,
-            ..Self::default()
+            plugins: BTreeMap::new(),
+            best_effort: false,
         }
     }
 
@@ -107,8 +128,10 @@ impl SandboxPolicy {
     /// The level a plugin runs at: never looser than the host's.
     ///
     /// ```
-    /// let p = plugwire_host::sandbox::SandboxPolicy::default();
-    /// assert_eq!(p.level_for("x"), plugwire_host::sandbox::SandboxLevel::None);
+    /// use plugwire_host::sandbox::{SandboxLevel, SandboxPolicy};
+    /// let p = SandboxPolicy::new(SandboxLevel::None).plugin("x", SandboxLevel::Strict);
+    /// assert_eq!(p.level_for("x"), SandboxLevel::Strict);
+    /// assert_eq!(p.level_for("y"), SandboxLevel::None);
     /// ```
     pub fn level_for(&self, plugin: &str) -> SandboxLevel {
         self.plugins
@@ -292,8 +315,9 @@ pub fn prepare(request: &Request<'_>, support: &Support) -> Result<Prepared, Str
             missing.join(", ")
         ));
     }
+    // The host says once what is not enforced; this is the detail.
     for m in &missing {
-        tracing::warn!(plugin = %manifest.name, "sandbox: running without {m} (best effort)");
+        tracing::debug!(plugin = %manifest.name, "sandbox: running without {m} (best effort)");
     }
     // A root host gives every instance a uid of its own; an unprivileged
     // host maps its user to 0 inside a user namespace of the plugin's own.

@@ -96,8 +96,11 @@ impl Plugins {
         });
     }
 
+    /// A host configuration for these plugins, unsandboxed unless a test
+    /// asks for a level (the default level has its own tests).
     pub fn config(&self) -> HostConfig {
         let mut config = HostConfig::new("test", "0.0.0")
+            .sandbox(plugwire_host::sandbox::SandboxLevel::None)
             .without_standard_dirs()
             .plugin_dir(self.dir.path())
             .data_dir(self.data.path())
