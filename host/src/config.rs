@@ -40,6 +40,9 @@ pub struct Timeouts {
     pub hook: Duration,
     /// Grace given to `Shutdown` (PW-SHUT-4).
     pub shutdown_grace: Duration,
+    /// The most stopping one plugin takes, from `Shutdown` to `SIGKILL` of
+    /// its whole tree (PW-SHUT-4): the grace comes out of it.
+    pub stop: Duration,
 }
 
 impl Default for Timeouts {
@@ -50,6 +53,7 @@ impl Default for Timeouts {
             call: Duration::from_secs(30),
             hook: Duration::from_secs(2),
             shutdown_grace: Duration::from_secs(2),
+            stop: Duration::from_secs(5),
         }
     }
 }

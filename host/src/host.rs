@@ -276,6 +276,7 @@ impl Host {
     /// ```
     pub async fn start(config: HostConfig) -> Result<Self, HostError> {
         crate::connection_limit::raise_fd_limit();
+        crate::process::reclaim_debris();
         if config.sandbox.level == crate::sandbox::SandboxLevel::None {
             tracing::warn!(
                 "sandbox level none: plugins run unsandboxed, with all of this user's rights (docs/sandbox.md)"

@@ -27,6 +27,7 @@ mod bootstrap;
 mod call_chains;
 pub mod config;
 mod connection_limit;
+mod debris;
 pub mod discovery;
 pub mod grants;
 mod host;

@@ -99,7 +99,8 @@ pub fn find_launcher(configured: Option<&Path>) -> Option<PathBuf> {
     })
 }
 
-/// A private runtime directory (PW-BOOT-11): 0700, short, removed on drop,
+/// A private runtime directory (PW-BOOT-11): 0700, short, removed on drop
+/// (and by the next host, should this one be killed before it can),
 /// inside this user's runtime base `<base>/plugwire-<uid>/` (mode 0711:
 /// a plugin can reach its own directory by name but list no other), which
 /// the sandbox hides from every plugin whose grants would show it.
@@ -119,16 +120,21 @@ pub fn runtime_dir() -> std::io::Result<tempfile::TempDir> {
     let mut refused = Vec::new();
     for base in candidates.into_iter().flatten() {
         let base = base.join(format!("plugwire-{}", nix::unistd::geteuid()));
-        // "<base>/pw-XXXXXXXX/plugin.sock" must fit in sun_path.
-        if base.as_os_str().len() + 24 > MAX_SOCKET_PATH_LEN {
+        // "<base>/pw-<pid>-XXXXXXXX/plugin.sock" must fit in sun_path.
+        if base.as_os_str().len() + 32 > MAX_SOCKET_PATH_LEN {
             continue;
         }
         if let Err(why) = runtime_base(&base) {
             refused.push(why);
             continue;
         }
+        if let Err(e) = crate::debris::claim(&base) {
+            refused.push(format!("cannot lock {}: {e}", base.display()));
+            continue;
+        }
+        let prefix = crate::debris::runtime_prefix();
         if let Ok(dir) = tempfile::Builder::new()
-            .prefix("pw-")
+            .prefix(&prefix)
             .rand_bytes(8)
             .permissions(std::fs::Permissions::from_mode(0o700))
             .tempdir_in(&base)
@@ -140,6 +146,29 @@ pub fn runtime_dir() -> std::io::Result<tempfile::TempDir> {
         "no short private directory for plugin sockets under $XDG_RUNTIME_DIR, /tmp or $TMPDIR{}",
         refused.iter().map(|r| format!("; {r}")).collect::<String>()
     )))
+}
+
+/// Removes what hosts that died left in this user's runtime bases.
+pub(crate) fn reclaim_debris() {
+    for base in [
+        std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from),
+        Some(PathBuf::from("/tmp")),
+        Some(std::env::temp_dir()),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let base = base.join(format!("plugwire-{}", nix::unistd::geteuid()));
+        if crate::sandbox::identity::check_private(&base, 0o066).is_ok() {
+            let removed = crate::debris::reclaim_runtime(&base);
+            if removed > 0 {
+                tracing::info!(
+                    "removed {removed} runtime directories left by hosts that died, in {}",
+                    base.display()
+                );
+            }
+        }
+    }
 }
 
 /// Creates the runtime base, or checks that the one there is ours and that

@@ -506,3 +506,27 @@ fn a_corrupted_grants_file_stops_nothing_else() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not request \"netwrok\""));
 }
+
+/// Stopping is bounded: a plugin that ignores `Shutdown` and SIGTERM is
+/// killed within the stop budget (PW-SHUT-4).
+#[tokio::test]
+async fn a_stubborn_plugin_stops_within_the_budget() {
+    let plugins = Plugins::new(&["hostile"]);
+    let mut config = plugins.config();
+    config.timeouts.shutdown_grace = Duration::from_millis(500);
+    config.timeouts.stop = Duration::from_secs(2);
+    let host = Host::start(config).await.unwrap();
+    call(&host, "hostile.stubborn", json!({})).await;
+    let pid = host.status()[0].pid.unwrap();
+    let started = std::time::Instant::now();
+    host.shutdown().await;
+    let took = started.elapsed();
+    assert!(!common::alive(pid), "killed");
+    // The budget, with room for a slow machine; before the budget this took
+    // grace + 1 s + 2 s + 2 s.
+    assert!(took < Duration::from_millis(3500), "stopping took {took:?}");
+    assert!(
+        took >= Duration::from_millis(1500),
+        "it was stubborn: {took:?}"
+    );
+}

@@ -354,7 +354,13 @@ async fn idle_plugins_stop_and_restart_on_demand() {
 fn plugins_die_when_the_host_is_killed() {
     let plugins = Plugins::new(&["faulty"]);
     let mut cli = std::process::Command::new(env!("CARGO_BIN_EXE_plugwire"))
-        .args(["--no-standard-dirs", "--yes", "--sandbox", "none", "--plugin-dir"])
+        .args([
+            "--no-standard-dirs",
+            "--yes",
+            "--sandbox",
+            "none",
+            "--plugin-dir",
+        ])
         .arg(plugins.dir.path())
         .env("XDG_DATA_HOME", plugins.data.path())
         .args(["call", "faulty.hang"])

@@ -179,6 +179,19 @@ pub struct Cgroup {
     limits: CgroupLimits,
 }
 
+/// Reclaims dead hosts' cgroups under `parent`, once per process.
+fn reclaim_once(parent: &Path) {
+    static DONE: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+    let mut done = DONE.lock().unwrap_or_else(|e| e.into_inner());
+    if !done.iter().any(|d| d == parent) {
+        let removed = crate::debris::reclaim_cgroups(parent);
+        if removed > 0 {
+            tracing::info!("removed {removed} cgroups left by hosts that died");
+        }
+        done.push(parent.to_path_buf());
+    }
+}
+
 impl Cgroup {
     /// Creates `plugwire-<host pid>/<name>` under our own cgroup (v1) or
     /// next to it (v2, where a cgroup with processes cannot have children
@@ -192,6 +205,7 @@ impl Cgroup {
                 controllers,
             } => {
                 let parent = own.parent().map(Path::to_path_buf).unwrap_or_default();
+                reclaim_once(&mount.join(&parent));
                 let base = mount.join(&parent).join(&group);
                 create_dir(&base)?;
                 // Let our subtree use the controllers.
@@ -208,6 +222,7 @@ impl Cgroup {
             Layout::V1 { controllers } => {
                 let mut dirs = Vec::new();
                 for (controller, mount, own) in controllers {
+                    reclaim_once(&mount.join(own));
                     let dir = mount.join(own).join(&group).join(name);
                     create_dir(&dir)?;
                     dirs.push((controller.clone(), dir));

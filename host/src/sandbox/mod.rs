@@ -386,7 +386,7 @@ pub fn prepare(request: &Request<'_>, support: &Support) -> Result<Prepared, Str
     };
 
     let new_root = tempfile::Builder::new()
-        .prefix("pwr-")
+        .prefix(&crate::debris::root_prefix())
         .tempdir_in(request.runtime_dir.parent().unwrap_or(Path::new("/tmp")))
         .map_err(|e| format!("cannot create the sandbox root directory: {e}"))?;
     let namespaces = Namespaces {

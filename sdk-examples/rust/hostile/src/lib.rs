@@ -210,6 +210,22 @@ pub fn plugin() -> Plugin {
             |args: RecurseArgs, _cx: ToolContext| recurse(args),
         ))
         .tool(Tool::new(
+            "stubborn",
+            "Ignores SIGTERM and keeps the process from exiting after Shutdown",
+            |_: NoArgs, _cx: ToolContext| async move {
+                // SAFETY: replacing a signal disposition with SIG_IGN.
+                unsafe { libc::signal(libc::SIGTERM, libc::SIG_IGN) };
+                // The runtime waits for blocking work when it shuts down:
+                // this never ends, so neither does the process.
+                tokio::task::spawn_blocking(|| {
+                    loop {
+                        std::thread::sleep(Duration::from_secs(3600));
+                    }
+                });
+                Ok(json!("stubborn"))
+            },
+        ))
+        .tool(Tool::new(
             "scream",
             "Writes terminal control sequences to stderr, then exits 1",
             |_: NoArgs, _cx: ToolContext| async move {
