@@ -99,6 +99,8 @@ pub(crate) struct Connection {
     pub(crate) observer: mpsc::Sender<(String, pb::Event)>,
     tasks: Vec<JoinHandle<()>>,
     pub(crate) sandbox: Option<crate::sandbox::Prepared>,
+    /// Without a sandbox, the cgroup that holds every process of the plugin.
+    containment: Option<Arc<crate::sandbox::cgroup::Cgroup>>,
     _runtime_dir: tempfile::TempDir,
 }
 
@@ -110,6 +112,14 @@ impl Connection {
 
     pub(crate) fn has_exited(&self) -> bool {
         self.exit.status().is_some()
+    }
+
+    /// The cgroup holding all the plugin's processes, if it has one.
+    pub(crate) fn cgroup(&self) -> Option<Arc<crate::sandbox::cgroup::Cgroup>> {
+        self.sandbox
+            .as_ref()
+            .and_then(|p| p.cgroup.clone())
+            .or_else(|| self.containment.clone())
     }
 
     pub(crate) fn hooks(&self) -> &[pb::HookSubscription] {
@@ -479,6 +489,27 @@ impl Instance {
                 .await;
         }));
 
+        // Unsandboxed plugins still get a cgroup where the host can make
+        // one: a plugin that leaves its process group (setsid) is killed
+        // with it all the same.
+        let containment = if level == crate::sandbox::SandboxLevel::None && host.launcher.is_some()
+        {
+            let support = host.support.get_or_init(crate::sandbox::Support::detect);
+            match &support.cgroups {
+                Ok(layout) if !layout.controllers().is_empty() => {
+                    let name = format!("{}-{}", manifest.name, uuid::Uuid::new_v4().simple());
+                    crate::sandbox::cgroup::Cgroup::create(layout, &name, Default::default())
+                        .map(Arc::new)
+                        .inspect_err(|e| {
+                            tracing::debug!(plugin = %manifest.name, "no containment cgroup: {e}")
+                        })
+                        .ok()
+                }
+                _ => None,
+            }
+        } else {
+            None
+        };
         let sandbox = if level == crate::sandbox::SandboxLevel::None {
             None
         } else {
@@ -513,6 +544,7 @@ impl Instance {
             protocol_versions: &versions,
             pass_env: &config.pass_env,
             sandbox: sandbox.as_ref(),
+            containment: containment.as_ref(),
             bootstrap_timeout: timeouts.bootstrap,
             ..Launch::new(manifest, dir.path(), host.launcher.as_deref())
         };
@@ -695,6 +727,7 @@ impl Instance {
             observer,
             tasks,
             sandbox,
+            containment,
             _runtime_dir: dir,
         })
     }
@@ -770,7 +803,7 @@ impl Instance {
                 },
             };
             if let Some(this) = this.upgrade() {
-                let cgroup = conn.sandbox.as_ref().and_then(|p| p.cgroup.clone());
+                let cgroup = conn.cgroup();
                 this.on_exit(conn.generation, conn.pid, status, cgroup)
                     .await;
             }
@@ -905,7 +938,7 @@ impl Instance {
             signal_group(conn.pid, nix::sys::signal::Signal::SIGTERM);
             if exited(term).await.is_err() {
                 signal_group(conn.pid, nix::sys::signal::Signal::SIGKILL);
-                if let Some(cgroup) = conn.sandbox.as_ref().and_then(|p| p.cgroup.clone()) {
+                if let Some(cgroup) = conn.cgroup() {
                     let _ = tokio::task::spawn_blocking(move || cgroup.kill()).await;
                 }
                 let _ = exited(kill).await;

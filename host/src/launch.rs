@@ -56,6 +56,10 @@ pub struct Launch<'a> {
     pub launcher: Option<&'a Path>,
     /// The prepared sandbox (requires the launcher).
     pub sandbox: Option<&'a Prepared>,
+    /// Without a sandbox: a cgroup the launcher joins before it execs the
+    /// plugin, so that the host can kill every process the plugin starts,
+    /// even those that leave its process group (requires the launcher).
+    pub containment: Option<&'a Arc<crate::sandbox::cgroup::Cgroup>>,
     /// Whether to set the magic cookie. Only a conformance check of
     /// PW-BOOT-1 leaves it out.
     pub cookie: bool,
@@ -83,6 +87,7 @@ impl<'a> Launch<'a> {
             pass_env: &[],
             launcher,
             sandbox: None,
+            containment: None,
             cookie: true,
             bootstrap_timeout: Duration::from_secs(10),
         }
@@ -177,6 +182,10 @@ impl Spawner {
             pass_env: launch.pass_env,
             launcher: launch.launcher,
             sandbox: launch.sandbox.map(|p| &p.spec_fd),
+            join: launch
+                .containment
+                .map(|c| c.procs_files())
+                .unwrap_or_default(),
             data_dir: launch.sandbox.map(|p| p.data_dir.as_path()),
             cookie: launch.cookie,
         };
@@ -203,7 +212,10 @@ impl Spawner {
             return Err(fail("no stdio pipes".into(), Vec::new()));
         };
         stderr(err);
-        let cgroup = launch.sandbox.and_then(|p| p.cgroup.clone());
+        let cgroup = launch
+            .sandbox
+            .and_then(|p| p.cgroup.clone())
+            .or_else(|| launch.containment.cloned());
         tokio::spawn(watch_exit(child, cgroup, exit_tx));
 
         let mut stdout = BufReader::new(out);

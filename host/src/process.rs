@@ -198,6 +198,8 @@ pub(crate) struct LaunchSpec<'a> {
     pub launcher: Option<&'a Path>,
     /// The sealed sandbox spec, when sandboxed (requires the launcher).
     pub sandbox: Option<&'a std::os::fd::OwnedFd>,
+    /// `cgroup.procs` files the launcher joins when not sandboxed.
+    pub join: Vec<PathBuf>,
     /// The plugin's data directory, its `HOME` when sandboxed.
     pub data_dir: Option<&'a Path>,
     /// Whether to set the magic cookie (PW-BOOT-1).
@@ -233,6 +235,9 @@ pub(crate) fn command(spec: &LaunchSpec<'_>) -> std::io::Result<Spawn> {
     let mut command = match spec.launcher {
         Some(launcher) => {
             let mut c = Command::new(launcher);
+            for procs in &spec.join {
+                c.arg("--join").arg(procs);
+            }
             if let Some(sandbox) = spec.sandbox {
                 let fd = inheritable(sandbox)?;
                 c.arg("--sandbox-fd").arg(fd.as_raw_fd().to_string());

@@ -530,3 +530,27 @@ async fn a_stubborn_plugin_stops_within_the_budget() {
         "it was stubborn: {took:?}"
     );
 }
+
+/// No orphans: even unsandboxed, a plugin's double-forked `setsid` child
+/// (outside its process group) dies when the plugin is stopped.
+#[tokio::test]
+async fn an_unsandboxed_plugins_escaped_children_die_with_it() {
+    let plugins = Plugins::new(&["hostile"]);
+    let host = plugins.host().await;
+    let out = call(&host, "hostile.escape_group", json!({})).await;
+    let pid = out["pid"].as_u64().unwrap() as u32;
+    assert!(common::alive(pid), "the escaped child runs: {out}");
+    host.shutdown().await;
+    if plugwire_host::sandbox::cgroup::Layout::detect().is_ok_and(|l| !l.controllers().is_empty()) {
+        assert!(
+            eventually(Duration::from_secs(3), || !common::alive(pid)).await,
+            "the escaped child {pid} outlived its plugin"
+        );
+    } else {
+        // No cgroups here: nothing can find it. Do not leave it behind.
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+}

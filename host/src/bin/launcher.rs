@@ -4,7 +4,8 @@
 //! host, keeps the host on the fast posix_spawn path and keeps
 //! non-async-signal-safe work out of a forked child.
 //!
-//! Usage: `plugwire-launcher [--sandbox-fd <fd>] <executable> [args...]`,
+//! Usage: `plugwire-launcher [--join <cgroup.procs>]... [--sandbox-fd <fd>]
+//! <executable> [args...]`,
 //! with `PLUGWIRE_LAUNCHER_PARENT=<host pid>` in the environment.
 //!
 //! Always: ask to be killed when the host dies (`PR_SET_PDEATHSIG`) and make
@@ -12,7 +13,9 @@
 //! read the spec from that inherited descriptor, which must be a sealed
 //! memory file (nothing a plugin can write is ever read here: this program
 //! runs with the host's privileges), apply it (docs/sandbox.md) and exec the
-//! plugin inside it.
+//! plugin inside it. With `--join` (no sandbox): join those cgroups (paths
+//! the host created, writable by root only) first, so that the host can
+//! kill everything the plugin starts.
 
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
@@ -30,6 +33,14 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
 
 fn main() -> ExitCode {
     let mut args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    let mut join: Vec<PathBuf> = Vec::new();
+    while args.first().is_some_and(|a| a == "--join") {
+        let Some(path) = args.get(1).map(PathBuf::from) else {
+            return fail("--join needs a cgroup.procs file");
+        };
+        join.push(path);
+        args.drain(..2);
+    }
     let mut spec_fd: Option<OwnedFd> = None;
     if args.first().is_some_and(|a| a == "--sandbox-fd") {
         let Some(fd) = args
@@ -65,6 +76,11 @@ fn main() -> ExitCode {
         && nix::unistd::getppid().as_raw() != expected
     {
         return fail("the host exited before the plugin started");
+    }
+    for procs in &join {
+        if let Err(e) = std::fs::write(procs, std::process::id().to_string()) {
+            return fail(format!("cannot join the cgroup {}: {e}", procs.display()));
+        }
     }
     match spec_fd {
         None => {

@@ -138,6 +138,41 @@ fn flood(args: &FloodArgs) -> Value {
     json!({"processes": children})
 }
 
+/// Forks a child that starts a new session (leaving the plugin's process
+/// group) and forks again; the grandchild sleeps for an hour. Returns the
+/// grandchild's pid, read back through a pipe.
+fn escape_group() -> Value {
+    let mut fds = [0i32; 2];
+    // SAFETY: pipe fills two fds; the children only make system calls.
+    unsafe {
+        if libc::pipe(fds.as_mut_ptr()) != 0 {
+            return json!({"error": std::io::Error::last_os_error().to_string()});
+        }
+        match libc::fork() {
+            0 => {
+                libc::setsid();
+                let grandchild = libc::fork();
+                if grandchild == 0 {
+                    libc::sleep(3600);
+                    libc::_exit(0);
+                }
+                let bytes = grandchild.to_le_bytes();
+                libc::write(fds[1], bytes.as_ptr().cast(), bytes.len());
+                libc::_exit(0);
+            }
+            -1 => return json!({"error": std::io::Error::last_os_error().to_string()}),
+            child => {
+                let mut bytes = [0u8; 4];
+                libc::read(fds[0], bytes.as_mut_ptr().cast(), bytes.len());
+                libc::waitpid(child, std::ptr::null_mut(), 0);
+                libc::close(fds[0]);
+                libc::close(fds[1]);
+                json!({"pid": i32::from_le_bytes(bytes)})
+            }
+        }
+    }
+}
+
 /// Calls `hostile.recurse` through the host with a raw client that sends no
 /// call-depth header, as a plugin that wants to loop forever would.
 async fn recurse(args: RecurseArgs) -> Result<Value, ToolError> {
@@ -208,6 +243,11 @@ pub fn plugin() -> Plugin {
             "recurse",
             "Calls itself through the host without a call-depth header",
             |args: RecurseArgs, _cx: ToolContext| recurse(args),
+        ))
+        .tool(Tool::new(
+            "escape_group",
+            "Double-forks a child into a session of its own and reports its pid",
+            |_: NoArgs, _cx: ToolContext| async move { Ok(escape_group()) },
         ))
         .tool(Tool::new(
             "stubborn",
