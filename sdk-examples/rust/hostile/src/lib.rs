@@ -160,7 +160,7 @@ fn escape_group() -> Value {
                 libc::write(fds[1], bytes.as_ptr().cast(), bytes.len());
                 libc::_exit(0);
             }
-            -1 => return json!({"error": std::io::Error::last_os_error().to_string()}),
+            -1 => json!({"error": std::io::Error::last_os_error().to_string()}),
             child => {
                 let mut bytes = [0u8; 4];
                 libc::read(fds[0], bytes.as_mut_ptr().cast(), bytes.len());
