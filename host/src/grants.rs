@@ -344,13 +344,25 @@ impl Grants {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
             Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
         };
+        Self::parse(&text, path)
+    }
+
+    /// Parses the text of a grants file; `path` names it in messages.
+    ///
+    /// ```
+    /// use plugwire_host::grants::Grants;
+    /// let g = Grants::parse("[plugins.web]\ndir = \"/p/web\"\ndigest = \"sha256:00\"\npermissions = [\"network\"]\n", "grants.toml".as_ref())?;
+    /// assert_eq!(g.plugins["web"].permissions.len(), 1);
+    /// # Ok::<(), String>(())
+    /// ```
+    pub fn parse(text: &str, path: &Path) -> Result<Self, String> {
         let broken = |e: &dyn std::fmt::Display| {
             format!(
                 "{} is not a valid grants file: {e}; fix it, or remove it and grant again",
                 path.display()
             )
         };
-        let table: toml::Table = toml::from_str(&text).map_err(|e| broken(&e))?;
+        let table: toml::Table = toml::from_str(text).map_err(|e| broken(&e))?;
         let mut grants = Self::default();
         let Some(plugins) = table.get("plugins") else {
             return Ok(grants);

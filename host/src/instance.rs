@@ -1037,7 +1037,10 @@ pub(crate) fn pointer(path: &str) -> &str {
 
 /// PW-TOOL-1..3: the listed tools equal the declared ones and carry valid
 /// schemas; validators are compiled here, once.
-fn tool_entries(declared: &[String], listed: Vec<pb::Tool>) -> Result<Vec<ToolEntry>, String> {
+pub(crate) fn tool_entries(
+    declared: &[String],
+    listed: Vec<pb::Tool>,
+) -> Result<Vec<ToolEntry>, String> {
     let mut listed_names: Vec<&str> = listed.iter().map(|t| t.name.as_str()).collect();
     let mut declared_sorted: Vec<&str> = declared.iter().map(String::as_str).collect();
     listed_names.sort_unstable();

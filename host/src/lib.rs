@@ -42,6 +42,24 @@ pub mod sandbox;
 mod storage;
 pub mod trust;
 
+/// Entry points for the fuzz targets in `fuzz/`: the host's decoders of
+/// what plugins send and write, which are otherwise private.
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Checks a `ListTools` answer as the host does at start.
+    pub fn tool_list(
+        declared: &[String],
+        listed: Vec<plugwire_proto::pb::Tool>,
+    ) -> Result<usize, String> {
+        crate::instance::tool_entries(declared, listed).map(|t| t.len())
+    }
+
+    /// Replays a storage log as the host does when it opens one.
+    pub fn storage_log(bytes: &[u8]) -> Result<usize, String> {
+        crate::storage::replay(bytes).map(|(data, _)| data.len())
+    }
+}
+
 pub use config::{FailurePolicy, HostConfig, RestartPolicy, StartPolicy, Timeouts};
 pub use host::{
     CallOptions, CommandInfo, CommandSignal, Denial, EmitOutcome, HookOutcome, HookRecord, Host,

@@ -80,7 +80,7 @@ fn encode(op: u8, key: &str, value: &[u8]) -> Vec<u8> {
 }
 
 /// Replays a log: the live data, and how many leading bytes are sound.
-fn replay(bytes: &[u8]) -> Result<(BTreeMap<String, Vec<u8>>, usize), String> {
+pub(crate) fn replay(bytes: &[u8]) -> Result<(BTreeMap<String, Vec<u8>>, usize), String> {
     if !bytes.starts_with(MAGIC) {
         return Err("it does not start as a plugwire storage log".into());
     }
@@ -252,7 +252,11 @@ impl Storage {
     /// twice its live data.
     fn append(&self, state: &mut State, record: &[u8]) -> Result<(), Status> {
         let io = self.io();
-        if let Err(e) = state.log.write_all(record).and_then(|()| state.log.sync_data()) {
+        if let Err(e) = state
+            .log
+            .write_all(record)
+            .and_then(|()| state.log.sync_data())
+        {
             // Leave no partial record behind a record that follows.
             let _ = state.log.set_len(state.log_len);
             return Err(io(e));

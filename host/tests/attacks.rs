@@ -359,34 +359,23 @@ fn grants_follow_the_plugin_not_its_name() {
     std::fs::write(foreign_dir.join("audit/marker"), "foreign").unwrap();
     let real_dir = real.dir.path().to_str().unwrap();
 
-    let out = cli(
-        config.path(),
-        workdir.path(),
-        &["--plugin-dir", real_dir, "grant", "audit"],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let granted = String::from_utf8_lossy(&out.stdout);
+    let succeeds = |args: &[&str]| {
+        let out = cli(config.path(), workdir.path(), args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let granted = succeeds(&["--plugin-dir", real_dir, "grant", "audit"]);
     assert!(
         granted.contains(real_dir),
         "the named plugin is granted: {granted}"
     );
 
     // The real one is used (explicit wins) and runs with its grant.
-    let out = cli(
-        config.path(),
-        workdir.path(),
-        &["--plugin-dir", real_dir, "info", "audit"],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains(real_dir));
+    assert!(succeeds(&["--plugin-dir", real_dir, "info", "audit"]).contains(real_dir));
 
     // The foreign one, named on its own, gets nothing.
     let out = cli(

@@ -66,6 +66,16 @@ const NAMESPACE_FLAGS: [u64; 7] = [
     libc::CLONE_NEWCGROUP as u64,
 ];
 
+/// A rule matching a call whose first argument compares `op` to `value`.
+fn first_argument(
+    len: SeccompCmpArgLen,
+    op: SeccompCmpOp,
+    value: u64,
+) -> Result<SeccompRule, String> {
+    let condition = SeccompCondition::new(0, len, op, value).map_err(|e| e.to_string())?;
+    SeccompRule::new(vec![condition]).map_err(|e| e.to_string())
+}
+
 /// The compiled filters, in installation order: the deny list (`EPERM`),
 /// then `clone3` answered `ENOSYS` (its flags live in memory a filter cannot
 /// read, and C libraries fall back to `clone`, which is checked).
@@ -78,28 +88,22 @@ pub fn filters() -> Result<Vec<BpfProgram>, String> {
     let clone_rules = NAMESPACE_FLAGS
         .iter()
         .map(|flag| {
-            let condition = SeccompCondition::new(
-                0,
+            first_argument(
                 SeccompCmpArgLen::Qword,
                 SeccompCmpOp::MaskedEq(*flag),
                 *flag,
             )
-            .map_err(|e| e.to_string())?;
-            SeccompRule::new(vec![condition]).map_err(|e| e.to_string())
         })
         .collect::<Result<Vec<_>, String>>()?;
     rules.insert(libc::SYS_clone, clone_rules);
     let socket_rules = DENIED_SOCKET_FAMILIES
         .iter()
         .map(|(_, family)| {
-            let condition = SeccompCondition::new(
-                0,
+            first_argument(
                 SeccompCmpArgLen::Dword,
                 SeccompCmpOp::Eq,
                 u64::from(*family),
             )
-            .map_err(|e| e.to_string())?;
-            SeccompRule::new(vec![condition]).map_err(|e| e.to_string())
         })
         .collect::<Result<Vec<_>, String>>()?;
     rules.insert(libc::SYS_socket, socket_rules);
