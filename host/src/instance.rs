@@ -101,6 +101,8 @@ pub(crate) struct Connection {
     pub(crate) sandbox: Option<crate::sandbox::Prepared>,
     /// Without a sandbox, the cgroup that holds every process of the plugin.
     containment: Option<Arc<crate::sandbox::cgroup::Cgroup>>,
+    /// The process is the launcher's reaper (no sandbox, no cgroup).
+    reaper: bool,
     _runtime_dir: tempfile::TempDir,
 }
 
@@ -510,6 +512,9 @@ impl Instance {
         } else {
             None
         };
+        let reap = level == crate::sandbox::SandboxLevel::None
+            && containment.is_none()
+            && host.launcher.is_some();
         let sandbox = if level == crate::sandbox::SandboxLevel::None {
             None
         } else {
@@ -545,6 +550,7 @@ impl Instance {
             pass_env: &config.pass_env,
             sandbox: sandbox.as_ref(),
             containment: containment.as_ref(),
+            reap,
             bootstrap_timeout: timeouts.bootstrap,
             ..Launch::new(manifest, dir.path(), host.launcher.as_deref())
         };
@@ -728,6 +734,7 @@ impl Instance {
             tasks,
             sandbox,
             containment,
+            reaper: reap,
             _runtime_dir: dir,
         })
     }
@@ -937,6 +944,15 @@ impl Instance {
         if tokio::time::timeout(wait, asked).await.is_err() {
             signal_group(conn.pid, nix::sys::signal::Signal::SIGTERM);
             if exited(term).await.is_err() {
+                if conn.reaper {
+                    // The reaper must outlive the plugin to kill what it
+                    // left outside its group; it ends by itself right after.
+                    crate::process::signal_group_but_leader(
+                        conn.pid,
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                    let _ = exited(kill / 2).await;
+                }
                 signal_group(conn.pid, nix::sys::signal::Signal::SIGKILL);
                 if let Some(cgroup) = conn.cgroup() {
                     let _ = tokio::task::spawn_blocking(move || cgroup.kill()).await;

@@ -60,6 +60,10 @@ pub struct Launch<'a> {
     /// plugin, so that the host can kill every process the plugin starts,
     /// even those that leave its process group (requires the launcher).
     pub containment: Option<&'a Arc<crate::sandbox::cgroup::Cgroup>>,
+    /// Without a sandbox or a cgroup: run the plugin under the launcher's
+    /// reaper, which kills what the plugin leaves behind (requires the
+    /// launcher).
+    pub reap: bool,
     /// Whether to set the magic cookie. Only a conformance check of
     /// PW-BOOT-1 leaves it out.
     pub cookie: bool,
@@ -88,6 +92,7 @@ impl<'a> Launch<'a> {
             launcher,
             sandbox: None,
             containment: None,
+            reap: false,
             cookie: true,
             bootstrap_timeout: Duration::from_secs(10),
         }
@@ -186,6 +191,7 @@ impl Spawner {
                 .containment
                 .map(|c| c.procs_files())
                 .unwrap_or_default(),
+            reap: launch.reap && launch.sandbox.is_none(),
             data_dir: launch.sandbox.map(|p| p.data_dir.as_path()),
             cookie: launch.cookie,
         };

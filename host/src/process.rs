@@ -200,6 +200,8 @@ pub(crate) struct LaunchSpec<'a> {
     pub sandbox: Option<&'a std::os::fd::OwnedFd>,
     /// `cgroup.procs` files the launcher joins when not sandboxed.
     pub join: Vec<PathBuf>,
+    /// Run the plugin under the launcher's reaper (no sandbox, no cgroup).
+    pub reap: bool,
     /// The plugin's data directory, its `HOME` when sandboxed.
     pub data_dir: Option<&'a Path>,
     /// Whether to set the magic cookie (PW-BOOT-1).
@@ -237,6 +239,9 @@ pub(crate) fn command(spec: &LaunchSpec<'_>) -> std::io::Result<Spawn> {
             let mut c = Command::new(launcher);
             for procs in &spec.join {
                 c.arg("--join").arg(procs);
+            }
+            if spec.reap {
+                c.arg("--reap");
             }
             if let Some(sandbox) = spec.sandbox {
                 let fd = inheritable(sandbox)?;
@@ -294,6 +299,36 @@ pub(crate) fn command(spec: &LaunchSpec<'_>) -> std::io::Result<Spawn> {
         command.env(name, OsString::from(value));
     }
     Ok(Spawn { command, inherit })
+}
+
+/// Sends `signal` to every process of group `pgid` but its leader (the
+/// launcher's reaper, which must outlive the plugin to clean up after it).
+pub(crate) fn signal_group_but_leader(pgid: u32, signal: Signal) {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|p| p.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if pid as u32 == pgid {
+            continue;
+        }
+        let in_group = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|stat| {
+                let rest = stat.rsplit_once(')')?.1.to_owned();
+                rest.split_whitespace().nth(2)?.parse::<u32>().ok()
+            })
+            == Some(pgid);
+        if in_group {
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid), signal);
+        }
+    }
 }
 
 /// Signals a whole process group; a group that is already gone is fine.

@@ -15,7 +15,9 @@
 //! runs with the host's privileges), apply it (docs/sandbox.md) and exec the
 //! plugin inside it. With `--join` (no sandbox): join those cgroups (paths
 //! the host created, writable by root only) first, so that the host can
-//! kill everything the plugin starts.
+//! kill everything the plugin starts. With `--reap` (no sandbox, no cgroup):
+//! run the plugin as a child of this subreaper, which kills whatever the
+//! plugin left behind when it ends.
 
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
@@ -40,6 +42,10 @@ fn main() -> ExitCode {
         };
         join.push(path);
         args.drain(..2);
+    }
+    let reap = args.first().is_some_and(|a| a == "--reap");
+    if reap {
+        args.remove(0);
     }
     let mut spec_fd: Option<OwnedFd> = None;
     if args.first().is_some_and(|a| a == "--sandbox-fd") {
@@ -83,6 +89,7 @@ fn main() -> ExitCode {
         }
     }
     match spec_fd {
+        None if reap => fail(plugwire_host::sandbox::reaper::run(&executable, &args)),
         None => {
             let error = Command::new(&executable)
                 .args(&args)

@@ -105,7 +105,7 @@ const FORWARDED: [Signal; 6] = [
     Signal::SIGUSR2,
 ];
 
-fn handled_signals() -> SigSet {
+pub(crate) fn handled_signals() -> SigSet {
     let mut set = SigSet::empty();
     for s in FORWARDED {
         set.add(s);
@@ -168,13 +168,14 @@ fn init(
             if let Err(e) = run_steps(&plan.child, spec) {
                 return e;
             }
-            exec(program, args)
+            exec_plugin(program, args)
         }
         Ok(ForkResult::Parent { child }) => reap(child, &handled_signals()),
     }
 }
 
-fn exec(program: &Path, args: &[std::ffi::OsString]) -> String {
+/// Execs the plugin with the environment minus the launcher's own variables.
+pub(crate) fn exec_plugin(program: &Path, args: &[std::ffi::OsString]) -> String {
     let to_c = |s: &[u8]| CString::new(s).map_err(|_| "a NUL byte in an argument".to_owned());
     let result = (|| {
         let path = to_c(program.as_os_str().as_bytes())?;

@@ -1,0 +1,100 @@
+//! The launcher's reaper for unsandboxed plugins on machines where the host
+//! cannot make a cgroup: it becomes a child subreaper, runs the plugin as its
+//! child, and when the plugin ends kills every process the plugin left
+//! behind, even those that left its process group with `setsid` (they are
+//! re-parented to the reaper when their parents die). Then it ends the way
+//! the plugin ended.
+
+use std::path::Path;
+
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::{ForkResult, Pid, fork};
+
+use super::launch::{exec_plugin, handled_signals};
+
+/// Runs `program` under the reaper; returns only with an error.
+pub fn run(program: &Path, args: &[std::ffi::OsString]) -> String {
+    if let Err(e) = nix::sys::prctl::set_child_subreaper(true) {
+        return format!("cannot become a subreaper: {e}");
+    }
+    let signals = handled_signals();
+    let mut previous = SigSet::empty();
+    if let Err(e) = sigprocmask(SigmaskHow::SIG_BLOCK, Some(&signals), Some(&mut previous)) {
+        return format!("blocking signals: {e}");
+    }
+    // SAFETY: the launcher is single-threaded, so the child may do anything.
+    match unsafe { fork() } {
+        Err(e) => format!("fork of the plugin: {e}"),
+        Ok(ForkResult::Child) => {
+            let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&previous), None);
+            if let Err(e) = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL) {
+                return format!("cannot set the parent-death signal: {e}");
+            }
+            exec_plugin(program, args)
+        }
+        Ok(ForkResult::Parent { child }) => watch(child, &signals),
+    }
+}
+
+/// Forwards signals to the plugin, reaps orphans, and when the plugin ends
+/// kills what is left and ends the same way.
+fn watch(plugin: Pid, signals: &SigSet) -> ! {
+    loop {
+        let Ok(signal) = signals.wait() else { continue };
+        if signal != Signal::SIGCHLD {
+            let _ = kill(plugin, signal);
+            continue;
+        }
+        loop {
+            match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(pid, code)) if pid == plugin => {
+                    kill_descendants();
+                    std::process::exit(code);
+                }
+                Ok(WaitStatus::Signaled(pid, sig, _)) if pid == plugin => {
+                    kill_descendants();
+                    die_by(sig);
+                }
+                Ok(WaitStatus::StillAlive) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    }
+}
+
+/// Our children, from `/proc/self/task/<pid>/children`.
+fn children() -> Vec<Pid> {
+    let pid = std::process::id();
+    std::fs::read_to_string(format!("/proc/self/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .map(Pid::from_raw)
+        .collect()
+}
+
+/// Kills our children until there are none: each one killed re-parents its
+/// own children to us, so the whole tree goes, level by level.
+fn kill_descendants() {
+    for _ in 0..10_000 {
+        let left = children();
+        if left.is_empty() {
+            return;
+        }
+        for pid in &left {
+            let _ = kill(*pid, Signal::SIGKILL);
+        }
+        for pid in left {
+            let _ = waitpid(pid, None);
+        }
+    }
+}
+
+fn die_by(signal: Signal) -> ! {
+    let _ = sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&SigSet::all()), None);
+    // SAFETY: restoring the default disposition before re-raising.
+    let _ = unsafe { nix::sys::signal::signal(signal, nix::sys::signal::SigHandler::SigDfl) };
+    let _ = kill(Pid::this(), signal);
+    std::process::exit(128 + signal as i32)
+}
