@@ -131,16 +131,59 @@ pub struct Bound {
 /// assert!(plugwire_host::grants::fingerprint(&m).unwrap().starts_with("sha256:"));
 /// ```
 pub fn fingerprint(manifest: &Manifest) -> Result<String, String> {
-    use sha2::{Digest, Sha256};
-    let mut hash = Sha256::new();
-    for path in [
+    use std::os::unix::fs::MetadataExt;
+    let files = [
         manifest.dir.join(crate::manifest::MANIFEST_FILE),
         manifest.executable.clone(),
-    ] {
-        let mut file = match std::fs::File::open(&path) {
+    ];
+    // Hashing a large executable takes a while; within one process the
+    // digest is reused while neither file has changed (same inode, size,
+    // modification and change times: `ctime` cannot be set by anyone).
+    let stamp: Vec<(u64, u64, u64, i64, i64, i64, i64)> = files
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| {
+            (
+                m.dev(),
+                m.ino(),
+                m.len(),
+                m.mtime(),
+                m.mtime_nsec(),
+                m.ctime(),
+                m.ctime_nsec(),
+            )
+        })
+        .collect();
+    type Cache =
+        std::collections::HashMap<PathBuf, (Vec<(u64, u64, u64, i64, i64, i64, i64)>, String)>;
+    static CACHE: std::sync::Mutex<Option<Cache>> = std::sync::Mutex::new(None);
+    let key = manifest.executable.clone();
+    if let Some((seen, digest)) = CACHE
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get_or_insert_with(Default::default)
+        .get(&key)
+        && *seen == stamp
+    {
+        return Ok(digest.clone());
+    }
+    let digest = hash_files(&files, &manifest.executable)?;
+    CACHE
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get_or_insert_with(Default::default)
+        .insert(key, (stamp, digest.clone()));
+    Ok(digest)
+}
+
+fn hash_files(files: &[PathBuf], executable: &Path) -> Result<String, String> {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    for path in files {
+        let mut file = match std::fs::File::open(path) {
             Ok(file) => file,
             // A bare executable has no manifest file.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && path != manifest.executable => {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && path != executable => {
                 continue;
             }
             Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
