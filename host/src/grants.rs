@@ -139,7 +139,9 @@ pub fn fingerprint(manifest: &Manifest) -> Result<String, String> {
     // Hashing a large executable takes a while; within one process the
     // digest is reused while neither file has changed (same inode, size,
     // modification and change times: `ctime` cannot be set by anyone).
-    let stamp: Vec<(u64, u64, u64, i64, i64, i64, i64)> = files
+    /// Device, inode, length, modification and change times.
+    type Stamp = (u64, u64, u64, i64, i64, i64, i64);
+    let stamp: Vec<Stamp> = files
         .iter()
         .filter_map(|p| std::fs::metadata(p).ok())
         .map(|m| {
@@ -154,8 +156,7 @@ pub fn fingerprint(manifest: &Manifest) -> Result<String, String> {
             )
         })
         .collect();
-    type Cache =
-        std::collections::HashMap<PathBuf, (Vec<(u64, u64, u64, i64, i64, i64, i64)>, String)>;
+    type Cache = std::collections::HashMap<PathBuf, (Vec<Stamp>, String)>;
     static CACHE: std::sync::Mutex<Option<Cache>> = std::sync::Mutex::new(None);
     let key = manifest.executable.clone();
     if let Some((seen, digest)) = CACHE
