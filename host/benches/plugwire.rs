@@ -452,9 +452,11 @@ fn python_import_grpc(n: usize) -> Vec<Duration> {
 }
 
 /// A second connection to the plugin the host started last: the newest
-/// socket in /tmp.
+/// socket in the host's runtime base.
 async fn newest_plugin_channel() -> tonic::transport::Channel {
-    let socket = std::fs::read_dir("/tmp")
+    let probe = plugwire_host::launch::runtime_dir().unwrap();
+    let base = probe.path().parent().unwrap().to_path_buf();
+    let socket = std::fs::read_dir(base)
         .unwrap()
         .flatten()
         .map(|e| e.path().join("plugin.sock"))
