@@ -440,39 +440,17 @@ fn a_corrupted_grants_file_stops_nothing_else() {
     std::fs::create_dir_all(grants.parent().unwrap()).unwrap();
     std::fs::write(&grants, "[plugins\nnot toml at all").unwrap();
     let dir = plugins.dir.path().to_str().unwrap();
-    let out = cli(
-        config.path(),
-        config.path(),
-        &["--no-standard-dirs", "--plugin-dir", dir, "list"],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not a valid grants file"));
-    let out = cli(
-        config.path(),
-        config.path(),
-        &[
-            "--no-standard-dirs",
-            "--plugin-dir",
-            dir,
-            "call",
-            "echo.echo",
-            r#"{"text":"ok"}"#,
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = cli(
-        config.path(),
-        config.path(),
-        &["--no-standard-dirs", "--plugin-dir", dir, "grant", "audit"],
-    );
+    let run = |args: &[&str]| {
+        let all = [&["--no-standard-dirs", "--plugin-dir", dir][..], args].concat();
+        cli(config.path(), config.path(), &all)
+    };
+    let stderr = |out: &std::process::Output| String::from_utf8_lossy(&out.stderr).into_owned();
+    let out = run(&["list"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("not a valid grants file"));
+    let out = run(&["call", "echo.echo", r#"{"text":"ok"}"#]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run(&["grant", "audit"]);
     assert!(!out.status.success());
     assert_eq!(
         std::fs::read_to_string(&grants).unwrap(),
@@ -480,20 +458,9 @@ fn a_corrupted_grants_file_stops_nothing_else() {
         "left as it was"
     );
     std::fs::remove_file(&grants).unwrap();
-    let out = cli(
-        config.path(),
-        config.path(),
-        &[
-            "--no-standard-dirs",
-            "--plugin-dir",
-            dir,
-            "grant",
-            "audit",
-            "netwrok",
-        ],
-    );
+    let out = run(&["grant", "audit", "netwrok"]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("does not request \"netwrok\""));
+    assert!(stderr(&out).contains("does not request \"netwrok\""));
 }
 
 /// Stopping is bounded: a plugin that ignores `Shutdown` and SIGTERM is

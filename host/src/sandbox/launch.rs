@@ -105,7 +105,7 @@ const FORWARDED: [Signal; 6] = [
     Signal::SIGUSR2,
 ];
 
-pub(crate) fn handled_signals() -> SigSet {
+fn handled_signals() -> SigSet {
     let mut set = SigSet::empty();
     for s in FORWARDED {
         set.add(s);
@@ -126,15 +126,12 @@ pub fn run(spec: &SandboxSpec, program: &Path, args: &[std::ffi::OsString]) -> S
         Ok(pipe) => pipe,
         Err(e) => return format!("pipe: {e}"),
     };
-    let signals = handled_signals();
-    let mut previous = SigSet::empty();
-    if let Err(e) = sigprocmask(SigmaskHow::SIG_BLOCK, Some(&signals), Some(&mut previous)) {
-        return format!("blocking signals: {e}");
-    }
-    // SAFETY: the launcher is single-threaded, so the child may do anything.
-    match unsafe { fork() } {
-        Err(e) => format!("fork of init: {e}"),
-        Ok(ForkResult::Child) => {
+    let (forked, signals, previous) = match fork_supervised() {
+        Ok(forked) => forked,
+        Err(e) => return format!("{e} (init)"),
+    };
+    match forked {
+        ForkResult::Child => {
             drop(_alive_write);
             use std::os::fd::AsRawFd;
             PARENT_PIPE.store(alive_read.as_raw_fd(), std::sync::atomic::Ordering::Relaxed);
@@ -142,8 +139,21 @@ pub fn run(spec: &SandboxSpec, program: &Path, args: &[std::ffi::OsString]) -> S
             eprintln!("plugwire-launcher: {error}");
             std::process::exit(127);
         }
-        Ok(ForkResult::Parent { child }) => supervise(child, &signals),
+        ForkResult::Parent { child } => supervise(child, &signals),
     }
+}
+
+/// Blocks the signals a supervisor forwards, then forks. Returns the fork,
+/// the blocked set (the parent waits for them) and the mask from before
+/// (the child restores it before it execs).
+pub(crate) fn fork_supervised() -> Result<(ForkResult, SigSet, SigSet), String> {
+    let signals = handled_signals();
+    let mut previous = SigSet::empty();
+    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&signals), Some(&mut previous))
+        .map_err(|e| format!("blocking signals: {e}"))?;
+    // SAFETY: the launcher is single-threaded, so the child may do anything.
+    let forked = unsafe { fork() }.map_err(|e| format!("fork: {e}"))?;
+    Ok((forked, signals, previous))
 }
 
 /// Init: build the root, fork the plugin, then reap and forward.

@@ -9,31 +9,28 @@ use std::path::Path;
 
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
-use nix::unistd::{ForkResult, Pid, fork};
+use nix::unistd::{ForkResult, Pid};
 
-use super::launch::{exec_plugin, handled_signals};
+use super::launch::{exec_plugin, fork_supervised};
 
 /// Runs `program` under the reaper; returns only with an error.
 pub fn run(program: &Path, args: &[std::ffi::OsString]) -> String {
     if let Err(e) = nix::sys::prctl::set_child_subreaper(true) {
         return format!("cannot become a subreaper: {e}");
     }
-    let signals = handled_signals();
-    let mut previous = SigSet::empty();
-    if let Err(e) = sigprocmask(SigmaskHow::SIG_BLOCK, Some(&signals), Some(&mut previous)) {
-        return format!("blocking signals: {e}");
-    }
-    // SAFETY: the launcher is single-threaded, so the child may do anything.
-    match unsafe { fork() } {
-        Err(e) => format!("fork of the plugin: {e}"),
-        Ok(ForkResult::Child) => {
+    let (forked, signals, previous) = match fork_supervised() {
+        Ok(forked) => forked,
+        Err(e) => return format!("{e} (the plugin)"),
+    };
+    match forked {
+        ForkResult::Child => {
             let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&previous), None);
             if let Err(e) = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL) {
                 return format!("cannot set the parent-death signal: {e}");
             }
             exec_plugin(program, args)
         }
-        Ok(ForkResult::Parent { child }) => watch(child, &signals),
+        ForkResult::Parent { child } => watch(child, &signals),
     }
 }
 
