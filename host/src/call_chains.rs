@@ -30,18 +30,17 @@ pub(crate) struct CallChains {
 /// A call in flight; forgotten when dropped.
 pub(crate) struct InFlight<'a> {
     chains: &'a CallChains,
-    plugin: String,
+    plugin: &'a str,
     id: u64,
 }
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         let mut active = self.chains.lock();
-        if let Some(calls) = active.get_mut(&self.plugin) {
+        // The emptied list stays (one per plugin), so that the next call
+        // into the plugin allocates nothing.
+        if let Some(calls) = active.get_mut(self.plugin) {
             calls.retain(|c| c.id != self.id);
-            if calls.is_empty() {
-                active.remove(&self.plugin);
-            }
         }
     }
 }
@@ -57,15 +56,20 @@ impl CallChains {
     }
 
     /// Records a call into `plugin` at `depth` in `chain`.
-    pub(crate) fn enter(&self, plugin: &str, chain: ChainId, depth: u32) -> InFlight<'_> {
+    pub(crate) fn enter<'a>(&'a self, plugin: &'a str, chain: ChainId, depth: u32) -> InFlight<'a> {
         let id = self.next.fetch_add(1, Ordering::Relaxed) + 1;
-        self.lock()
-            .entry(plugin.to_owned())
-            .or_default()
-            .push(Active { id, chain, depth });
+        let call = Active { id, chain, depth };
+        let mut active = self.lock();
+        // Only a plugin's first call ever allocates.
+        match active.get_mut(plugin) {
+            Some(calls) => calls.push(call),
+            None => {
+                active.insert(plugin.to_owned(), vec![call]);
+            }
+        }
         InFlight {
             chains: self,
-            plugin: plugin.to_owned(),
+            plugin,
             id,
         }
     }

@@ -211,9 +211,17 @@ pub(crate) fn exec_plugin(program: &Path, args: &[std::ffi::OsString]) -> String
     }
 }
 
-/// Pid 1: forward signals to the plugin, reap every zombie, exit with the
-/// plugin's status (128 + signal when it was killed).
-fn reap(plugin: Pid, signals: &SigSet) -> ! {
+/// How the plugin ended.
+pub(crate) enum Ending {
+    /// It exited with this status.
+    Exited(i32),
+    /// A signal killed it.
+    Killed(Signal),
+}
+
+/// Forwards every handled signal to `plugin` and reaps every child (orphans
+/// included) until the plugin itself has ended.
+pub(crate) fn forward_and_reap(plugin: Pid, signals: &SigSet) -> Ending {
     loop {
         let Ok(signal) = signals.wait() else { continue };
         if signal != Signal::SIGCHLD {
@@ -222,14 +230,23 @@ fn reap(plugin: Pid, signals: &SigSet) -> ! {
         }
         loop {
             match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::Exited(pid, code)) if pid == plugin => std::process::exit(code),
+                Ok(WaitStatus::Exited(pid, code)) if pid == plugin => return Ending::Exited(code),
                 Ok(WaitStatus::Signaled(pid, sig, _)) if pid == plugin => {
-                    std::process::exit(128 + sig as i32)
+                    return Ending::Killed(sig);
                 }
                 Ok(WaitStatus::StillAlive) | Err(_) => break,
                 Ok(_) => {}
             }
         }
+    }
+}
+
+/// Pid 1: forward signals to the plugin, reap every zombie, exit with the
+/// plugin's status (128 + signal when it was killed).
+fn reap(plugin: Pid, signals: &SigSet) -> ! {
+    match forward_and_reap(plugin, signals) {
+        Ending::Exited(code) => std::process::exit(code),
+        Ending::Killed(sig) => std::process::exit(128 + sig as i32),
     }
 }
 

@@ -8,10 +8,10 @@
 use std::path::Path;
 
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
-use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::sys::wait::waitpid;
 use nix::unistd::{ForkResult, Pid};
 
-use super::launch::{exec_plugin, fork_supervised};
+use super::launch::{Ending, exec_plugin, fork_supervised, forward_and_reap};
 
 /// Runs `program` under the reaper; returns only with an error.
 pub fn run(program: &Path, args: &[std::ffi::OsString]) -> String {
@@ -37,26 +37,11 @@ pub fn run(program: &Path, args: &[std::ffi::OsString]) -> String {
 /// Forwards signals to the plugin, reaps orphans, and when the plugin ends
 /// kills what is left and ends the same way.
 fn watch(plugin: Pid, signals: &SigSet) -> ! {
-    loop {
-        let Ok(signal) = signals.wait() else { continue };
-        if signal != Signal::SIGCHLD {
-            let _ = kill(plugin, signal);
-            continue;
-        }
-        loop {
-            match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::Exited(pid, code)) if pid == plugin => {
-                    kill_descendants();
-                    std::process::exit(code);
-                }
-                Ok(WaitStatus::Signaled(pid, sig, _)) if pid == plugin => {
-                    kill_descendants();
-                    die_by(sig);
-                }
-                Ok(WaitStatus::StillAlive) | Err(_) => break,
-                Ok(_) => {}
-            }
-        }
+    let ending = forward_and_reap(plugin, signals);
+    kill_descendants();
+    match ending {
+        Ending::Exited(code) => std::process::exit(code),
+        Ending::Killed(sig) => die_by(sig),
     }
 }
 
