@@ -74,11 +74,3 @@ pub use process::LAUNCHER_NAME;
 /// assert_eq!(plugwire_host::PROTOCOL_VERSIONS, &[1]);
 /// ```
 pub const PROTOCOL_VERSIONS: &[u32] = plugwire_proto::constants::SUPPORTED_APP_VERSIONS;
-
-/// Generated client of the example `examples.kv.v1.KeyValue` provider,
-/// used by `plugwire demo`.
-#[doc(hidden)]
-#[allow(missing_docs, clippy::all)]
-pub mod demo_kv {
-    tonic::include_proto!("examples.kv.v1");
-}

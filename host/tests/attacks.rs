@@ -314,7 +314,7 @@ async fn runtime_directories_are_private() {
 fn plugin_text_cannot_control_the_terminal() {
     let plugins = Plugins::new(&["hostile"]);
     let home = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_plugwire"))
+    let out = std::process::Command::new(common::cli())
         .args(["--no-standard-dirs", "--yes", "--sandbox", "none", "-v"])
         .arg("--plugin-dir")
         .arg(plugins.dir.path())
@@ -333,7 +333,7 @@ fn plugin_text_cannot_control_the_terminal() {
 }
 
 fn cli(config: &Path, cwd: &Path, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_plugwire"))
+    std::process::Command::new(common::cli())
         .args(args)
         .current_dir(cwd)
         .env("XDG_CONFIG_HOME", config)

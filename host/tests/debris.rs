@@ -47,7 +47,7 @@ fn cgroup_parents() -> Vec<PathBuf> {
 #[tokio::test]
 async fn what_a_killed_host_left_is_reclaimed() {
     let plugins = Plugins::new(&["faulty", "echo"]);
-    let mut cli = std::process::Command::new(env!("CARGO_BIN_EXE_plugwire"))
+    let mut cli = std::process::Command::new(common::cli())
         .args([
             "--no-standard-dirs",
             "--yes",

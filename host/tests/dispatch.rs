@@ -390,18 +390,18 @@ async fn providers_get_a_typed_client() {
         .provider(
             "examples.kv.v1.KeyValue",
             "memory",
-            plugwire_host::demo_kv::key_value_client::KeyValueClient::new,
+            plugwire_example_kv::pb::key_value_client::KeyValueClient::new,
         )
         .await
         .unwrap();
-    kv.put(plugwire_host::demo_kv::PutRequest {
+    kv.put(plugwire_example_kv::pb::PutRequest {
         key: "k".into(),
         value: b"v".to_vec(),
     })
     .await
     .unwrap();
     let got = kv
-        .get(plugwire_host::demo_kv::GetRequest { key: "k".into() })
+        .get(plugwire_example_kv::pb::GetRequest { key: "k".into() })
         .await
         .unwrap()
         .into_inner();

@@ -353,7 +353,7 @@ async fn idle_plugins_stop_and_restart_on_demand() {
 #[test]
 fn plugins_die_when_the_host_is_killed() {
     let plugins = Plugins::new(&["faulty"]);
-    let mut cli = std::process::Command::new(env!("CARGO_BIN_EXE_plugwire"))
+    let mut cli = std::process::Command::new(common::cli())
         .args([
             "--no-standard-dirs",
             "--yes",

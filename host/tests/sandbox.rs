@@ -394,7 +394,7 @@ async fn ungranted_permissions_are_refused_with_their_risks() {
 #[test]
 fn sandboxed_plugins_die_with_the_host() {
     let plugins = Plugins::new(&["faulty"]);
-    let mut cli = std::process::Command::new(env!("CARGO_BIN_EXE_plugwire"))
+    let mut cli = std::process::Command::new(common::cli())
         .args([
             "--no-standard-dirs",
             "--sandbox",
@@ -486,7 +486,7 @@ fn an_unprivileged_host_sandboxes_with_a_user_namespace() {
     .unwrap();
     let out = std::process::Command::new(setpriv)
         .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(env!("CARGO_BIN_EXE_plugwire"))
+        .arg(common::cli())
         .args([
             "--no-standard-dirs",
             "--sandbox",

@@ -19,6 +19,18 @@ pub fn examples() -> PathBuf {
     dir
 }
 
+/// The `plugwire` command (crate `plugwire-cli`), built beside this
+/// package's binaries by `scripts/build-examples.sh`.
+pub fn cli() -> PathBuf {
+    let path = Path::new(env!("CARGO_BIN_EXE_plugwire-launcher")).with_file_name("plugwire");
+    assert!(
+        path.is_file(),
+        "{} is missing: build it with `cargo build -p plugwire-cli` (scripts/test.sh does)",
+        path.display()
+    );
+    path
+}
+
 /// A scratch directory with copies of some example plugins, whose
 /// manifests may then be edited.
 pub struct Plugins {

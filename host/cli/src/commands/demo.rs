@@ -4,12 +4,12 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use plugwire_host::demo_kv::key_value_client::KeyValueClient;
-use plugwire_host::demo_kv::{GetRequest, ListRequest, PutRequest};
+use crate::kv::key_value_client::KeyValueClient;
+use crate::kv::{GetRequest, ListRequest, PutRequest};
 use plugwire_host::{CallOptions, Host, HostConfig, RunOptions};
 use serde_json::json;
 
-use crate::cli_output::{Failure, clock, millis, table};
+use crate::output::{Failure, clock, millis, table};
 
 const EXAMPLES_DIR: &str = "target/plugwire-examples";
 

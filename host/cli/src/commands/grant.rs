@@ -7,7 +7,7 @@ use plugwire_host::HostConfig;
 use plugwire_host::grants::{Grants, requested};
 use plugwire_host::manifest::Manifest;
 
-use crate::cli_output::Failure;
+use crate::output::Failure;
 
 fn manifests(config: &HostConfig) -> Vec<Manifest> {
     plugwire_host::discovery::find(config)

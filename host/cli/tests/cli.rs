@@ -1,12 +1,21 @@
 //! The `plugwire` command line, as a user and a script see it.
 
-mod common;
-
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use common::examples;
 use serde_json::Value;
+
+/// The example plugins, built in debug by `scripts/test.sh`.
+fn examples() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/plugwire-examples-debug");
+    assert!(
+        dir.join("echo/plugin.toml").is_file(),
+        "{} is missing: run `PLUGWIRE_PROFILE=debug ./scripts/build-examples.sh` first (scripts/test.sh does)",
+        dir.display()
+    );
+    dir
+}
 
 fn plugwire(args: &[&str], stdin: &[u8]) -> Output {
     plugwire_with(&["--yes"], args, stdin)

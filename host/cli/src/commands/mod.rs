@@ -1,0 +1,13 @@
+//! One file per subcommand.
+
+pub(crate) mod call;
+pub(crate) mod completions;
+pub(crate) mod demo;
+pub(crate) mod doctor;
+pub(crate) mod emit;
+pub(crate) mod grant;
+pub(crate) mod info;
+pub(crate) mod list;
+pub(crate) mod logs;
+pub(crate) mod run;
+pub(crate) mod tools;

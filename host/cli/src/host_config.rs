@@ -1,0 +1,55 @@
+//! The host's configuration from the command line, the environment and the
+//! user's grants.
+
+use plugwire_host::HostConfig;
+
+use crate::Cli;
+use crate::output::Failure;
+
+/// Builds the configuration every subcommand's host runs with.
+pub(crate) fn build(cli: &Cli) -> Result<HostConfig, Failure> {
+    let mut config = HostConfig::new("plugwire", env!("CARGO_PKG_VERSION"));
+    config.standard_dirs = !cli.no_standard_dirs;
+    if let Some(path) = std::env::var_os("PLUGWIRE_PLUGIN_PATH") {
+        config
+            .plugin_dirs
+            .extend(std::env::split_paths(&path).filter(|p| !p.as_os_str().is_empty()));
+    }
+    config.plugin_dirs.extend(cli.plugin_dirs.iter().cloned());
+    config.pass_env = vec!["PLUGWIRE_LOG".into(), "RUST_BACKTRACE".into()];
+    if let Some(level) = cli.sandbox {
+        config.sandbox.level = level;
+        config.sandbox.best_effort = cli.best_effort;
+    }
+    // A broken grants file must not stop plugins that need no grant (nor
+    // `list`): say so once and go on with no recorded grants.
+    config.grants =
+        match plugwire_host::grants::Grants::load(&plugwire_host::grants::Grants::default_path()) {
+            Ok(grants) => grants,
+            Err(why) => {
+                eprintln!("warning: {why}; running with no recorded grants");
+                plugwire_host::grants::Grants::default()
+            }
+        };
+    for why in &config.grants.ignored {
+        eprintln!("warning: {why}");
+    }
+    config.grants.all = cli.yes;
+    for entry in &cli.grants {
+        let (plugin, permission) = entry.split_once(':').ok_or_else(|| {
+            Failure::new(format!("--grant {entry:?}: expected PLUGIN:PERMISSION"))
+                .hint("for example --grant audit:host.storage")
+        })?;
+        config.grants.grant(plugin, [permission]);
+    }
+    for entry in &cli.plugin_config {
+        let (name, json) = entry.split_once('=').ok_or_else(|| {
+            Failure::new(format!("--plugin-config {entry:?}: expected NAME=JSON"))
+                .hint("for example --plugin-config 'greeter={\"greeting\":\"hey\"}'")
+        })?;
+        let value = serde_json::from_str(json)
+            .map_err(|e| Failure::new(format!("--plugin-config {name}: not JSON: {e}")))?;
+        config.plugin_config.insert(name.to_owned(), value);
+    }
+    Ok(config)
+}
