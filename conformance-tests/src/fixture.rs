@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Channel;
 
-use crate::checks::{CheckResult, na, timed};
+use crate::check::{CheckResult, na, timed};
 use crate::report::{Report, Status};
 
 /// How long a cancelled or timed-out sleep may take to stop (PW-TOOL-8).

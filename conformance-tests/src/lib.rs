@@ -20,6 +20,7 @@
 //! # Ok(()) }
 //! ```
 
+mod check;
 pub mod checks;
 mod fixture;
 mod providers;
@@ -120,8 +121,8 @@ pub async fn attach(endpoint: &str, config: &serde_json::Value) -> Result<report
         .map_err(|e| format!("cannot connect to {path}: {e}"))?;
     let mut report = report::Report::default();
     for (id, requirement) in spawn::STARTED_ONLY {
-        checks::timed(&mut report, id, requirement, async {
-            checks::na("attached to a running plugin: only a plugin the suite starts can be checked for this")
+        check::timed(&mut report, id, requirement, async {
+            check::na("attached to a running plugin: only a plugin the suite starts can be checked for this")
         })
         .await;
     }

@@ -15,7 +15,7 @@ use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
 use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
 use tonic_reflection::pb::v1::{ServerReflectionRequest, ServerReflectionResponse};
 
-use crate::checks::{CheckResult, na};
+use crate::check::{CheckResult, na};
 use crate::report::Status;
 
 /// Asks one reflection question.

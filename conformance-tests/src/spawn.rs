@@ -17,7 +17,7 @@ use serde_json::Value;
 use tokio::io::AsyncReadExt;
 use tonic::transport::{Channel, Endpoint, Uri};
 
-use crate::checks::{CheckResult, timed};
+use crate::check::{CheckResult, timed};
 use crate::report::{Report, Status};
 
 /// How a plugin is started for checking.

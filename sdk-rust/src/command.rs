@@ -22,7 +22,7 @@ use tokio_util::io::StreamReader;
 use tokio_util::sync::{CancellationToken, PollSender};
 
 use crate::error::BoxError;
-use crate::plugin::PluginHandle;
+use crate::handle::PluginHandle;
 
 type Handler = Arc<
     dyn Fn(CommandContext, CommandIo) -> BoxFuture<'static, Result<i32, BoxError>> + Send + Sync,

@@ -10,7 +10,7 @@ use plugwire_proto::pb;
 use serde_json::Value;
 
 use crate::error::BoxError;
-use crate::plugin::PluginHandle;
+use crate::handle::PluginHandle;
 
 type Handler = Arc<
     dyn Fn(HookEvent, HookContext) -> BoxFuture<'static, Result<Decision, BoxError>> + Send + Sync,

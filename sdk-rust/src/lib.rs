@@ -72,6 +72,7 @@
 
 mod command;
 mod error;
+mod handle;
 mod hook;
 mod host_client;
 pub mod logging;
@@ -85,9 +86,10 @@ pub use command::{
     Arg, Command, CommandContext, CommandIo, CommandSpec, Flag, Output, Signal, Stdin,
 };
 pub use error::{BoxError, ConfigError, HostUnavailable, ServeError, ToolError};
+pub use handle::PluginHandle;
 pub use hook::{Decision, Hook, HookContext, HookEvent, HookMode};
 pub use host_client::{EmitOutcome, HostClient, ToolOutcome};
-pub use plugin::{Plugin, PluginHandle};
+pub use plugin::Plugin;
 pub use serve::{SOCKET_FILE_NAME, serve, serve_blocking, try_serve};
 pub use tool::{Tool, ToolContext};
 

@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{ToolError, ToolErrorKind};
-use crate::plugin::{PluginHandle, json_pointer_of};
+use crate::handle::{PluginHandle, json_pointer_of};
 
 type Handler =
     Arc<dyn Fn(Value, ToolContext) -> BoxFuture<'static, Result<Value, ToolError>> + Send + Sync>;

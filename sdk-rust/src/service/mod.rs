@@ -24,8 +24,9 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
 use crate::command::Command;
+use crate::handle::{PluginHandle, PluginState};
 use crate::hook::Hook;
-use crate::plugin::{Plugin, PluginHandle, PluginState};
+use crate::plugin::Plugin;
 use crate::tool::Tool;
 
 /// Everything the services of one running plugin share.
