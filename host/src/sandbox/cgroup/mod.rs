@@ -1,18 +1,29 @@
 //! cgroups for sandboxed plugins, created and limited by the host before
 //! the plugin joins (v2 where the unified hierarchy has the controllers,
 //! v1 otherwise, as on hybrid hosts), and killed and removed at teardown.
+//!
+//! [`Layout::detect`] finds which version this machine has; [`Cgroup`] is
+//! one instance's cgroup whatever the version; what differs per version
+//! is the `CgroupManager` trait (`manager.rs`) with one implementation
+//! each, `v1.rs` and `v2.rs`, as youki's `libcgroups` does.
+
+mod manager;
+mod v1;
+mod v2;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+
+pub use manager::CgroupLimits;
+use manager::{CgroupManager, counter};
+use v1::V1;
+use v2::V2;
 
 const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
 const TMPFS_MAGIC: i64 = 0x0102_1994;
 
 /// Controllers plugwire uses.
 pub const CONTROLLERS: [&str; 3] = ["memory", "pids", "cpu"];
-
-/// CFS period used for CPU limits.
-const CPU_PERIOD_US: u64 = 100_000;
 
 /// The cgroup layout of this machine.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,139 +169,55 @@ impl Layout {
     }
 }
 
-/// Limits to write.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct CgroupLimits {
-    /// Bytes of memory (and no swap beyond it).
-    pub memory: Option<u64>,
-    /// Processes and threads.
-    pub pids: Option<u32>,
-    /// CPUs.
-    pub cpu: Option<f64>,
-}
-
 /// One plugin instance's cgroup(s). Dropping it kills what is left inside
 /// and removes the directories.
 #[derive(Debug)]
 pub struct Cgroup {
-    /// Directories created (one per v1 controller, or one for v2).
-    dirs: Vec<(String, PathBuf)>,
-    v2: bool,
+    manager: Box<dyn CgroupManager>,
     limits: CgroupLimits,
-}
-
-/// Reclaims dead hosts' cgroups under `parent`, once per process.
-fn reclaim_once(parent: &Path) {
-    static DONE: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
-    let mut done = DONE.lock().unwrap_or_else(|e| e.into_inner());
-    if !done.iter().any(|d| d == parent) {
-        let removed = crate::debris::reclaim_cgroups(parent);
-        if removed > 0 {
-            tracing::info!("removed {removed} cgroups left by hosts that died");
-        }
-        done.push(parent.to_path_buf());
-    }
 }
 
 impl Cgroup {
     /// Creates `plugwire-<host pid>/<name>` under our own cgroup (v1) or
     /// next to it (v2, where a cgroup with processes cannot have children
     /// with controllers), and writes the limits before anyone joins.
+    ///
+    /// ```no_run
+    /// use plugwire_host::sandbox::cgroup::{Cgroup, CgroupLimits, Layout};
+    /// let layout = Layout::detect()?;
+    /// let limits = CgroupLimits { pids: Some(32), ..Default::default() };
+    /// let cgroup = Cgroup::create(&layout, "echo-1", limits)?;
+    /// assert!(cgroup.members().is_empty(), "nobody has joined yet");
+    /// # Ok::<(), String>(())
+    /// ```
     pub fn create(layout: &Layout, name: &str, limits: CgroupLimits) -> Result<Self, String> {
         let group = format!("plugwire-{}", std::process::id());
-        let mut cgroup = match layout {
+        let manager: Box<dyn CgroupManager> = match layout {
             Layout::V2 {
                 mount,
                 own,
                 controllers,
-            } => {
-                let parent = own.parent().map(Path::to_path_buf).unwrap_or_default();
-                reclaim_once(&mount.join(&parent));
-                let base = mount.join(&parent).join(&group);
-                create_dir(&base)?;
-                // Let our subtree use the controllers.
-                let enable: Vec<String> = controllers.iter().map(|c| format!("+{c}")).collect();
-                write(&base.join("cgroup.subtree_control"), &enable.join(" "))?;
-                let dir = base.join(name);
-                create_dir(&dir)?;
-                Self {
-                    dirs: vec![("unified".into(), dir)],
-                    v2: true,
-                    limits,
-                }
-            }
-            Layout::V1 { controllers } => {
-                let mut dirs = Vec::new();
-                for (controller, mount, own) in controllers {
-                    reclaim_once(&mount.join(own));
-                    let dir = mount.join(own).join(&group).join(name);
-                    create_dir(&dir)?;
-                    dirs.push((controller.clone(), dir));
-                }
-                Self {
-                    dirs,
-                    v2: false,
-                    limits,
-                }
-            }
+            } => Box::new(V2::create(mount, own, controllers, &group, name)?),
+            Layout::V1 { controllers } => Box::new(V1::create(controllers, &group, name)?),
         };
-        cgroup.apply_limits().inspect_err(|_| cgroup.remove())?;
+        let cgroup = Self { manager, limits };
+        cgroup
+            .manager
+            .apply(&limits)
+            .inspect_err(|_| cgroup.remove())?;
         Ok(cgroup)
     }
 
-    fn dir(&self, controller: &str) -> Option<&Path> {
-        if self.v2 {
-            return self.dirs.first().map(|(_, d)| d.as_path());
-        }
-        self.dirs
-            .iter()
-            .find(|(c, _)| c == controller)
-            .map(|(_, d)| d.as_path())
-    }
-
-    fn apply_limits(&mut self) -> Result<(), String> {
-        let limits = self.limits;
-        if let Some(bytes) = limits.memory {
-            let dir = self
-                .dir("memory")
-                .ok_or("the memory controller is not available")?
-                .to_path_buf();
-            if self.v2 {
-                write(&dir.join("memory.max"), &bytes.to_string())?;
-                // Absent without swap accounting; then there is no swap to limit.
-                let _ = write(&dir.join("memory.swap.max"), "0");
-            } else {
-                write(&dir.join("memory.limit_in_bytes"), &bytes.to_string())?;
-                let memsw = dir.join("memory.memsw.limit_in_bytes");
-                if memsw.exists() {
-                    write(&memsw, &bytes.to_string())?;
-                }
-            }
-        }
-        if let Some(pids) = limits.pids {
-            let dir = self
-                .dir("pids")
-                .ok_or("the pids controller is not available")?;
-            write(&dir.join("pids.max"), &pids.to_string())?;
-        }
-        if let Some(cpus) = limits.cpu {
-            let dir = self
-                .dir("cpu")
-                .ok_or("the cpu controller is not available")?;
-            let quota = ((cpus * CPU_PERIOD_US as f64) as u64).max(1000);
-            if self.v2 {
-                write(&dir.join("cpu.max"), &format!("{quota} {CPU_PERIOD_US}"))?;
-            } else {
-                write(&dir.join("cpu.cfs_period_us"), &CPU_PERIOD_US.to_string())?;
-                write(&dir.join("cpu.cfs_quota_us"), &quota.to_string())?;
-            }
-        }
-        Ok(())
-    }
-
     /// The `cgroup.procs` files a process writes its pid to, to join.
+    ///
+    /// ```no_run
+    /// # fn f(cgroup: plugwire_host::sandbox::cgroup::Cgroup) {
+    /// for file in cgroup.procs_files() { assert!(file.ends_with("cgroup.procs")); }
+    /// # }
+    /// ```
     pub fn procs_files(&self) -> Vec<PathBuf> {
-        self.dirs
+        self.manager
+            .dirs()
             .iter()
             .map(|(_, d)| d.join("cgroup.procs"))
             .collect()
@@ -298,24 +225,20 @@ impl Cgroup {
 
     /// Why the plugin died, if a limit explains it: the OOM killer, or
     /// forks refused at the pids limit.
+    ///
+    /// ```no_run
+    /// # fn f(cgroup: plugwire_host::sandbox::cgroup::Cgroup) {
+    /// if let Some(why) = cgroup.explain_death() { eprintln!("the plugin died: {why}"); }
+    /// # }
+    /// ```
     pub fn explain_death(&self) -> Option<String> {
         let mib = |b: u64| b / (1 << 20);
-        if let (Some(limit), Some(dir)) = (self.limits.memory, self.dir("memory")) {
-            let events = if self.v2 {
-                std::fs::read_to_string(dir.join("memory.events")).ok()
-            } else {
-                std::fs::read_to_string(dir.join("memory.oom_control")).ok()
-            };
-            if events
-                .as_deref()
-                .and_then(|e| counter(e, "oom_kill"))
-                .unwrap_or(0)
-                > 0
-            {
-                return Some(format!("killed: memory limit {} MiB", mib(limit)));
-            }
+        if let Some(limit) = self.limits.memory
+            && self.manager.oom_kills().unwrap_or(0) > 0
+        {
+            return Some(format!("killed: memory limit {} MiB", mib(limit)));
         }
-        if let (Some(limit), Some(dir)) = (self.limits.pids, self.dir("pids"))
+        if let (Some(limit), Some(dir)) = (self.limits.pids, self.manager.dir("pids"))
             && std::fs::read_to_string(dir.join("pids.events"))
                 .ok()
                 .as_deref()
@@ -329,13 +252,26 @@ impl Cgroup {
     }
 
     /// Times the CPU limit throttled the plugin.
+    ///
+    /// ```no_run
+    /// # fn f(cgroup: plugwire_host::sandbox::cgroup::Cgroup) {
+    /// println!("throttled {} times", cgroup.throttled().unwrap_or(0));
+    /// # }
+    /// ```
     pub fn throttled(&self) -> Option<u64> {
-        let dir = self.dir("cpu")?;
+        let dir = self.manager.dir("cpu")?;
         let stat = std::fs::read_to_string(dir.join("cpu.stat")).ok()?;
         counter(&stat, "nr_throttled")
     }
 
     /// Processes still in the cgroup.
+    ///
+    /// ```no_run
+    /// # fn f(cgroup: plugwire_host::sandbox::cgroup::Cgroup) {
+    /// cgroup.kill();
+    /// assert!(cgroup.members().is_empty());
+    /// # }
+    /// ```
     pub fn members(&self) -> Vec<i32> {
         let mut pids: Vec<i32> = self
             .procs_files()
@@ -352,15 +288,18 @@ impl Cgroup {
         pids
     }
 
-    /// Kills everything inside (`cgroup.kill` on v2; repeated SIGKILL on
-    /// v1, where forks may race the kill but the pids limit bounds them).
+    /// Kills everything inside: at once where the version can (v2's
+    /// `cgroup.kill`), else by repeated SIGKILL of the members (v1, where
+    /// forks may race the kill but the pids limit bounds them).
+    ///
+    /// ```no_run
+    /// # fn f(cgroup: plugwire_host::sandbox::cgroup::Cgroup) {
+    /// cgroup.kill();
+    /// assert!(cgroup.members().is_empty());
+    /// # }
+    /// ```
     pub fn kill(&self) {
-        if self.v2
-            && let Some(dir) = self
-                .dir("pids")
-                .or(self.dirs.first().map(|(_, d)| d.as_path()))
-            && write(&dir.join("cgroup.kill"), "1").is_ok()
-        {
+        if self.manager.kill_all() {
             return;
         }
         let deadline = Instant::now() + Duration::from_secs(2);
@@ -381,9 +320,16 @@ impl Cgroup {
 
     /// Kills what is left and removes the directories (and the shared
     /// parent when it is empty).
+    ///
+    /// ```no_run
+    /// # fn f(cgroup: plugwire_host::sandbox::cgroup::Cgroup) {
+    /// cgroup.remove();
+    /// assert!(cgroup.dirs().iter().all(|d| !d.exists()));
+    /// # }
+    /// ```
     pub fn remove(&self) {
         self.kill();
-        for (_, dir) in &self.dirs {
+        for (_, dir) in self.manager.dirs() {
             // A killed process leaves the cgroup a moment after it dies.
             for _ in 0..200 {
                 match std::fs::remove_dir(dir) {
@@ -399,8 +345,14 @@ impl Cgroup {
     }
 
     /// The cgroup directories (for tests and diagnostics).
+    ///
+    /// ```no_run
+    /// # fn f(cgroup: plugwire_host::sandbox::cgroup::Cgroup) {
+    /// for dir in cgroup.dirs() { println!("{}", dir.display()); }
+    /// # }
+    /// ```
     pub fn dirs(&self) -> Vec<PathBuf> {
-        self.dirs.iter().map(|(_, d)| d.clone()).collect()
+        self.manager.dirs().iter().map(|(_, d)| d.clone()).collect()
     }
 }
 
@@ -408,25 +360,6 @@ impl Drop for Cgroup {
     fn drop(&mut self) {
         self.remove();
     }
-}
-
-fn counter(text: &str, key: &str) -> Option<u64> {
-    text.lines().find_map(|l| {
-        let (k, v) = l.split_once(' ')?;
-        (k == key).then(|| v.trim().parse().ok()).flatten()
-    })
-}
-
-fn create_dir(dir: &Path) -> Result<(), String> {
-    match std::fs::create_dir_all(dir) {
-        Ok(()) => Ok(()),
-        Err(e) => Err(format!("cannot create cgroup {}: {e}", dir.display())),
-    }
-}
-
-fn write(path: &Path, value: &str) -> Result<(), String> {
-    std::fs::write(path, value)
-        .map_err(|e| format!("cannot write {value:?} to {}: {e}", path.display()))
 }
 
 #[cfg(test)]
@@ -529,15 +462,5 @@ mod tests {
             "+cpu +memory +pids"
         );
         std::mem::forget(cgroup);
-    }
-
-    #[test]
-    fn counters() {
-        assert_eq!(
-            counter("low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n", "oom_kill"),
-            Some(1)
-        );
-        assert_eq!(counter("max 7\n", "max"), Some(7));
-        assert_eq!(counter("", "max"), None);
     }
 }
