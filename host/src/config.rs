@@ -1,6 +1,6 @@
 //! [`HostConfig`]: how a host finds, starts, supervises and talks to plugins.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -43,6 +43,9 @@ pub struct Timeouts {
     /// The most stopping one plugin takes, from `Shutdown` to `SIGKILL` of
     /// its whole tree (PW-SHUT-4): the grace comes out of it.
     pub stop: Duration,
+    /// How long calls on a replaced, removed or disabled instance may run
+    /// on before it is stopped anyway.
+    pub drain: Duration,
 }
 
 impl Default for Timeouts {
@@ -54,6 +57,7 @@ impl Default for Timeouts {
             hook: Duration::from_secs(2),
             shutdown_grace: Duration::from_secs(2),
             stop: Duration::from_secs(5),
+            drain: Duration::from_secs(30),
         }
     }
 }
@@ -115,8 +119,14 @@ pub struct HostConfig {
     pub idle_timeout: Option<Duration>,
     /// Where plugin storage lives.
     pub data_dir: PathBuf,
-    /// Configuration per plugin name, sent in `Configure`.
+    /// Configuration per plugin name, merged over the configuration file
+    /// and the schema's defaults, sent in `Configure` (docs/manifest.md).
     pub plugin_config: BTreeMap<String, Value>,
+    /// Where per-plugin configuration files are read from,
+    /// `<dir>/<plugin>.toml` or `.json`; `None` reads none.
+    pub config_dir: Option<PathBuf>,
+    /// Plugins known but switched off from the start.
+    pub disabled: BTreeSet<String>,
     /// Host environment variables passed to every plugin (by name).
     pub pass_env: Vec<String>,
     /// The `plugwire-launcher` executable; found next to the current
@@ -152,6 +162,8 @@ impl HostConfig {
             idle_timeout: None,
             data_dir: default_data_dir(),
             plugin_config: BTreeMap::new(),
+            config_dir: None,
+            disabled: BTreeSet::new(),
             pass_env: Vec::new(),
             launcher: None,
             log_rate: 1000,
@@ -202,6 +214,30 @@ impl HostConfig {
     /// ```
     pub fn configure(mut self, plugin: impl Into<String>, config: Value) -> Self {
         self.plugin_config.insert(plugin.into(), config);
+        self
+    }
+
+    /// Reads each plugin's configuration file from `dir`:
+    /// `<dir>/<plugin>.toml` or `<dir>/<plugin>.json`.
+    ///
+    /// ```
+    /// let config = plugwire_host::HostConfig::new("a", "1.0.0").config_dir("/etc/acme/plugins.d");
+    /// assert_eq!(config.config_dir.as_deref(), Some("/etc/acme/plugins.d".as_ref()));
+    /// ```
+    pub fn config_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.config_dir = Some(dir.into());
+        self
+    }
+
+    /// Knows `plugin` but keeps it switched off until
+    /// [`Host::set_enabled`](crate::Host::set_enabled) turns it on.
+    ///
+    /// ```
+    /// let config = plugwire_host::HostConfig::new("a", "1.0.0").disable("audit");
+    /// assert!(config.disabled.contains("audit"));
+    /// ```
+    pub fn disable(mut self, plugin: impl Into<String>) -> Self {
+        self.disabled.insert(plugin.into());
         self
     }
 

@@ -192,7 +192,45 @@ pub fn find(config: &crate::HostConfig) -> (Vec<(Manifest, Origin)>, Vec<Problem
     }
     let host_version =
         semver::Version::parse(env!("CARGO_PKG_VERSION")).expect("the crate version is semver");
-    select(discover(&roots), &host_version, crate::PROTOCOL_VERSIONS)
+    select(
+        discover(&roots),
+        &host_version,
+        plugwire_proto::constants::SUPPORTED_APP_VERSIONS,
+    )
+}
+
+/// Loads the one plugin in `dir` with every check discovery makes (trust,
+/// manifest, host and protocol versions): what a plugin added or reloaded
+/// at run time must pass.
+///
+/// ```no_run
+/// use plugwire_host::discovery::{Origin, load_one};
+/// match load_one("plugins/echo".as_ref(), Origin::Explicit) {
+///     Ok(manifest) => println!("{} {}", manifest.name, manifest.version),
+///     Err(problem) => eprintln!("{problem}"),
+/// }
+/// ```
+pub fn load_one(dir: &Path, origin: Origin) -> Result<Manifest, Problem> {
+    if !dir.join(MANIFEST_FILE).is_file() {
+        return Err(Problem::InvalidManifest(format!(
+            "{}: no {MANIFEST_FILE} there; give the directory that holds the plugin's manifest",
+            dir.display()
+        )));
+    }
+    let host_version =
+        semver::Version::parse(env!("CARGO_PKG_VERSION")).expect("the crate version is semver");
+    let found = discover(&[(dir.to_path_buf(), origin)]);
+    let (mut manifests, mut problems) = select(
+        found,
+        &host_version,
+        plugwire_proto::constants::SUPPORTED_APP_VERSIONS,
+    );
+    match manifests.pop() {
+        Some((manifest, _)) => Ok(manifest),
+        None => Err(problems.pop().unwrap_or_else(|| {
+            Problem::InvalidManifest(format!("{}: no plugin found", dir.display()))
+        })),
+    }
 }
 
 /// Splits discovery results into usable manifests and problems: invalid

@@ -1,7 +1,7 @@
 //! `HostService`, served to one plugin on its private socket (PW-HOST-1..6).
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Weak};
 
 use plugwire_proto::constants::{CALL_CHAIN_METADATA, MAX_CALL_DEPTH};
 use plugwire_proto::pb;
@@ -9,7 +9,8 @@ use serde_json::Value;
 use tonic::transport::server::UdsConnectInfo;
 use tonic::{Request, Response, Status};
 
-use crate::host::HostInner;
+use crate::calls::CallOptions;
+use crate::context::{Context, HostCallbacks};
 use crate::manifest::Permissions;
 use crate::storage::Storage;
 
@@ -19,7 +20,8 @@ pub(crate) struct PluginHostService {
     pub(crate) plugin: String,
     pub(crate) permissions: Permissions,
     pub(crate) storage: Arc<Storage>,
-    pub(crate) host: Weak<HostInner>,
+    /// The host's share, and through it the narrow way back to the host.
+    pub(crate) ctx: Arc<Context>,
     /// The plugin's process group, once spawned (0 before).
     pub(crate) pgid: Arc<AtomicU32>,
     /// The uid the plugin's processes have, seen from the host.
@@ -62,9 +64,9 @@ impl PluginHostService {
         }
     }
 
-    fn host(&self) -> Result<Arc<HostInner>, Status> {
-        self.host
-            .upgrade()
+    fn host(&self) -> Result<Arc<dyn HostCallbacks>, Status> {
+        self.ctx
+            .host()
             .ok_or_else(|| Status::unavailable("the host is shutting down"))
     }
 }
@@ -102,7 +104,7 @@ impl pb::host_service_server::HostService for PluginHostService {
         let payload = parse_payload(&request.payload_json, "payload_json")?;
         let outcome = self
             .host()?
-            .emit_from(&request.name, payload, &format!("plugin:{}", self.plugin))
+            .emit(request.name, payload, format!("plugin:{}", self.plugin))
             .await?;
         Ok(Response::new(pb::EmitEventResponse {
             id: outcome.id,
@@ -125,7 +127,7 @@ impl pb::host_service_server::HostService for PluginHostService {
             .get(CALL_CHAIN_METADATA)
             .and_then(|v| v.to_str().ok()?.parse().ok());
         let host = self.host()?;
-        let (chain, depth) = host.call_chains.callback(&self.plugin, claimed);
+        let (chain, depth) = self.ctx.call_chains.callback(&self.plugin, claimed);
         if depth >= MAX_CALL_DEPTH {
             return Err(Status::failed_precondition(format!(
                 "tool calls through the host are nested deeper than {MAX_CALL_DEPTH} (PW-HOST-6); is a plugin calling itself in a loop?"
@@ -133,13 +135,15 @@ impl pb::host_service_server::HostService for PluginHostService {
         }
         let request = request.into_inner();
         let arguments = parse_payload(&request.arguments_json, "arguments_json")?;
-        let mut options = crate::CallOptions::default();
-        options.depth = depth;
-        options.chain = Some(chain);
+        let mut options = CallOptions {
+            depth,
+            chain: Some(chain),
+            ..Default::default()
+        };
         if let Some(t) = timeout {
             options = options.timeout(t);
         }
-        let output = host.call_tool(&request.tool, arguments, options).await?;
+        let output = host.call_tool(request.tool, arguments, options).await?;
         Ok(Response::new(pb::CallPluginToolResponse {
             result: Some(pb::ToolResult {
                 is_error: output.is_error,

@@ -23,21 +23,28 @@
 //! }
 //! ```
 
-mod bootstrap;
 mod call_chains;
+mod calls;
+mod changes;
 pub mod config;
 mod connection_limit;
+mod context;
+mod core;
 mod debris;
 pub mod discovery;
+mod dispatch;
+mod events;
 pub mod grants;
 mod host;
 mod host_service;
+mod in_flight;
 mod instance;
-pub mod launch;
 pub mod logs;
 pub mod manifest;
+pub mod plugin_config;
 mod plugin_socket;
 mod process;
+mod registry;
 pub mod sandbox;
 mod storage;
 pub mod trust;
@@ -51,7 +58,7 @@ pub mod fuzzing {
         declared: &[String],
         listed: Vec<plugwire_proto::pb::Tool>,
     ) -> Result<usize, String> {
-        crate::instance::tool_entries(declared, listed).map(|t| t.len())
+        crate::instance::listing::tool_entries(declared, listed).map(|t| t.len())
     }
 
     /// Replays a storage log as the host does when it opens one.
@@ -60,13 +67,14 @@ pub mod fuzzing {
     }
 }
 
-pub use config::{FailurePolicy, HostConfig, RestartPolicy, StartPolicy, Timeouts};
-pub use host::{
-    CallOptions, CommandInfo, CommandSignal, Denial, EmitOutcome, HookOutcome, HookRecord, Host,
-    HostError, HostEvent, Progress, RunOptions, ToolInfo, ToolOutput,
+pub use calls::{
+    CallOptions, CommandInfo, CommandSignal, Progress, RunOptions, ToolInfo, ToolOutput,
 };
+pub use config::{FailurePolicy, HostConfig, RestartPolicy, StartPolicy, Timeouts};
+pub use events::{Denial, EmitOutcome, HookOutcome, HookRecord, HostEvent, MAX_EVENT_PAYLOAD};
+pub use host::{Host, HostError};
 pub use instance::{PluginState, PluginStatus};
-pub use process::LAUNCHER_NAME;
+pub use process::{LAUNCHER_NAME, launch};
 
 /// The app protocol versions this host offers plugins, lowest first.
 ///

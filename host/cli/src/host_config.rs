@@ -34,6 +34,10 @@ pub(crate) fn build(cli: &Cli) -> Result<HostConfig, Failure> {
     for why in &config.grants.ignored {
         eprintln!("warning: {why}");
     }
+    // Per-plugin configuration files live beside the grants.
+    config.config_dir = plugwire_host::grants::Grants::default_path()
+        .parent()
+        .map(|dir| dir.join("config"));
     config.grants.all = cli.yes;
     for entry in &cli.grants {
         let (plugin, permission) = entry.split_once(':').ok_or_else(|| {

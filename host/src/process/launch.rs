@@ -30,12 +30,24 @@ use tokio::io::BufReader;
 use tokio::process::{ChildStderr, ChildStdout};
 use tokio::sync::watch;
 
-use crate::bootstrap::read_line;
+use plugwire_proto::constants::{
+    ENV_HOST_SOCKET, ENV_INSTANCE_ID, ENV_PROTOCOL_VERSIONS, ENV_UNIX_SOCKET_DIR, MAGIC_COOKIE_KEY,
+    MAGIC_COOKIE_VALUE,
+};
+use std::ffi::OsString;
+use tokio::process::Command;
+
+use super::bootstrap::read_line;
+use super::launcher::LAUNCHER_PARENT_VAR;
+use super::signals::describe_exit;
+use super::spawner::Spawn;
 use crate::manifest::Manifest;
-use crate::process::{LaunchSpec, command, describe_exit};
 use crate::sandbox::{Prepared, SandboxLevel, Support};
 
-pub use crate::process::{Spawner, find_launcher, runtime_dir, signal_group};
+pub use super::launcher::find_launcher;
+pub use super::runtime::runtime_dir;
+pub use super::signals::signal_group;
+pub use super::spawner::Spawner;
 
 /// What to start and how.
 pub struct Launch<'a> {
@@ -87,7 +99,7 @@ impl<'a> Launch<'a> {
             runtime_dir,
             host_socket: Path::new(""),
             instance_id: "",
-            protocol_versions: crate::PROTOCOL_VERSIONS,
+            protocol_versions: plugwire_proto::constants::SUPPORTED_APP_VERSIONS,
             pass_env: &[],
             launcher,
             sandbox: None,
@@ -175,27 +187,7 @@ impl Spawner {
         stderr: impl FnOnce(ChildStderr),
     ) -> Result<Started, StartFailure> {
         let manifest = launch.manifest;
-        let spec = LaunchSpec {
-            executable: &manifest.executable,
-            args: &manifest.args,
-            dir: &manifest.dir,
-            runtime_dir: launch.runtime_dir,
-            host_socket: launch.host_socket,
-            instance_id: launch.instance_id,
-            protocol_versions: launch.protocol_versions,
-            extra_env: &manifest.env,
-            pass_env: launch.pass_env,
-            launcher: launch.launcher,
-            sandbox: launch.sandbox.map(|p| &p.spec_fd),
-            join: launch
-                .containment
-                .map(|c| c.procs_files())
-                .unwrap_or_default(),
-            reap: launch.reap && launch.sandbox.is_none(),
-            data_dir: launch.sandbox.map(|p| p.data_dir.as_path()),
-            cookie: launch.cookie,
-        };
-        let spawned = match command(&spec) {
+        let spawned = match command(launch) {
             Ok(spawn) => self.spawn(spawn).await,
             Err(e) => Err(e),
         };
@@ -259,6 +251,99 @@ async fn watch_exit(
         status = format!("{status}; {cause}");
     }
     let _ = exit_tx.send(Some(status));
+}
+
+/// A copy of `fd` that a spawned child inherits (every descriptor of the
+/// host is close-on-exec; this one is not, and lives only until the spawn).
+fn inheritable(fd: &std::os::fd::OwnedFd) -> std::io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    // SAFETY: F_DUPFD returns a new descriptor, owned at once; only the
+    // close-on-exec flag differs from the original's.
+    let raw = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD, 3) };
+    if raw < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: a new descriptor nothing else owns.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(raw) })
+}
+
+/// Builds the command: an allow-listed environment (PW-BOOT-10), its own
+/// process group (so the whole tree can be signalled), piped stdio; a
+/// sandbox spec travels as an inherited sealed descriptor, never a path.
+fn command(launch: &Launch<'_>) -> std::io::Result<Spawn> {
+    let manifest = launch.manifest;
+    use std::os::fd::AsRawFd;
+    let mut inherit = Vec::new();
+    let mut command = match launch.launcher {
+        Some(launcher) => {
+            let mut c = Command::new(launcher);
+            for procs in launch
+                .containment
+                .map(|c| c.procs_files())
+                .unwrap_or_default()
+            {
+                c.arg("--join").arg(procs);
+            }
+            if launch.reap && launch.sandbox.is_none() {
+                c.arg("--reap");
+            }
+            if let Some(sandbox) = launch.sandbox.map(|p| &p.spec_fd) {
+                let fd = inheritable(sandbox)?;
+                c.arg("--sandbox-fd").arg(fd.as_raw_fd().to_string());
+                inherit.push(fd);
+            }
+            c.arg(&manifest.executable);
+            c.env(LAUNCHER_PARENT_VAR, std::process::id().to_string());
+            c
+        }
+        None => Command::new(&manifest.executable),
+    };
+    command
+        .args(&manifest.args)
+        .current_dir(&manifest.dir)
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("LANG", "C.UTF-8")
+        .env(
+            ENV_PROTOCOL_VERSIONS,
+            launch
+                .protocol_versions
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+        )
+        .env(ENV_UNIX_SOCKET_DIR, launch.runtime_dir)
+        .env("TMPDIR", launch.runtime_dir)
+        .env(ENV_HOST_SOCKET, launch.host_socket)
+        .env(ENV_INSTANCE_ID, launch.instance_id)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    if launch.cookie {
+        command.env(MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE);
+    }
+    match launch.sandbox.map(|p| p.data_dir.as_path()) {
+        Some(data) => {
+            command.env("HOME", data).env("PLUGWIRE_DATA_DIR", data);
+        }
+        None => {
+            if let Some(home) = std::env::var_os("HOME") {
+                command.env("HOME", home);
+            }
+        }
+    }
+    for name in launch.pass_env {
+        if let Some(value) = std::env::var_os(name) {
+            command.env(name, value);
+        }
+    }
+    for (name, value) in &manifest.env {
+        command.env(name, OsString::from(value));
+    }
+    Ok(Spawn { command, inherit })
 }
 
 fn check_line(line: &BootstrapLine, launch: &Launch<'_>) -> Result<(), String> {

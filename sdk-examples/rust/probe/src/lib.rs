@@ -256,10 +256,29 @@ fn report(args: &ReportArgs) -> Value {
     })
 }
 
+/// Arguments of `config`: none.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigArgs {}
+
 /// The plugin.
 pub fn plugin() -> Plugin {
     Plugin::new("probe", env!("CARGO_PKG_VERSION"))
         .description("Reports what a plugin can see and do from inside its sandbox")
+        // Kept as sent, so that `config` shows what the host merged.
+        .config_with(|value: &serde_json::Value| Ok(value.clone()))
+        .tool(
+            Tool::new(
+                "config",
+                "Returns the configuration the host sent in Configure",
+                |_args: ConfigArgs, cx: ToolContext| async move {
+                    Ok(cx
+                        .config::<serde_json::Value>()
+                        .map_or(serde_json::Value::Null, |c| (*c).clone()))
+                },
+            )
+            .read_only(),
+        )
         .tool(
             Tool::new(
                 "report",

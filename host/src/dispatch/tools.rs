@@ -1,0 +1,243 @@
+//! Tool calls: resolve `<plugin>.<tool>` or a bare name, validate the
+//! arguments against the tool's schema, call under the deadline, the
+//! call-depth limit and cancellation, with progress when asked.
+
+use std::sync::Arc;
+
+use plugwire_proto::constants::{CALL_CHAIN_METADATA, CALL_DEPTH_METADATA};
+use plugwire_proto::pb;
+use serde_json::Value;
+use tokio_stream::StreamExt;
+use tonic::Status;
+use tonic::transport::Channel;
+
+use super::{by_our_clock, depth_metadata, explain};
+use crate::calls::{CallOptions, Progress, ToolOutput};
+use crate::core::Core;
+use crate::in_flight::CallGuard;
+use crate::instance::{Connection, Instance};
+use crate::plugin_config::pointer;
+
+/// The plugin a call goes to, held in flight.
+struct Resolved {
+    instance: Arc<Instance>,
+    _guard: CallGuard,
+    conn: Arc<Connection>,
+    name: String,
+}
+
+impl Core {
+    /// Finds the plugin serving `tool` (qualified or bare).
+    async fn resolve_tool(&self, tool: &str) -> Result<Resolved, Status> {
+        if let Some((plugin, name)) = tool.split_once('.') {
+            let (instance, guard) = self.checkout(plugin)?;
+            let conn = instance.ensure_ready().await?;
+            if !conn.tools_by_name.contains_key(name) {
+                let known: Vec<&str> = conn.tools.iter().map(|t| t.decl.name.as_str()).collect();
+                return Err(Status::not_found(format!(
+                    "plugin {plugin:?} has no tool {name:?}; it has {}",
+                    if known.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        known.join(", ")
+                    }
+                )));
+            }
+            return Ok(Resolved {
+                instance,
+                _guard: guard,
+                conn,
+                name: name.to_owned(),
+            });
+        }
+        // A bare name resolves against every plugin's tools, running or
+        // not: matching only the running ones would hand the call to
+        // whichever plugin happened to start first (an impostor's `echo`
+        // while the real one is stopped). Plugins never started yet are
+        // started once to learn what they offer.
+        let all = self.registry.all();
+        if all.iter().any(|i| i.enabled() && i.known_tools().is_none()) {
+            self.start_all().await;
+        }
+        let owners: Vec<&Arc<Instance>> = all
+            .iter()
+            .filter(|i| i.enabled())
+            .filter(|i| i.known_tools().is_some_and(|t| t.iter().any(|n| n == tool)))
+            .collect();
+        match owners.as_slice() {
+            [] => Err(Status::not_found(format!(
+                "no tool named {tool:?}; `plugwire tools` lists them, addressed as <plugin>.<tool>"
+            ))),
+            [owner] => {
+                let (instance, guard) = self.checkout(owner.name())?;
+                let conn = instance.ensure_ready().await?;
+                if !conn.tools_by_name.contains_key(tool) {
+                    return Err(Status::not_found(format!(
+                        "plugin {:?} no longer offers tool {tool:?} since it restarted",
+                        instance.name()
+                    )));
+                }
+                instance.touch();
+                Ok(Resolved {
+                    instance,
+                    _guard: guard,
+                    conn,
+                    name: tool.to_owned(),
+                })
+            }
+            _ => Err(Status::failed_precondition(format!(
+                "tool name {tool:?} is ambiguous: use {}",
+                owners
+                    .iter()
+                    .map(|i| format!("{}.{tool}", i.name()))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ))),
+        }
+    }
+
+    pub(crate) async fn call_tool(
+        &self,
+        tool: &str,
+        arguments: Value,
+        options: CallOptions,
+    ) -> Result<ToolOutput, Status> {
+        let Resolved {
+            instance,
+            _guard,
+            conn,
+            name,
+        } = self.resolve_tool(tool).await?;
+        let entry = &conn.tools[conn.tools_by_name[&name]];
+        if !arguments.is_object() {
+            return Err(Status::invalid_argument(format!(
+                "arguments: expected a JSON object, saw {arguments}"
+            )));
+        }
+        // `is_valid` is the fast check; errors are collected only to explain.
+        let validator = entry.validator();
+        let problems: Vec<String> = if validator.is_valid(&arguments) {
+            Vec::new()
+        } else {
+            validator
+                .iter_errors(&arguments)
+                .take(3)
+                .map(|e| format!("arguments {}: {e}", pointer(&e.instance_path().to_string())))
+                .collect()
+        };
+        if !problems.is_empty() {
+            return Err(Status::invalid_argument(format!(
+                "{} (tool {}.{name}; `plugwire tools --json` shows its schema)",
+                problems.join("; "),
+                instance.name()
+            )));
+        }
+        let limit = instance.call_timeout();
+        let timeout = options.timeout.map_or(limit, |t| t.min(limit));
+        let arguments_json = arguments.to_string();
+        let depth = depth_metadata(options.depth + 1);
+        let chain = options
+            .chain
+            .unwrap_or_else(|| self.ctx.call_chains.new_chain());
+        let _in_flight = self
+            .ctx
+            .call_chains
+            .enter(instance.name(), chain, options.depth + 1);
+        let chain = tonic::metadata::MetadataValue::from(chain);
+        let use_stream = options.progress.is_some() && conn.progress;
+        let call = async {
+            if use_stream {
+                let mut request = tonic::Request::new(pb::CallToolStreamRequest {
+                    name: name.clone(),
+                    arguments_json,
+                });
+                request.set_timeout(timeout);
+                let metadata = request.metadata_mut();
+                metadata.insert(CALL_DEPTH_METADATA, depth.clone());
+                metadata.insert(CALL_CHAIN_METADATA, chain.clone());
+                let mut stream = tools_client(&conn)
+                    .call_tool_stream(request)
+                    .await?
+                    .into_inner();
+                let progress = options.progress.as_ref().expect("checked above");
+                while let Some(message) = stream.next().await {
+                    match message?.event {
+                        Some(pb::call_tool_stream_response::Event::Progress(p)) => {
+                            let _ = progress
+                                .send(Progress {
+                                    progress: p.progress,
+                                    total: p.total,
+                                    message: p.message,
+                                })
+                                .await;
+                        }
+                        Some(pb::call_tool_stream_response::Event::Result(r)) => return Ok(r),
+                        None => {}
+                    }
+                }
+                Err(Status::internal(format!(
+                    "plugin {:?} ended the stream without a result (PW-TOOL-10)",
+                    instance.name()
+                )))
+            } else {
+                let mut request = tonic::Request::new(pb::CallToolRequest {
+                    name: name.clone(),
+                    arguments_json,
+                });
+                request.set_timeout(timeout);
+                let metadata = request.metadata_mut();
+                metadata.insert(CALL_DEPTH_METADATA, depth.clone());
+                metadata.insert(CALL_CHAIN_METADATA, chain.clone());
+                tools_client(&conn)
+                    .call_tool(request)
+                    .await?
+                    .into_inner()
+                    .result
+                    .ok_or_else(|| {
+                        Status::internal(format!("plugin {:?} sent no result", instance.name()))
+                    })
+            }
+        };
+        let cancelled = async {
+            match &options.cancel {
+                Some(token) => token.cancelled().await,
+                None => std::future::pending().await,
+            }
+        };
+        // `resolve_tool` touched the plugin as the call began; touching it
+        // again at the end keeps a long call from counting as idle time.
+        let result = tokio::select! {
+            biased;
+            status = conn.exited() => Err(Status::unavailable(format!(
+                "plugin {:?} crashed during the call ({status})", instance.name()
+            ))),
+            _ = cancelled => Err(Status::cancelled("the call was cancelled")),
+            r = by_our_clock(timeout, call) => r.map_err(|s| if s.code() == tonic::Code::DeadlineExceeded {
+                Status::deadline_exceeded(format!("tool {}.{name} did not answer within {timeout:?}", instance.name()))
+            } else {
+                s
+            }),
+        };
+        instance.touch();
+        let result = match result {
+            Ok(r) => r,
+            Err(s) => return Err(explain(&instance, &conn, s).await),
+        };
+        let content = serde_json::from_str(&result.content_json).map_err(|e| {
+            Status::internal(format!(
+                "plugin {:?} sent a result that is not JSON (PW-TOOL-7): {e}",
+                instance.name()
+            ))
+        })?;
+        Ok(ToolOutput {
+            is_error: result.is_error,
+            content,
+        })
+    }
+}
+
+fn tools_client(conn: &Connection) -> pb::tool_service_client::ToolServiceClient<Channel> {
+    pb::tool_service_client::ToolServiceClient::new(conn.channel.clone())
+        .max_decoding_message_size(plugwire_proto::constants::MAX_MESSAGE_SIZE)
+        .max_encoding_message_size(plugwire_proto::constants::MAX_MESSAGE_SIZE)
+}
