@@ -129,6 +129,28 @@ async fn host_calls(host: &Host, args: &Value, n: usize) -> Vec<Duration> {
     samples
 }
 
+/// Tool calls, one after another, while another task reloads the plugin
+/// over and over; every call must succeed. Returns the samples and how
+/// many reloads happened meanwhile.
+async fn calls_during_reloads(host: &Host, n: usize) -> (Vec<Duration>, usize) {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reloader = tokio::spawn({
+        let host = host.clone();
+        let stop = stop.clone();
+        async move {
+            let mut reloads = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                host.reload_plugin("echo").await.expect("reload");
+                reloads += 1;
+            }
+            reloads
+        }
+    });
+    let samples = host_calls(host, &json!({"text": "hello"}), n).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    (samples, reloader.await.unwrap())
+}
+
 async fn direct_calls(
     channel: &tonic::transport::Channel,
     args: &Value,
@@ -626,10 +648,16 @@ async fn main() {
             baseline: Some(bare_name),
         });
     }
-    // Hooks, against one tool call measured now.
+    // Hooks and reloads, against one tool call measured now.
     let one_call = host_calls(&host, &json!({"text": "hello"}), calls / 4).await;
+    let (during, reloads) = calls_during_reloads(&host, calls / 4).await;
     host.shutdown().await;
     rows.push(row("one tool call (baseline for hooks)", one_call, None));
+    rows.push(row(
+        &format!("one tool call during continuous reloads ({reloads} reloads)"),
+        during,
+        Some("one tool call (baseline for hooks)"),
+    ));
     let one = host_of(copies(1), true).await;
     rows.push(row(
         "emit to 1 intercepting plugin",

@@ -16,6 +16,13 @@ use crate::in_flight::CallGuard;
 use crate::instance::{Connection, Instance};
 use crate::registry::Registry;
 
+/// A running plugin held in flight, with its connection.
+pub(crate) struct Held {
+    pub(crate) instance: Arc<Instance>,
+    pub(crate) guard: CallGuard,
+    pub(crate) conn: Arc<Connection>,
+}
+
 pub(crate) struct Core {
     pub(crate) ctx: Arc<Context>,
     pub(crate) registry: Registry<Instance>,
@@ -57,6 +64,26 @@ impl Core {
             .filter_map(|i| {
                 let conn = i.current().filter(|c| !c.has_exited())?;
                 Some((i, conn))
+            })
+            .collect()
+    }
+
+    /// Every plugin with a live process, each checked out (held in flight
+    /// until its guard drops) together with its connection: what a command
+    /// or an event is resolved against, so that a reload in between cannot
+    /// stop the plugin it resolves to.
+    pub(crate) fn held(&self) -> Vec<Held> {
+        self.registry
+            .names()
+            .into_iter()
+            .filter_map(|name| {
+                let (instance, guard) = self.registry.checkout(&name)?;
+                let conn = instance.current().filter(|c| !c.has_exited())?;
+                Some(Held {
+                    instance,
+                    guard,
+                    conn,
+                })
             })
             .collect()
     }

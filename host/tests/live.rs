@@ -364,3 +364,48 @@ async fn a_configuration_the_schema_refuses_spawns_nothing() {
     assert_eq!(state_of(&host, "probe"), PluginState::Failed);
     host.shutdown().await;
 }
+
+/// Commands and intercepting hooks resolve against plugins held in flight:
+/// a reload between resolving and calling never skips a hook (an event
+/// slipping past a denying hook would be a hole) nor fails a command.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hooks_and_commands_keep_working_through_reloads() {
+    let plugins = Plugins::new(&["echo"]);
+    let host = plugins.host().await;
+    host.start_all().await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let reloader = tokio::spawn({
+        let host = host.clone();
+        let stop = stop.clone();
+        async move {
+            let mut reloads = 0;
+            while !stop.load(Ordering::Relaxed) {
+                host.reload_plugin("echo").await.unwrap();
+                reloads += 1;
+            }
+            reloads
+        }
+    });
+    for i in 0..60 {
+        let outcome = host
+            .emit("bench.intercept", json!({"n": i}))
+            .await
+            .unwrap();
+        assert_eq!(outcome.decisions.len(), 1, "the hook ran: {outcome:?}");
+        let mut out = Vec::new();
+        let code = host
+            .run_command(
+                &["cat".to_owned()],
+                &b"through"[..],
+                &mut out,
+                tokio::io::sink(),
+                Default::default(),
+            )
+            .await
+            .unwrap();
+        assert_eq!((code, out.as_slice()), (0, &b"through"[..]));
+    }
+    stop.store(true, Ordering::Relaxed);
+    assert!(reloader.await.unwrap() > 0, "reloads happened meanwhile");
+    host.shutdown().await;
+}

@@ -14,8 +14,9 @@ use tokio_stream::StreamExt;
 use tonic::Status;
 
 use super::explain;
+use super::resolve::{self, CommandMatch};
 use crate::calls::RunOptions;
-use crate::core::Core;
+use crate::core::{Core, Held};
 use crate::in_flight::CallGuard;
 use crate::instance::{Connection, Instance};
 
@@ -174,54 +175,34 @@ impl Core {
             }
             None => self.start_all().await,
         }
-        let mut best: Vec<(usize, Arc<Instance>, Arc<Connection>, pb::Command)> = Vec::new();
-        for (instance, conn) in self.running() {
-            if only.is_some_and(|p| p != instance.name()) {
-                continue;
-            }
-            for command in &conn.commands {
-                let mut names = vec![command.name.clone()];
-                names.extend(command.aliases.iter().cloned());
-                for name in names {
-                    let mut words: Vec<&str> = command
-                        .parent
-                        .split(' ')
-                        .filter(|w| !w.is_empty())
-                        .collect();
-                    words.push(&name);
-                    if line.len() >= words.len() && line.iter().zip(&words).all(|(a, b)| a == b) {
-                        best.push((words.len(), instance.clone(), conn.clone(), command.clone()));
-                    }
-                }
-            }
-        }
-        let longest = best.iter().map(|b| b.0).max().unwrap_or(0);
-        best.retain(|b| b.0 == longest);
-        best.dedup_by(|a, b| {
-            a.1.name() == b.1.name() && command_full_name(&a.3) == command_full_name(&b.3)
-        });
-        match best.len() {
-            0 => Err(Status::not_found(format!(
+        let held: Vec<Held> = self
+            .held()
+            .into_iter()
+            .filter(|h| only.is_none_or(|p| p == h.instance.name()))
+            .collect();
+        let declared = held
+            .iter()
+            .enumerate()
+            .flat_map(|(i, h)| h.conn.commands.iter().map(move |c| (i, c.clone())));
+        match resolve::command(&line, declared) {
+            CommandMatch::None => Err(Status::not_found(format!(
                 "no command {:?}; `plugwire list` shows the plugins and `plugwire info <plugin>` their commands",
                 line.join(" ")
             ))),
-            1 => {
-                let (n, instance, conn, command) = best.remove(0);
-                match self.checkout(instance.name()) {
-                    Ok((held, guard)) if Arc::ptr_eq(&held, &instance) => {
-                        Ok((instance, guard, conn, command, line[n..].to_vec()))
-                    }
-                    _ => Err(Status::unavailable(format!(
-                        "plugin {:?} was replaced as the command began; run it again",
-                        instance.name()
-                    ))),
-                }
+            CommandMatch::One(i, command, words) => {
+                let Held {
+                    instance,
+                    guard,
+                    conn,
+                } = held.into_iter().nth(i).expect("an index into held");
+                Ok((instance, guard, conn, command, line[words..].to_vec()))
             }
-            _ => Err(Status::failed_precondition(format!(
+            CommandMatch::Ambiguous(found) => Err(Status::failed_precondition(format!(
                 "command {:?} is ambiguous: use {}",
-                line[..longest].join(" "),
-                best.iter()
-                    .map(|b| format!("{}.{}", b.1.name(), b.3.name))
+                line.join(" "),
+                found
+                    .iter()
+                    .map(|(i, name)| format!("{}.{name}", held[*i].instance.name()))
                     .collect::<Vec<_>>()
                     .join(" or ")
             ))),

@@ -10,9 +10,9 @@ use plugwire_proto::pb;
 use serde_json::Value;
 use tonic::Status;
 
-use super::by_our_clock;
+use super::{by_our_clock, resolve};
 use crate::config::FailurePolicy;
-use crate::core::Core;
+use crate::core::{Core, Held};
 use crate::events::{
     Denial, EmitOutcome, HookOutcome, HookRecord, HostEvent, MAX_EVENT_PAYLOAD, to_pb,
 };
@@ -93,24 +93,27 @@ impl Core {
             time: SystemTime::now(),
         };
         let mut chain: Vec<Link> = Vec::new();
-        for (instance, conn) in self.running() {
+        for Held {
+            instance,
+            guard,
+            conn,
+        } in self.held()
+        {
             if let Some(sub) = conn.hooks().iter().find(|s| {
                 s.mode == pb::HookMode::Intercept as i32 && pattern_matches(&s.pattern, name)
-            }) && let Ok((held, guard)) = self.checkout(instance.name())
-                && Arc::ptr_eq(&held, &instance)
-            {
+            }) {
                 let sub = sub.clone();
                 chain.push(Link {
                     priority: sub.priority,
                     plugin: instance.name().to_owned(),
                     instance,
                     _guard: guard,
-                    conn: conn.clone(),
+                    conn,
                     sub,
                 });
             }
         }
-        chain.sort_by(|a, b| (a.priority, &a.plugin).cmp(&(b.priority, &b.plugin)));
+        resolve::intercept_order(&mut chain, |l| (l.priority, l.plugin.as_str()));
         let mut decisions = Vec::new();
         for Link {
             priority,

@@ -9,6 +9,7 @@ pub(crate) mod catalog;
 pub(crate) mod commands;
 pub(crate) mod hooks;
 pub(crate) mod providers;
+pub(crate) mod resolve;
 pub(crate) mod tools;
 
 use std::time::Duration;

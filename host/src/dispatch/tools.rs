@@ -11,7 +11,7 @@ use tokio_stream::StreamExt;
 use tonic::Status;
 use tonic::transport::Channel;
 
-use super::{by_our_clock, depth_metadata, explain};
+use super::{by_our_clock, depth_metadata, explain, resolve};
 use crate::calls::{CallOptions, Progress, ToolOutput};
 use crate::core::Core;
 use crate::in_flight::CallGuard;
@@ -59,17 +59,15 @@ impl Core {
         if all.iter().any(|i| i.enabled() && i.known_tools().is_none()) {
             self.start_all().await;
         }
-        let owners: Vec<&Arc<Instance>> = all
+        let known: Vec<(String, Arc<[String]>)> = all
             .iter()
             .filter(|i| i.enabled())
-            .filter(|i| i.known_tools().is_some_and(|t| t.iter().any(|n| n == tool)))
+            .filter_map(|i| Some((i.name().to_owned(), i.known_tools()?)))
             .collect();
-        match owners.as_slice() {
-            [] => Err(Status::not_found(format!(
-                "no tool named {tool:?}; `plugwire tools` lists them, addressed as <plugin>.<tool>"
-            ))),
-            [owner] => {
-                let (instance, guard) = self.checkout(owner.name())?;
+        let owners = known.iter().map(|(p, tools)| (p.as_str(), &tools[..]));
+        match resolve::bare_tool(tool, owners) {
+            Ok(owner) => {
+                let (instance, guard) = self.checkout(owner)?;
                 let conn = instance.ensure_ready().await?;
                 if !conn.tools_by_name.contains_key(tool) {
                     return Err(Status::not_found(format!(
@@ -85,11 +83,14 @@ impl Core {
                     name: tool.to_owned(),
                 })
             }
-            _ => Err(Status::failed_precondition(format!(
+            Err(owners) if owners.is_empty() => Err(Status::not_found(format!(
+                "no tool named {tool:?}; `plugwire tools` lists them, addressed as <plugin>.<tool>"
+            ))),
+            Err(owners) => Err(Status::failed_precondition(format!(
                 "tool name {tool:?} is ambiguous: use {}",
                 owners
                     .iter()
-                    .map(|i| format!("{}.{tool}", i.name()))
+                    .map(|p| format!("{p}.{tool}"))
                     .collect::<Vec<_>>()
                     .join(" or ")
             ))),
