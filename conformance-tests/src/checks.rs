@@ -52,7 +52,7 @@ pub(crate) async fn serving(
     config: &Value,
 ) -> Option<pb::HandshakeResponse> {
     let report = &mut *report;
-    timed(report, "health/plugin-serving", "PW-HEALTH-1", async {
+    timed(report, "health/plugin-serving", async {
         let response = tonic_health::pb::health_client::HealthClient::new(channel.clone())
             .check(tonic_health::pb::HealthCheckRequest {
                 service: "plugin".into(),
@@ -75,7 +75,7 @@ pub(crate) async fn serving(
         .await
         .map(|r| r.into_inner());
     let hs = handshake.as_ref().ok().cloned();
-    timed(report, "handshake/fields", "PW-HS-3", async {
+    timed(report, "handshake/fields", async {
         let hs = handshake.as_ref().map_err(|s| {
             format!(
                 "Handshake failed (unknown features must be ignored, PW-HS-4): {}",
@@ -97,18 +97,13 @@ pub(crate) async fn serving(
         .as_ref()
         .and_then(|h| h.capabilities.clone())
         .unwrap_or_default();
-    timed(
-        report,
-        "handshake/capabilities-well-formed",
-        "PW-HS-7",
-        async {
-            names::validate_capabilities(&caps)
-                .map(|()| Status::Passed)
-                .map_err(|p| p.join("; "))
-        },
-    )
+    timed(report, "handshake/capabilities-well-formed", async {
+        names::validate_capabilities(&caps)
+            .map(|()| Status::Passed)
+            .map_err(|p| p.join("; "))
+    })
     .await;
-    timed(report, "configure/valid", "PW-CFG-1", async {
+    timed(report, "configure/valid", async {
         plugin
             .clone()
             .configure(pb::ConfigureRequest {
@@ -138,7 +133,7 @@ pub(crate) async fn serving(
             .ok()
             .map(|r| r.into_inner().tools)
     };
-    timed(report, "tools/list-matches-handshake", "PW-HS-5", async {
+    timed(report, "tools/list-matches-handshake", async {
         if caps.tools.is_empty() {
             return na("the plugin declares no tools");
         }
@@ -154,7 +149,7 @@ pub(crate) async fn serving(
         }
     })
     .await;
-    timed(report, "tools/schemas-valid", "PW-TOOL-3", async {
+    timed(report, "tools/schemas-valid", async {
         let listed = listed.as_ref().ok_or_else(|| "n/a: no tools".to_owned())?;
         for t in listed {
             let schema: Value = serde_json::from_str(&t.input_schema_json)
@@ -178,7 +173,7 @@ pub(crate) async fn serving(
         Ok(Status::Passed)
     })
     .await;
-    timed(report, "tools/unknown-tool", "PW-TOOL-4", async {
+    timed(report, "tools/unknown-tool", async {
         if caps.tools.is_empty() {
             return na("the plugin declares no tools");
         }
@@ -192,114 +187,93 @@ pub(crate) async fn serving(
         expect_code(r, tonic::Code::NotFound, "an undeclared tool")
     })
     .await;
-    timed(
-        report,
-        "tools/arguments-not-an-object",
-        "PW-TOOL-5",
-        async {
-            let Some(first) = caps.tools.first() else {
-                return na("the plugin declares no tools");
-            };
-            let r = tools
-                .clone()
-                .call_tool(pb::CallToolRequest {
-                    name: first.clone(),
-                    arguments_json: "[1, 2]".into(),
-                })
-                .await;
-            expect_code(
-                r,
-                tonic::Code::InvalidArgument,
-                "arguments that are an array",
-            )
-        },
-    )
+    timed(report, "tools/arguments-not-an-object", async {
+        let Some(first) = caps.tools.first() else {
+            return na("the plugin declares no tools");
+        };
+        let r = tools
+            .clone()
+            .call_tool(pb::CallToolRequest {
+                name: first.clone(),
+                arguments_json: "[1, 2]".into(),
+            })
+            .await;
+        expect_code(
+            r,
+            tonic::Code::InvalidArgument,
+            "arguments that are an array",
+        )
+    })
     .await;
-    timed(
-        report,
-        "tools/arguments-violating-schema",
-        "PW-TOOL-5",
-        async {
-            let listed = listed.as_ref().ok_or_else(|| "n/a: no tools".to_owned())?;
-            let with_required = listed.iter().find(|t| {
-                serde_json::from_str::<Value>(&t.input_schema_json)
-                    .ok()
-                    .and_then(|s| {
-                        s.get("required")
-                            .and_then(Value::as_array)
-                            .map(|r| !r.is_empty())
-                    })
-                    .unwrap_or(false)
-            });
-            let Some(tool) = with_required else {
-                return na("no tool has a required argument");
-            };
-            let r = tools
-                .clone()
-                .call_tool(pb::CallToolRequest {
-                    name: tool.name.clone(),
-                    arguments_json: "{}".into(),
+    timed(report, "tools/arguments-violating-schema", async {
+        let listed = listed.as_ref().ok_or_else(|| "n/a: no tools".to_owned())?;
+        let with_required = listed.iter().find(|t| {
+            serde_json::from_str::<Value>(&t.input_schema_json)
+                .ok()
+                .and_then(|s| {
+                    s.get("required")
+                        .and_then(Value::as_array)
+                        .map(|r| !r.is_empty())
                 })
-                .await;
-            expect_code(
-                r,
-                tonic::Code::InvalidArgument,
-                &format!("{} without its required arguments", tool.name),
-            )
-        },
-    )
+                .unwrap_or(false)
+        });
+        let Some(tool) = with_required else {
+            return na("no tool has a required argument");
+        };
+        let r = tools
+            .clone()
+            .call_tool(pb::CallToolRequest {
+                name: tool.name.clone(),
+                arguments_json: "{}".into(),
+            })
+            .await;
+        expect_code(
+            r,
+            tonic::Code::InvalidArgument,
+            &format!("{} without its required arguments", tool.name),
+        )
+    })
     .await;
 
-    timed(
-        report,
-        "commands/declarations-well-formed",
-        "PW-CMD-2",
-        async {
-            if caps.commands.is_empty() {
-                return na("the plugin declares no commands");
-            }
-            let listed = pb::command_service_client::CommandServiceClient::new(channel.clone())
-                .list_commands(pb::ListCommandsRequest {})
-                .await
-                .map_err(|s| format!("ListCommands failed: {}", s.message()))?
-                .into_inner()
-                .commands;
-            names::validate_commands(&listed)
-                .map(|()| Status::Passed)
-                .map_err(|p| p.join("; "))
-        },
-    )
+    timed(report, "commands/declarations-well-formed", async {
+        if caps.commands.is_empty() {
+            return na("the plugin declares no commands");
+        }
+        let listed = pb::command_service_client::CommandServiceClient::new(channel.clone())
+            .list_commands(pb::ListCommandsRequest {})
+            .await
+            .map_err(|s| format!("ListCommands failed: {}", s.message()))?
+            .into_inner()
+            .commands;
+        names::validate_commands(&listed)
+            .map(|()| Status::Passed)
+            .map_err(|p| p.join("; "))
+    })
     .await;
 
-    timed(
-        report,
-        "hooks/subscriptions-well-formed",
-        "PW-HOOK-1",
-        async {
-            if caps.hooks.is_empty() {
-                return na("the plugin declares no hooks");
-            }
-            let problems: Vec<String> = caps
-                .hooks
-                .iter()
-                .filter_map(|h| {
-                    names::validate_subscription(h)
-                        .err()
-                        .map(|e| format!("{:?}: {e}", h.pattern))
-                })
-                .collect();
-            if problems.is_empty() {
-                Ok(Status::Passed)
-            } else {
-                Err(problems.join("; "))
-            }
-        },
-    )
+    timed(report, "hooks/subscriptions-well-formed", async {
+        if caps.hooks.is_empty() {
+            return na("the plugin declares no hooks");
+        }
+        let problems: Vec<String> = caps
+            .hooks
+            .iter()
+            .filter_map(|h| {
+                names::validate_subscription(h)
+                    .err()
+                    .map(|e| format!("{:?}: {e}", h.pattern))
+            })
+            .collect();
+        if problems.is_empty() {
+            Ok(Status::Passed)
+        } else {
+            Err(problems.join("; "))
+        }
+    })
     .await;
     timed(
         report,
         "providers/served",
-        "PW-PROV-1",
         crate::providers::served(channel, &caps.providers),
     )
     .await;

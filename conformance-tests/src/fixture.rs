@@ -125,7 +125,7 @@ pub(crate) async fn run(
     let channel = channel.clone();
     let c = &channel;
 
-    timed(report, "tools/stream", "PW-TOOL-10", async {
+    timed(report, "tools/stream", async {
         let progress = features
             .iter()
             .any(|f| f == plugwire_proto::constants::features::TOOL_PROGRESS);
@@ -136,7 +136,7 @@ pub(crate) async fn run(
     })
     .await;
 
-    timed(report, "tools/deadline", "PW-TOOL-8", async {
+    timed(report, "tools/deadline", async {
         if !fixture {
             return off();
         }
@@ -176,7 +176,7 @@ pub(crate) async fn run(
     })
     .await;
 
-    timed(report, "tools/cancellation", "PW-TOOL-8", async {
+    timed(report, "tools/cancellation", async {
         if !fixture {
             return off();
         }
@@ -199,7 +199,7 @@ pub(crate) async fn run(
     })
     .await;
 
-    timed(report, "tools/concurrent-calls", "PW-TOOL-9", async {
+    timed(report, "tools/concurrent-calls", async {
         if !fixture {
             return off();
         }
@@ -236,7 +236,7 @@ pub(crate) async fn run(
     })
     .await;
 
-    timed(report, "tools/large-argument", "PW-TOOL-12", async {
+    timed(report, "tools/large-argument", async {
         if !fixture {
             return off();
         }
@@ -261,7 +261,7 @@ pub(crate) async fn run(
     })
     .await;
 
-    timed(report, "commands/exit-codes", "PW-CMD-7", async {
+    timed(report, "commands/exit-codes", async {
         if !fixture {
             return off();
         }
@@ -280,7 +280,7 @@ pub(crate) async fn run(
     })
     .await;
 
-    timed(report, "commands/stdio-streaming", "PW-CMD-6", async {
+    timed(report, "commands/stdio-streaming", async {
         if !fixture {
             return off();
         }
@@ -288,7 +288,7 @@ pub(crate) async fn run(
     })
     .await;
 
-    timed(report, "commands/stdin-eof", "PW-CMD-5", async {
+    timed(report, "commands/stdin-eof", async {
         if !fixture {
             return off();
         }
@@ -306,7 +306,7 @@ pub(crate) async fn run(
     })
     .await;
 
-    timed(report, "hooks/decisions-valid", "PW-HOOK-4", async {
+    timed(report, "hooks/decisions-valid", async {
         if !fixture {
             return off();
         }
@@ -335,7 +335,7 @@ pub(crate) async fn run(
     })
     .await;
 
-    timed(report, "hooks/deadline", "PW-HOOK-5", async {
+    timed(report, "hooks/deadline", async {
         if !fixture {
             return off();
         }

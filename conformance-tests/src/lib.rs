@@ -27,49 +27,9 @@ mod providers;
 pub mod report;
 mod spawn;
 
+pub use check::{CHECKS, Check, Needs};
 pub use fixture::CANCEL_BOUND;
 pub use spawn::{Options, target};
-
-/// Every check, as (id, requirement), in the order a run makes them
-/// (`docs/conformance.md` lists them with what each does).
-///
-/// ```
-/// assert!(plugwire_conformance::CHECKS.contains(&("boot/no-cookie", "PW-BOOT-1")));
-/// ```
-pub const CHECKS: &[(&str, &str)] = &[
-    ("boot/no-cookie", "PW-BOOT-1"),
-    ("boot/version-none-common", "PW-BOOT-3"),
-    ("boot/line-format", "PW-BOOT-2"),
-    ("boot/stdout-clean", "PW-BOOT-5"),
-    ("boot/socket-in-dir", "PW-BOOT-7"),
-    ("health/plugin-serving", "PW-HEALTH-1"),
-    ("handshake/fields", "PW-HS-3"),
-    ("handshake/capabilities-well-formed", "PW-HS-7"),
-    ("configure/valid", "PW-CFG-1"),
-    ("tools/list-matches-handshake", "PW-HS-5"),
-    ("tools/schemas-valid", "PW-TOOL-3"),
-    ("tools/unknown-tool", "PW-TOOL-4"),
-    ("tools/arguments-not-an-object", "PW-TOOL-5"),
-    ("tools/arguments-violating-schema", "PW-TOOL-5"),
-    ("commands/declarations-well-formed", "PW-CMD-2"),
-    ("hooks/subscriptions-well-formed", "PW-HOOK-1"),
-    ("providers/served", "PW-PROV-1"),
-    ("tools/stream", "PW-TOOL-10"),
-    ("tools/deadline", "PW-TOOL-8"),
-    ("tools/cancellation", "PW-TOOL-8"),
-    ("tools/concurrent-calls", "PW-TOOL-9"),
-    ("tools/large-argument", "PW-TOOL-12"),
-    ("commands/exit-codes", "PW-CMD-7"),
-    ("commands/stdio-streaming", "PW-CMD-6"),
-    ("commands/stdin-eof", "PW-CMD-5"),
-    ("hooks/decisions-valid", "PW-HOOK-4"),
-    ("hooks/deadline", "PW-HOOK-5"),
-    ("boot/version-highest-common", "PW-BOOT-3"),
-    ("configure/invalid", "PW-CFG-2"),
-    ("shutdown/shutdown-honoured", "PW-SHUT-1"),
-    ("shutdown/socket-removed", "PW-SHUT-3"),
-    ("shutdown/sigterm", "PW-SHUT-2"),
-];
 
 /// Every requirement id in `docs/protocol.md` starts with this prefix.
 pub const REQUIREMENT_PREFIX: &str = "PW-";
@@ -120,8 +80,8 @@ pub async fn attach(endpoint: &str, config: &serde_json::Value) -> Result<report
         .await
         .map_err(|e| format!("cannot connect to {path}: {e}"))?;
     let mut report = report::Report::default();
-    for (id, requirement) in spawn::STARTED_ONLY {
-        check::timed(&mut report, id, requirement, async {
+    for launch in CHECKS.iter().filter(|c| c.needs == Needs::Launch) {
+        check::timed(&mut report, launch.id, async {
             check::na("attached to a running plugin: only a plugin the suite starts can be checked for this")
         })
         .await;

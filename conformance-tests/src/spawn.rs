@@ -307,20 +307,6 @@ async fn refuses(starter: &Starter<'_>, versions: &[u32], cookie: bool, what: &s
     Ok(Status::Passed)
 }
 
-/// Ids of the checks only a started plugin allows, for attach mode.
-pub(crate) const STARTED_ONLY: [(&str, &str); 10] = [
-    ("boot/no-cookie", "PW-BOOT-1"),
-    ("boot/version-none-common", "PW-BOOT-3"),
-    ("boot/version-highest-common", "PW-BOOT-3"),
-    ("boot/line-format", "PW-BOOT-2"),
-    ("boot/stdout-clean", "PW-BOOT-5"),
-    ("boot/socket-in-dir", "PW-BOOT-7"),
-    ("configure/invalid", "PW-CFG-2"),
-    ("shutdown/shutdown-honoured", "PW-SHUT-1"),
-    ("shutdown/socket-removed", "PW-SHUT-3"),
-    ("shutdown/sigterm", "PW-SHUT-2"),
-];
-
 /// Starts the plugin (several times) and runs every check.
 pub async fn check(manifest: &Manifest, options: &Options) -> Result<Report, String> {
     let launcher = options
@@ -351,14 +337,12 @@ pub async fn check(manifest: &Manifest, options: &Options) -> Result<Report, Str
     timed(
         r,
         "boot/no-cookie",
-        "PW-BOOT-1",
         refuses(&starter, &[1], false, "without the cookie"),
     )
     .await;
     timed(
         r,
         "boot/version-none-common",
-        "PW-BOOT-3",
         refuses(&starter, &[99], true, "offered only version 99"),
     )
     .await;
@@ -377,9 +361,9 @@ pub async fn check(manifest: &Manifest, options: &Options) -> Result<Report, Str
                 status.map(|s| format!(" ({s})")).unwrap_or_default(),
                 failed.stderr.text().trim()
             );
-            for (id, requirement) in crate::CHECKS {
-                if !r.outcomes.iter().any(|o| o.id == *id) {
-                    timed(r, id, requirement, async { Err(why.clone()) }).await;
+            for check in crate::CHECKS {
+                if !r.outcomes.iter().any(|o| o.id == check.id) {
+                    timed(r, check.id, async { Err(why.clone()) }).await;
                 }
             }
             return Ok(report);
@@ -391,17 +375,14 @@ pub async fn check(manifest: &Manifest, options: &Options) -> Result<Report, Str
             crate::checks::serving(r, channel, &options.config).await;
         }
         Err(e) => {
-            timed(r, "health/plugin-serving", "PW-HEALTH-1", async {
-                Err(e.clone())
-            })
-            .await;
+            timed(r, "health/plugin-serving", async { Err(e.clone()) }).await;
         }
     }
 
     let second = starter
         .start(&[1, 99], true, options.bootstrap_timeout)
         .await;
-    timed(r, "boot/version-highest-common", "PW-BOOT-3", async {
+    timed(r, "boot/version-highest-common", async {
         match &second {
             Ok(p) if p.line.app_version == 1 => Ok(Status::Passed),
             Ok(p) => Err(format!(
@@ -412,26 +393,26 @@ pub async fn check(manifest: &Manifest, options: &Options) -> Result<Report, Str
         }
     })
     .await;
-    timed(r, "configure/invalid", "PW-CFG-2", async {
+    timed(r, "configure/invalid", async {
         let second = second
             .as_ref()
             .map_err(|f| format!("not run: {}", f.failure.message))?;
         configure_invalid(&second.channel().await?).await
     })
     .await;
-    timed(r, "shutdown/shutdown-honoured", "PW-SHUT-1", async {
+    timed(r, "shutdown/shutdown-honoured", async {
         let channel = channel.as_ref().map_err(Clone::clone)?;
         shutdown(&main, channel).await
     })
     .await;
-    timed(r, "shutdown/socket-removed", "PW-SHUT-3", async {
+    timed(r, "shutdown/socket-removed", async {
         if main.exited_within(Duration::from_secs(1)).await.is_none() {
             return Err("not run: the plugin did not exit".into());
         }
         gone(&main).await
     })
     .await;
-    timed(r, "shutdown/sigterm", "PW-SHUT-2", async {
+    timed(r, "shutdown/sigterm", async {
         let second = second
             .as_ref()
             .map_err(|f| format!("not run: {}", f.failure.message))?;
@@ -469,10 +450,7 @@ async fn boot_line_checks(report: &mut Report, main: &Result<Process, Failed>) {
         Ok(_) => Ok(Status::Passed),
         Err(_) => Err(message.clone()),
     };
-    timed(report, "boot/line-format", "PW-BOOT-2", async {
-        line_format
-    })
-    .await;
+    timed(report, "boot/line-format", async { line_format }).await;
     let first = seen.split(|b| *b == b'\n').next().unwrap_or_default();
     let clean = if line.is_ok() || seen.is_empty() || first.starts_with(b"1|") {
         Ok(Status::Passed)
@@ -482,7 +460,7 @@ async fn boot_line_checks(report: &mut Report, main: &Result<Process, Failed>) {
             String::from_utf8_lossy(first)
         ))
     };
-    timed(report, "boot/stdout-clean", "PW-BOOT-5", async { clean }).await;
+    timed(report, "boot/stdout-clean", async { clean }).await;
     let socket = match (&line, main) {
         (Ok(_), Ok(_)) => Ok(Status::Passed),
         (Ok(l), Err(_)) if message.contains("socket") || message.contains(&l.socket_path) => {
@@ -491,7 +469,7 @@ async fn boot_line_checks(report: &mut Report, main: &Result<Process, Failed>) {
         (Ok(_), Err(_)) => Ok(Status::Passed),
         (Err(_), _) => Err("not run: no valid bootstrap line".into()),
     };
-    timed(report, "boot/socket-in-dir", "PW-BOOT-7", async { socket }).await;
+    timed(report, "boot/socket-in-dir", async { socket }).await;
 }
 
 async fn configure_invalid(channel: &Channel) -> CheckResult {

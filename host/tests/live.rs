@@ -387,10 +387,7 @@ async fn hooks_and_commands_keep_working_through_reloads() {
         }
     });
     for i in 0..60 {
-        let outcome = host
-            .emit("bench.intercept", json!({"n": i}))
-            .await
-            .unwrap();
+        let outcome = host.emit("bench.intercept", json!({"n": i})).await.unwrap();
         assert_eq!(outcome.decisions.len(), 1, "the hook ran: {outcome:?}");
         let mut out = Vec::new();
         let code = host
