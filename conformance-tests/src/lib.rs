@@ -21,15 +21,17 @@
 //! ```
 
 mod check;
-pub mod checks;
-mod fixture;
-mod providers;
+mod checks;
 pub mod report;
+mod run;
+mod session;
 mod spawn;
+mod table;
 
-pub use check::{CHECKS, Check, Needs};
-pub use fixture::CANCEL_BOUND;
+pub use check::{Check, Needs};
+pub use checks::fixture::CANCEL_BOUND;
 pub use spawn::{Options, target};
+pub use table::CHECKS;
 
 /// Every requirement id in `docs/protocol.md` starts with this prefix.
 pub const REQUIREMENT_PREFIX: &str = "PW-";
@@ -56,7 +58,12 @@ pub async fn check_plugin(
     options: &Options,
 ) -> Result<report::Report, String> {
     let manifest = target(path, args)?;
-    spawn::check(&manifest, options).await
+    let starter = spawn::Starter::new(&manifest, options)?;
+    Ok(run::all(
+        session::Session::launched(starter, options.config.clone()),
+        false,
+    )
+    .await)
 }
 
 /// Connects to `endpoint` (`unix:///path`) and runs the checks a serving
@@ -79,13 +86,5 @@ pub async fn attach(endpoint: &str, config: &serde_json::Value) -> Result<report
         .connect()
         .await
         .map_err(|e| format!("cannot connect to {path}: {e}"))?;
-    let mut report = report::Report::default();
-    for launch in CHECKS.iter().filter(|c| c.needs == Needs::Launch) {
-        check::timed(&mut report, launch.id, async {
-            check::na("attached to a running plugin: only a plugin the suite starts can be checked for this")
-        })
-        .await;
-    }
-    checks::serving(&mut report, &channel, config).await;
-    Ok(report)
+    Ok(run::all(session::Session::attached(channel, config.clone()), true).await)
 }

@@ -1,6 +1,5 @@
-//! Checking a plugin the suite starts itself, through the host's own launch
-//! path (`plugwire_host::launch`): the bootstrap checks, everything a
-//! serving plugin is checked for, then shutdown and `SIGTERM`.
+//! Starting the plugin under test through the host's own launch path
+//! (`plugwire_host::launch`), and the processes it gives.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -12,13 +11,9 @@ use plugwire_host::launch::{ExitWatch, Launch, Spawner, StartFailure, Started, s
 use plugwire_host::manifest::{MANIFEST_FILE, Manifest};
 use plugwire_host::sandbox::{Prepared, SandboxLevel, Support};
 use plugwire_proto::bootstrap::BootstrapLine;
-use plugwire_proto::pb;
 use serde_json::Value;
 use tokio::io::AsyncReadExt;
 use tonic::transport::{Channel, Endpoint, Uri};
-
-use crate::check::{CheckResult, timed};
-use crate::report::{Report, Status};
 
 /// How a plugin is started for checking.
 #[derive(Debug, Clone)]
@@ -72,10 +67,10 @@ pub fn target(path: &Path, args: &[String]) -> Result<Manifest, String> {
 
 /// What the plugin wrote on stderr, the last 64 KiB of it.
 #[derive(Clone, Default)]
-struct StderrTail(Arc<Mutex<Vec<u8>>>);
+pub(crate) struct StderrTail(Arc<Mutex<Vec<u8>>>);
 
 impl StderrTail {
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
     }
 
@@ -97,21 +92,21 @@ impl StderrTail {
 }
 
 /// One started plugin process and what it needs to stay alive.
-struct Process {
-    pid: u32,
-    line: BootstrapLine,
+pub(crate) struct Process {
+    pub(crate) pid: u32,
+    pub(crate) line: BootstrapLine,
     exit: ExitWatch,
-    stderr: StderrTail,
+    pub(crate) stderr: StderrTail,
     _dir: tempfile::TempDir,
     sandbox: Option<Prepared>,
 }
 
 impl Process {
-    fn socket(&self) -> &str {
+    pub(crate) fn socket(&self) -> &str {
         &self.line.socket_path
     }
 
-    async fn channel(&self) -> Result<Channel, String> {
+    pub(crate) async fn channel(&self) -> Result<Channel, String> {
         Endpoint::from_shared(format!("unix:{}", self.socket()))
             .map_err(|e| e.to_string())?
             .origin(Uri::from_static("http://localhost"))
@@ -122,7 +117,7 @@ impl Process {
     }
 
     /// Whether every process of its group is gone.
-    fn group_gone(&self) -> bool {
+    pub(crate) fn group_gone(&self) -> bool {
         let Ok(pid) = i32::try_from(self.pid) else {
             return true;
         };
@@ -133,12 +128,12 @@ impl Process {
     }
 
     /// Waits for the process to exit; its status, or `None` on timeout.
-    async fn exited_within(&self, limit: Duration) -> Option<String> {
+    pub(crate) async fn exited_within(&self, limit: Duration) -> Option<String> {
         tokio::time::timeout(limit, self.exit.wait()).await.ok()
     }
 
     /// Waits for the whole group (and cgroup) to be gone.
-    async fn group_gone_within(&self, limit: Duration) -> bool {
+    pub(crate) async fn group_gone_within(&self, limit: Duration) -> bool {
         let until = Instant::now() + limit;
         while Instant::now() < until {
             if self.group_gone() {
@@ -164,15 +159,15 @@ impl Drop for Process {
 }
 
 /// A failed start, with the stderr it produced.
-struct Failed {
-    failure: StartFailure,
-    stderr: StderrTail,
+pub(crate) struct Failed {
+    pub(crate) failure: StartFailure,
+    pub(crate) stderr: StderrTail,
 }
 
 impl Failed {
     /// Waits (bounded) for the process to end; `None` if it is still
     /// running (then kills it).
-    async fn exit_status(&self, limit: Duration) -> Option<String> {
+    pub(crate) async fn exit_status(&self, limit: Duration) -> Option<String> {
         let exit = self.failure.exit.as_ref()?;
         let status = tokio::time::timeout(limit, exit.wait()).await.ok();
         if status.is_none()
@@ -186,16 +181,55 @@ impl Failed {
     }
 }
 
-struct Starter<'a> {
+/// Starts the plugin under test, as often as the checks need.
+pub(crate) struct Starter {
     spawner: Spawner,
-    manifest: &'a Manifest,
+    manifest: Manifest,
     launcher: Option<PathBuf>,
     support: Option<Support>,
     data_root: tempfile::TempDir,
+    /// How long each start may take to print its line.
+    pub(crate) bootstrap_timeout: Duration,
 }
 
-impl Starter<'_> {
-    async fn start(
+impl Starter {
+    /// A starter for `manifest` as `options` say.
+    pub(crate) fn new(manifest: &Manifest, options: &Options) -> Result<Self, String> {
+        let launcher = options
+            .launcher
+            .clone()
+            .or_else(|| plugwire_host::launch::find_launcher(None));
+        let support = if options.sandbox {
+            if launcher.is_none() {
+                return Err(format!(
+                    "--sandbox needs {}: build it (cargo build -p plugwire-host) or pass --launcher",
+                    plugwire_host::LAUNCHER_NAME
+                ));
+            }
+            Some(Support::detect())
+        } else {
+            None
+        };
+        Ok(Self {
+            spawner: Spawner::new().map_err(|e| format!("cannot start the spawner thread: {e}"))?,
+            manifest: manifest.clone(),
+            launcher,
+            support,
+            data_root: tempfile::tempdir().map_err(|e| e.to_string())?,
+            bootstrap_timeout: options.bootstrap_timeout,
+        })
+    }
+
+    /// The versions a host offers this plugin.
+    pub(crate) fn versions(&self) -> Vec<u32> {
+        plugwire_host::PROTOCOL_VERSIONS
+            .iter()
+            .copied()
+            .filter(|v| self.manifest.protocol_versions.contains(v))
+            .collect()
+    }
+
+    pub(crate) async fn start(
         &self,
         versions: &[u32],
         cookie: bool,
@@ -215,7 +249,7 @@ impl Starter<'_> {
         let sandbox = match &self.support {
             Some(support) => Some(
                 plugwire_host::launch::prepare_sandbox(
-                    self.manifest,
+                    &self.manifest,
                     SandboxLevel::Standard,
                     true,
                     dir.path(),
@@ -234,7 +268,7 @@ impl Starter<'_> {
             sandbox: sandbox.as_ref(),
             cookie,
             bootstrap_timeout: bootstrap,
-            ..Launch::new(self.manifest, dir.path(), self.launcher.as_deref())
+            ..Launch::new(&self.manifest, dir.path(), self.launcher.as_deref())
         };
         let collector = stderr.clone();
         match self.spawner.start(&launch, |s| collector.collect(s)).await {
@@ -260,312 +294,5 @@ impl Starter<'_> {
             }
             Err(failure) => Err(Failed { failure, stderr }),
         }
-    }
-}
-
-/// Checks that a start without the cookie, or with no common version, ends
-/// the way PW-BOOT-1 and PW-BOOT-3 require: no line, a message on stderr, a
-/// non-zero exit.
-async fn refuses(starter: &Starter<'_>, versions: &[u32], cookie: bool, what: &str) -> CheckResult {
-    let failed = match starter
-        .start(versions, cookie, Duration::from_secs(5))
-        .await
-    {
-        Ok(process) => {
-            return Err(format!(
-                "{what}, the plugin printed a bootstrap line ({}) instead of exiting",
-                process.line
-            ));
-        }
-        Err(failed) => failed,
-    };
-    if !failed.failure.stdout.is_empty() {
-        if let Some(pid) = failed.failure.pid {
-            signal_group(pid, Signal::SIGKILL);
-        }
-        return Err(format!(
-            "{what}, the plugin printed {:?} on stdout; it must print nothing there",
-            String::from_utf8_lossy(&failed.failure.stdout)
-        ));
-    }
-    let Some(status) = failed.exit_status(Duration::from_secs(5)).await else {
-        return Err(format!(
-            "{what}, the plugin kept running (it must exit with a non-zero status): {}",
-            failed.failure.message
-        ));
-    };
-    if status == "exit status 0" || !status.starts_with("exit status") {
-        return Err(format!(
-            "{what}, the plugin ended with {status}; expected a non-zero exit status"
-        ));
-    }
-    if failed.stderr.text().trim().is_empty() {
-        return Err(format!(
-            "{what}, the plugin exited ({status}) without a message on stderr"
-        ));
-    }
-    Ok(Status::Passed)
-}
-
-/// Starts the plugin (several times) and runs every check.
-pub async fn check(manifest: &Manifest, options: &Options) -> Result<Report, String> {
-    let launcher = options
-        .launcher
-        .clone()
-        .or_else(|| plugwire_host::launch::find_launcher(None));
-    let support = if options.sandbox {
-        if launcher.is_none() {
-            return Err(format!(
-                "--sandbox needs {}: build it (cargo build -p plugwire-host) or pass --launcher",
-                plugwire_host::LAUNCHER_NAME
-            ));
-        }
-        Some(Support::detect())
-    } else {
-        None
-    };
-    let starter = Starter {
-        spawner: Spawner::new().map_err(|e| format!("cannot start the spawner thread: {e}"))?,
-        manifest,
-        launcher,
-        support,
-        data_root: tempfile::tempdir().map_err(|e| e.to_string())?,
-    };
-    let mut report = Report::default();
-    let r = &mut report;
-
-    timed(
-        r,
-        "boot/no-cookie",
-        refuses(&starter, &[1], false, "without the cookie"),
-    )
-    .await;
-    timed(
-        r,
-        "boot/version-none-common",
-        refuses(&starter, &[99], true, "offered only version 99"),
-    )
-    .await;
-
-    let main = starter
-        .start(&versions(manifest), true, options.bootstrap_timeout)
-        .await;
-    boot_line_checks(r, &main).await;
-    let main = match main {
-        Ok(process) => process,
-        Err(failed) => {
-            let status = failed.exit_status(Duration::from_millis(500)).await;
-            let why = format!(
-                "not run: the plugin did not start: {}{}\n  stderr: {}",
-                failed.failure.message,
-                status.map(|s| format!(" ({s})")).unwrap_or_default(),
-                failed.stderr.text().trim()
-            );
-            for check in crate::CHECKS {
-                if !r.outcomes.iter().any(|o| o.id == check.id) {
-                    timed(r, check.id, async { Err(why.clone()) }).await;
-                }
-            }
-            return Ok(report);
-        }
-    };
-    let channel = main.channel().await;
-    match &channel {
-        Ok(channel) => {
-            crate::checks::serving(r, channel, &options.config).await;
-        }
-        Err(e) => {
-            timed(r, "health/plugin-serving", async { Err(e.clone()) }).await;
-        }
-    }
-
-    let second = starter
-        .start(&[1, 99], true, options.bootstrap_timeout)
-        .await;
-    timed(r, "boot/version-highest-common", async {
-        match &second {
-            Ok(p) if p.line.app_version == 1 => Ok(Status::Passed),
-            Ok(p) => Err(format!(
-                "offered 1,99 the plugin chose {}; version 99 does not exist, so the highest common version is 1",
-                p.line.app_version
-            )),
-            Err(f) => Err(format!("offered 1,99 the plugin did not start: {}", f.failure.message)),
-        }
-    })
-    .await;
-    timed(r, "configure/invalid", async {
-        let second = second
-            .as_ref()
-            .map_err(|f| format!("not run: {}", f.failure.message))?;
-        configure_invalid(&second.channel().await?).await
-    })
-    .await;
-    timed(r, "shutdown/shutdown-honoured", async {
-        let channel = channel.as_ref().map_err(Clone::clone)?;
-        shutdown(&main, channel).await
-    })
-    .await;
-    timed(r, "shutdown/socket-removed", async {
-        if main.exited_within(Duration::from_secs(1)).await.is_none() {
-            return Err("not run: the plugin did not exit".into());
-        }
-        gone(&main).await
-    })
-    .await;
-    timed(r, "shutdown/sigterm", async {
-        let second = second
-            .as_ref()
-            .map_err(|f| format!("not run: {}", f.failure.message))?;
-        sigterm(second).await
-    })
-    .await;
-    Ok(report)
-}
-
-/// The versions the host offers this plugin.
-fn versions(manifest: &Manifest) -> Vec<u32> {
-    plugwire_host::PROTOCOL_VERSIONS
-        .iter()
-        .copied()
-        .filter(|v| manifest.protocol_versions.contains(v))
-        .collect()
-}
-
-/// Judges the main start's line: its format, that nothing preceded it, and
-/// where its socket is.
-async fn boot_line_checks(report: &mut Report, main: &Result<Process, Failed>) {
-    let (line, seen, message) = match main {
-        Ok(p) => (Ok(p.line.clone()), Vec::new(), String::new()),
-        Err(f) => {
-            let seen = f.failure.stdout.clone();
-            let end = seen
-                .iter()
-                .position(|b| *b == b'\n')
-                .map_or(seen.len(), |i| i + 1);
-            let parsed = BootstrapLine::parse_line(&seen[..end]).map_err(|e| e.to_string());
-            (parsed, seen, f.failure.message.clone())
-        }
-    };
-    let line_format = match &line {
-        Ok(_) => Ok(Status::Passed),
-        Err(_) => Err(message.clone()),
-    };
-    timed(report, "boot/line-format", async { line_format }).await;
-    let first = seen.split(|b| *b == b'\n').next().unwrap_or_default();
-    let clean = if line.is_ok() || seen.is_empty() || first.starts_with(b"1|") {
-        Ok(Status::Passed)
-    } else {
-        Err(format!(
-            "the first line on stdout was {:?}: nothing may be printed before the bootstrap line (write logs to stderr)",
-            String::from_utf8_lossy(first)
-        ))
-    };
-    timed(report, "boot/stdout-clean", async { clean }).await;
-    let socket = match (&line, main) {
-        (Ok(_), Ok(_)) => Ok(Status::Passed),
-        (Ok(l), Err(_)) if message.contains("socket") || message.contains(&l.socket_path) => {
-            Err(message.clone())
-        }
-        (Ok(_), Err(_)) => Ok(Status::Passed),
-        (Err(_), _) => Err("not run: no valid bootstrap line".into()),
-    };
-    timed(report, "boot/socket-in-dir", async { socket }).await;
-}
-
-async fn configure_invalid(channel: &Channel) -> CheckResult {
-    let mut plugin = pb::plugin_service_client::PluginServiceClient::new(channel.clone());
-    plugin
-        .handshake(pb::HandshakeRequest {
-            protocol_version: 1,
-            ..crate::checks::handshake_request()
-        })
-        .await
-        .map_err(|s| format!("Handshake: {:?}: {}", s.code(), s.message()))?;
-    for text in ["this is not JSON", "[1, 2]"] {
-        match plugin
-            .configure(pb::ConfigureRequest {
-                config_json: text.into(),
-            })
-            .await
-        {
-            Err(s)
-                if s.code() == tonic::Code::InvalidArgument
-                    && s.message().starts_with("config ") => {}
-            Err(s) if s.code() == tonic::Code::InvalidArgument => {
-                return Err(format!(
-                    "Configure({text:?}): INVALID_ARGUMENT as required, but the message {:?} is not of the form `config <json-pointer>: <problem>`",
-                    s.message()
-                ));
-            }
-            Err(s) => {
-                return Err(format!(
-                    "Configure({text:?}): expected INVALID_ARGUMENT, got {:?}: {}",
-                    s.code(),
-                    s.message()
-                ));
-            }
-            Ok(_) => {
-                return Err(format!(
-                    "Configure({text:?}) succeeded; a configuration that is not a JSON object must be rejected"
-                ));
-            }
-        }
-    }
-    Ok(Status::Passed)
-}
-
-async fn shutdown(process: &Process, channel: &Channel) -> CheckResult {
-    let grace = Duration::from_secs(1);
-    let mut request = tonic::Request::new(pb::ShutdownRequest {
-        grace: prost_types::Duration::try_from(grace).ok(),
-    });
-    request.set_timeout(grace + Duration::from_secs(1));
-    pb::plugin_service_client::PluginServiceClient::new(channel.clone())
-        .shutdown(request)
-        .await
-        .map_err(|s| format!("Shutdown: {:?}: {}", s.code(), s.message()))?;
-    match process.exited_within(grace + Duration::from_secs(1)).await {
-        Some(status) if status == "exit status 0" => Ok(Status::Passed),
-        Some(status) => Err(format!(
-            "after Shutdown the plugin ended with {status}; expected exit status 0"
-        )),
-        None => Err(format!(
-            "the plugin was still running {:?} after Shutdown{{grace: {grace:?}}}",
-            grace + Duration::from_secs(1)
-        )),
-    }
-}
-
-/// After an exit: the socket is removed and no process of the group is left.
-async fn gone(process: &Process) -> CheckResult {
-    if Path::new(process.socket()).exists() {
-        return Err(format!(
-            "the socket {} is still there after the plugin exited",
-            process.socket()
-        ));
-    }
-    if !process.group_gone_within(Duration::from_secs(1)).await {
-        return Err(format!(
-            "processes of the plugin's group {} were still running 1 s after it exited: no process may outlive the plugin",
-            process.pid
-        ));
-    }
-    Ok(Status::Passed)
-}
-
-async fn sigterm(process: &Process) -> CheckResult {
-    if let Ok(pid) = i32::try_from(process.pid) {
-        let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGTERM);
-    }
-    let limit = Duration::from_secs(6);
-    match process.exited_within(limit).await {
-        Some(status) if status == "exit status 0" => gone(process).await,
-        Some(status) => Err(format!(
-            "after SIGTERM the plugin ended with {status}; expected exit status 0"
-        )),
-        None => Err(format!(
-            "the plugin was still running {limit:?} after SIGTERM (its grace may be at most 5 s); stderr: {}",
-            process.stderr.text().trim()
-        )),
     }
 }

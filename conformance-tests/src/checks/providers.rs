@@ -15,8 +15,9 @@ use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
 use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
 use tonic_reflection::pb::v1::{ServerReflectionRequest, ServerReflectionResponse};
 
-use crate::check::{CheckResult, na};
+use crate::check::{CheckFuture, CheckResult, na};
 use crate::report::Status;
+use crate::session::Session;
 
 /// Asks one reflection question.
 async fn reflect(channel: &Channel, request: MessageRequest) -> Result<MessageResponse, String> {
@@ -134,10 +135,7 @@ async fn probe(channel: &Channel, service: &str, method: &str) -> Result<tonic::
 }
 
 /// The `providers/served` check.
-pub(crate) async fn served(
-    channel: &Channel,
-    providers: &[pb::ProviderDeclaration],
-) -> CheckResult {
+async fn served(channel: &Channel, providers: &[pb::ProviderDeclaration]) -> CheckResult {
     if providers.is_empty() {
         return na("the plugin declares no providers");
     }
@@ -179,4 +177,16 @@ pub(crate) async fn served(
         }
     }
     Ok(Status::Passed)
+}
+
+/// `providers/served`.
+pub(crate) fn providers_served(s: &mut Session) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let providers = s.capabilities().await?.providers;
+        if providers.is_empty() {
+            return na("the plugin declares no providers");
+        }
+        let channel = s.ready().await?;
+        served(&channel, &providers).await
+    })
 }

@@ -1,6 +1,7 @@
 //! Checks that need behaviour beyond the protocol: they run only against a
 //! plugin that declares the `conformance` feature and so offers the fixture
-//! profile of `docs/conformance.md`. Elsewhere they are not applicable.
+//! profile of `docs/conformance.md`. Elsewhere they are not applicable
+//! (but `tools/stream`, which any plugin with `tool.progress` gets).
 
 use std::time::{Duration, Instant, SystemTime};
 
@@ -12,8 +13,9 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Channel;
 
-use crate::check::{CheckResult, na, timed};
-use crate::report::{Report, Status};
+use crate::check::{CheckFuture, CheckResult, na};
+use crate::report::Status;
+use crate::session::Session;
 
 /// How long a cancelled or timed-out sleep may take to stop (PW-TOOL-8).
 pub const CANCEL_BOUND: Duration = Duration::from_secs(1);
@@ -109,37 +111,29 @@ async fn sleeps_stop(channel: &Channel, cancelled: u64, what: &str) -> CheckResu
     }
 }
 
-/// Runs every fixture check, or marks them not applicable.
-pub(crate) async fn run(
-    report: &mut Report,
-    channel: &Channel,
-    features: &[String],
-    has_tools: bool,
-) {
-    let fixture = features
-        .iter()
-        .any(|f| f == plugwire_proto::constants::features::CONFORMANCE);
-    let off = || -> CheckResult {
-        na("the plugin does not declare the `conformance` feature (docs/conformance.md)")
-    };
-    let channel = channel.clone();
-    let c = &channel;
-
-    timed(report, "tools/stream", async {
-        let progress = features
-            .iter()
-            .any(|f| f == plugwire_proto::constants::features::TOOL_PROGRESS);
+/// `tools/stream`.
+pub(crate) fn stream(s: &mut Session) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let progress = s
+            .has_feature(plugwire_proto::constants::features::TOOL_PROGRESS)
+            .await?;
+        let has_tools = !s.capabilities().await?.tools.is_empty();
         if !progress || !has_tools {
             return na("the plugin declares no tools, or not the `tool.progress` feature");
         }
-        stream_checks(c, fixture).await
+        let fixture = s
+            .has_feature(plugwire_proto::constants::features::CONFORMANCE)
+            .await?;
+        let channel = s.ready().await?;
+        stream_checks(&channel, fixture).await
     })
-    .await;
+}
 
-    timed(report, "tools/deadline", async {
-        if !fixture {
-            return off();
-        }
+/// `tools/deadline`.
+pub(crate) fn deadline(s: &mut Session) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let channel = s.fixture().await?;
+        let c = &channel;
         let before = stats(c).await?;
         let started = Instant::now();
         let answer = tokio::time::timeout(
@@ -174,12 +168,13 @@ pub(crate) async fn run(
         }
         sleeps_stop(c, before.cancelled + 1, "after its deadline passed").await
     })
-    .await;
+}
 
-    timed(report, "tools/cancellation", async {
-        if !fixture {
-            return off();
-        }
+/// `tools/cancellation`.
+pub(crate) fn cancellation(s: &mut Session) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let channel = s.fixture().await?;
+        let c = &channel;
         let before = stats(c).await?;
         let mut client = tools_client(c);
         let call = client.call_tool(call_request("sleep", json!({"ms": LONG_SLEEP_MS}), None));
@@ -197,12 +192,13 @@ pub(crate) async fn run(
         )
         .await
     })
-    .await;
+}
 
-    timed(report, "tools/concurrent-calls", async {
-        if !fixture {
-            return off();
-        }
+/// `tools/concurrent-calls`.
+pub(crate) fn concurrent_calls(s: &mut Session) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let channel = s.fixture().await?;
+        let c = &channel;
         // 16 sleeps of 400 ms at once finish in about 400 ms if they run
         // concurrently, 6.4 s if not.
         let sleeps = (0..16).map(|_| call(c, "sleep", json!({"ms": 400})));
@@ -234,12 +230,13 @@ pub(crate) async fn run(
         }
         Ok(Status::Passed)
     })
-    .await;
+}
 
-    timed(report, "tools/large-argument", async {
-        if !fixture {
-            return off();
-        }
+/// `tools/large-argument`.
+pub(crate) fn large_argument(s: &mut Session) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let channel = s.fixture().await?;
+        let c = &channel;
         let text: String = "0123456789abcdef"
             .chars()
             .cycle()
@@ -259,12 +256,13 @@ pub(crate) async fn run(
             )),
         }
     })
-    .await;
+}
 
-    timed(report, "commands/exit-codes", async {
-        if !fixture {
-            return off();
-        }
+/// `commands/exit-codes`.
+pub(crate) fn exit_codes(s: &mut Session) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let channel = s.fixture().await?;
+        let c = &channel;
         for code in [0, 3, 125] {
             let run = run_command(c, "exit", json!({ "code": code }), &[], true).await?;
             if run.code != code || run.stdout != b"out\n" || run.stderr != b"err\n" {
@@ -278,20 +276,22 @@ pub(crate) async fn run(
         }
         Ok(Status::Passed)
     })
-    .await;
+}
 
-    timed(report, "commands/stdio-streaming", async {
-        if !fixture {
-            return off();
-        }
+/// `commands/stdio-streaming`.
+pub(crate) fn stdio_streaming(s: &mut Session) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let channel = s.fixture().await?;
+        let c = &channel;
         cat_streams(c).await
     })
-    .await;
+}
 
-    timed(report, "commands/stdin-eof", async {
-        if !fixture {
-            return off();
-        }
+/// `commands/stdin-eof`.
+pub(crate) fn stdin_eof(s: &mut Session) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let channel = s.fixture().await?;
+        let c = &channel;
         let input: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
         let run = run_command(c, "cat", json!({}), &input, true).await?;
         if run.code != 0 || run.stdout != input {
@@ -304,19 +304,25 @@ pub(crate) async fn run(
         }
         Ok(Status::Passed)
     })
-    .await;
+}
 
-    timed(report, "hooks/decisions-valid", async {
-        if !fixture {
-            return off();
-        }
+/// `hooks/decisions-valid`.
+pub(crate) fn decisions_valid(s: &mut Session) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let channel = s.fixture().await?;
+        let c = &channel;
         let r = deliver(c, json!({"decision": "continue"}), None).await?;
         if r.decision != pb::Decision::Continue as i32 {
-            return Err(format!("\"continue\": expected DECISION_CONTINUE, got {r:?}"));
+            return Err(format!(
+                "\"continue\": expected DECISION_CONTINUE, got {r:?}"
+            ));
         }
         let r = deliver(c, json!({"decision": "modify", "n": 1}), None).await?;
         let payload: Value = serde_json::from_str(&r.payload_json).map_err(|e| {
-            format!("\"modify\": payload_json is not JSON ({e}): {:?}", r.payload_json)
+            format!(
+                "\"modify\": payload_json is not JSON ({e}): {:?}",
+                r.payload_json
+            )
         })?;
         if r.decision != pb::Decision::Modify as i32
             || payload != json!({"decision": "modify", "n": 1, "modified": true})
@@ -333,12 +339,13 @@ pub(crate) async fn run(
         }
         Ok(Status::Passed)
     })
-    .await;
+}
 
-    timed(report, "hooks/deadline", async {
-        if !fixture {
-            return off();
-        }
+/// `hooks/deadline`.
+pub(crate) fn hook_deadline(s: &mut Session) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let channel = s.fixture().await?;
+        let c = &channel;
         let before = stats(c).await?;
         let started = Instant::now();
         let answer = tokio::time::timeout(
@@ -359,7 +366,6 @@ pub(crate) async fn run(
         )
         .await
     })
-    .await;
 }
 
 /// PW-TOOL-4 and PW-TOOL-10/11 on `CallToolStream`: an undeclared tool is

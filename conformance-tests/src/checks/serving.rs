@@ -1,0 +1,154 @@
+//! What any serving plugin is checked for: health (PW-HEALTH), the
+//! handshake (PW-HS), configuration (PW-CFG), and well-formed command and
+//! hook declarations.
+
+use plugwire_proto::names;
+use plugwire_proto::pb;
+
+use crate::check::{CheckFuture, CheckResult, na};
+use crate::report::Status;
+use crate::session::{Session, handshake_request};
+
+pub(crate) fn health(s: &mut Session) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let channel = s.channel().await?;
+        let response = tonic_health::pb::health_client::HealthClient::new(channel)
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: "plugin".into(),
+            })
+            .await
+            .map_err(|s| format!("Check(\"plugin\") failed: {}", s.message()))?
+            .into_inner();
+        if response.status == tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+        {
+            Ok(Status::Passed)
+        } else {
+            Err(format!("status {} instead of SERVING", response.status))
+        }
+    })
+}
+
+pub(crate) fn handshake_fields(s: &mut Session) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let hs = s.handshake().await?;
+        let info = hs.plugin.as_ref().ok_or("no plugin info")?;
+        names::validate_plugin_name(&info.name)?;
+        if info.version.is_empty() {
+            return Err("plugin.version is empty".into());
+        }
+        if hs.sdk.as_ref().is_none_or(|s| s.name.is_empty()) {
+            return Err("sdk.name is empty".into());
+        }
+        Ok(Status::Passed)
+    })
+}
+
+pub(crate) fn capabilities_well_formed(s: &mut Session) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let caps = s.capabilities().await?;
+        names::validate_capabilities(&caps)
+            .map(|()| Status::Passed)
+            .map_err(|p| p.join("; "))
+    })
+}
+
+pub(crate) fn configure_valid(s: &mut Session) -> CheckFuture<'_> {
+    Box::pin(async move { s.configure().await.map(|()| Status::Passed) })
+}
+
+pub(crate) fn commands_well_formed(s: &mut Session) -> CheckFuture<'_> {
+    Box::pin(async move {
+        if s.capabilities().await?.commands.is_empty() {
+            return na("the plugin declares no commands");
+        }
+        let channel = s.ready().await?;
+        let listed = pb::command_service_client::CommandServiceClient::new(channel)
+            .list_commands(pb::ListCommandsRequest {})
+            .await
+            .map_err(|s| format!("ListCommands failed: {}", s.message()))?
+            .into_inner()
+            .commands;
+        names::validate_commands(&listed)
+            .map(|()| Status::Passed)
+            .map_err(|p| p.join("; "))
+    })
+}
+
+pub(crate) fn hooks_well_formed(s: &mut Session) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let caps = s.capabilities().await?;
+        if caps.hooks.is_empty() {
+            return na("the plugin declares no hooks");
+        }
+        let problems: Vec<String> = caps
+            .hooks
+            .iter()
+            .filter_map(|h| {
+                names::validate_subscription(h)
+                    .err()
+                    .map(|e| format!("{:?}: {e}", h.pattern))
+            })
+            .collect();
+        if problems.is_empty() {
+            Ok(Status::Passed)
+        } else {
+            Err(problems.join("; "))
+        }
+    })
+}
+
+/// PW-CFG-2, on a process of its own (a rejected configuration may leave a
+/// plugin unusable).
+pub(crate) fn configure_invalid(s: &mut Session) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let channel = s
+            .second()
+            .await
+            .map_err(|why| format!("not run: {why}"))?
+            .channel()
+            .await?;
+        rejects_bad_configurations(channel).await
+    })
+}
+
+async fn rejects_bad_configurations(channel: tonic::transport::Channel) -> CheckResult {
+    let mut plugin = pb::plugin_service_client::PluginServiceClient::new(channel);
+    plugin
+        .handshake(pb::HandshakeRequest {
+            protocol_version: 1,
+            ..handshake_request()
+        })
+        .await
+        .map_err(|s| format!("Handshake: {:?}: {}", s.code(), s.message()))?;
+    for text in ["this is not JSON", "[1, 2]"] {
+        match plugin
+            .configure(pb::ConfigureRequest {
+                config_json: text.into(),
+            })
+            .await
+        {
+            Err(s)
+                if s.code() == tonic::Code::InvalidArgument
+                    && s.message().starts_with("config ") => {}
+            Err(s) if s.code() == tonic::Code::InvalidArgument => {
+                return Err(format!(
+                    "Configure({text:?}): INVALID_ARGUMENT as required, but the message {:?} is not of the form `config <json-pointer>: <problem>`",
+                    s.message()
+                ));
+            }
+            Err(s) => {
+                return Err(format!(
+                    "Configure({text:?}): expected INVALID_ARGUMENT, got {:?}: {}",
+                    s.code(),
+                    s.message()
+                ));
+            }
+            Ok(_) => {
+                return Err(format!(
+                    "Configure({text:?}) succeeded; a configuration that is not a JSON object must be rejected"
+                ));
+            }
+        }
+    }
+    Ok(Status::Passed)
+}
