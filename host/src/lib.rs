@@ -41,6 +41,7 @@ mod in_flight;
 mod instance;
 pub mod logs;
 pub mod manifest;
+pub mod packages;
 pub mod plugin_config;
 mod plugin_socket;
 mod process;

@@ -38,6 +38,7 @@ use crate::output::Failure;
   plugwire emit request.before '{\"password\":\"x\"}'
   plugwire --sandbox standard call echo.echo '{\"text\":\"isolated\"}'
   plugwire grant audit host.storage
+  plugwire pack target/plugwire-examples/echo && plugwire install echo-0.1.0.tar.gz
   plugwire completions bash > /etc/bash_completion.d/plugwire
 
 Plugins are found in $XDG_CONFIG_HOME/plugwire/plugins, ./plugins, /usr/share/plugwire/plugins,
@@ -137,6 +138,24 @@ enum Command {
         /// Permissions.
         permissions: Vec<String>,
     },
+    /// Build a plugin's package (reproducible .tar.gz) and print its digest.
+    Pack {
+        /// The plugin's directory (holding plugin.toml).
+        dir: PathBuf,
+        /// Where to write it (a file, or a directory); default
+        /// ./<name>-<version>.tar.gz.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Install a plugin from its directory or a package file (atomic; an
+    /// installed version is replaced).
+    Install {
+        /// A plugin directory, or a .tar.gz built by `plugwire pack`.
+        source: PathBuf,
+        /// Install under this plugin directory instead of the user's.
+        #[arg(long, value_name = "DIR")]
+        into: Option<PathBuf>,
+    },
     /// Run the demo over the example plugins.
     Demo,
     /// Print a shell completion script.
@@ -189,6 +208,15 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
     if let Command::Doctor = cli.command {
         return commands::doctor::run(json, cli.best_effort);
     }
+    match &cli.command {
+        Command::Pack { dir, output } => {
+            return commands::pack::run(dir, output.as_deref(), json);
+        }
+        Command::Install { source, into } => {
+            return commands::install::run(source, into.as_deref(), cli.yes, json);
+        }
+        _ => {}
+    }
     let config = host_config::build(&cli)?;
     match &cli.command {
         Command::Demo => return commands::demo::run(config).await,
@@ -228,6 +256,8 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         }
         Command::Doctor
         | Command::Demo
+        | Command::Pack { .. }
+        | Command::Install { .. }
         | Command::Completions { .. }
         | Command::Grant { .. }
         | Command::Revoke { .. } => unreachable!("handled before the host starts"),

@@ -270,3 +270,89 @@ fn sandboxed_calls_work_from_the_cli() {
         text(&out.stdout)
     );
 }
+
+/// `plugwire pack` then `plugwire install`: the digest is printed, the
+/// package installs, the installed plugin runs, and a hostile file is
+/// refused with nothing installed.
+#[test]
+fn pack_then_install_then_call() {
+    let work = tempfile::tempdir().unwrap();
+    let config = work.path().join("config");
+    let root = work.path().join("installed");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_plugwire"))
+            .args(args)
+            .env("XDG_CONFIG_HOME", &config)
+            .env("XDG_DATA_HOME", work.path().join("data"))
+            .env_remove("PLUGWIRE_PLUGIN_PATH")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let echo = examples().join("echo");
+    let out = run(&[
+        "pack",
+        echo.to_str().unwrap(),
+        "-o",
+        work.path().to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.starts_with("sha256:"), "{stdout}");
+    let package = work.path().join("echo-0.1.0.tar.gz");
+    assert!(stdout.contains(package.to_str().unwrap()), "{stdout}");
+
+    let out = run(&[
+        "install",
+        package.to_str().unwrap(),
+        "--into",
+        root.to_str().unwrap(),
+        "--yes",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("installed echo 0.1.0"));
+
+    let out = run(&[
+        "--no-standard-dirs",
+        "--sandbox",
+        "none",
+        "--plugin-dir",
+        root.to_str().unwrap(),
+        "call",
+        "echo.echo",
+        r#"{"text":"from a package"}"#,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "from a package"
+    );
+
+    let junk = work.path().join("junk.tar.gz");
+    std::fs::write(&junk, b"not a package").unwrap();
+    let out = run(&[
+        "install",
+        junk.to_str().unwrap(),
+        "--into",
+        work.path().join("other").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("not a plugwire package"), "{stderr}");
+    assert!(
+        std::fs::read_dir(work.path().join("other")).map_or(true, |d| d.count() == 0),
+        "nothing installed"
+    );
+}

@@ -94,11 +94,7 @@ pub(crate) fn ask(config: &mut HostConfig) -> Result<(), Failure> {
         for p in &missing {
             eprintln!("  {p}: {}", p.risk());
         }
-        eprint!("grant and remember? [y/N] ");
-        let _ = std::io::stderr().flush();
-        let mut answer = String::new();
-        let _ = std::io::stdin().lock().read_line(&mut answer);
-        if matches!(answer.trim(), "y" | "Y" | "yes") {
+        if confirm("grant and remember?") {
             let names: Vec<String> = missing.iter().map(ToString::to_string).collect();
             let mut stored = Grants::load(&Grants::default_path()).map_err(Failure::new)?;
             stored
@@ -109,4 +105,17 @@ pub(crate) fn ask(config: &mut HostConfig) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+/// Asks `question` on a terminal; anywhere else (a pipe, CI) the answer is
+/// no.
+pub(crate) fn confirm(question: &str) -> bool {
+    if !std::io::stdin().is_terminal() || std::env::var_os("CI").is_some() {
+        return false;
+    }
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut answer);
+    matches!(answer.trim(), "y" | "Y" | "yes")
 }

@@ -1,0 +1,111 @@
+//! Installing a package into a plugin root, atomically: it is unpacked and
+//! verified into a staging directory beside its final place (the same
+//! filesystem), then renamed into place, or exchanged with the version
+//! already there in one `renameat2(RENAME_EXCHANGE)`. A failure at any step
+//! leaves nothing behind and what was installed untouched.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use super::unpack::{Limits, unpack};
+use super::{PackageError, digest_of};
+use crate::manifest::{MANIFEST_FILE, Manifest};
+
+/// What an install did.
+#[derive(Debug, Clone)]
+pub struct Installed {
+    /// The plugin.
+    pub name: String,
+    /// Its version now.
+    pub version: String,
+    /// Where it is: `<root>/<name>`.
+    pub dir: PathBuf,
+    /// `sha256:<hex>` of the package.
+    pub digest: String,
+    /// The version it replaced, if one was installed.
+    pub replaced: Option<String>,
+}
+
+/// Installs the package `archive` (`.tar.gz` bytes) under `root`, as
+/// `<root>/<name>`.
+///
+/// ```no_run
+/// use plugwire_host::packages::{Limits, install, pack};
+/// let package = pack("plugins/echo".as_ref()).unwrap();
+/// let root = tempfile::tempdir().unwrap();
+/// let installed = install(&package.bytes, root.path(), &Limits::default()).unwrap();
+/// assert_eq!(installed.dir, root.path().join("echo"));
+/// assert_eq!(installed.digest, package.digest);
+/// ```
+pub fn install(archive: &[u8], root: &Path, limits: &Limits) -> Result<Installed, PackageError> {
+    std::fs::create_dir_all(root).map_err(|e| PackageError::io(root.display(), e))?;
+    let staging = tempfile::Builder::new()
+        .prefix(".staging-")
+        .tempdir_in(root)
+        .map_err(|e| PackageError::io(root.display(), e))?;
+    let unpacked = unpack(archive, staging.path(), limits)?;
+    let name = unpacked.manifest.name.clone();
+    let version = unpacked.manifest.version.to_string();
+    // Readable by the uids sandboxed plugins run as, writable by nobody else.
+    std::fs::set_permissions(staging.path(), std::fs::Permissions::from_mode(0o755))
+        .map_err(|e| PackageError::io(staging.path().display(), e))?;
+    let dir = root.join(&name);
+    let replaced = match std::fs::symlink_metadata(&dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(PackageError::io(dir.display(), e)),
+        Ok(meta) if !meta.file_type().is_dir() => {
+            return Err(PackageError::Source {
+                path: dir.display().to_string(),
+                why: format!(
+                    "is in the way and is not a plugin directory; move it away to install {name}"
+                ),
+            });
+        }
+        Ok(_) => match Manifest::load(&dir) {
+            Ok(old) if old.name == name => Some(old.version.to_string()),
+            Ok(old) => {
+                return Err(PackageError::Source {
+                    path: dir.display().to_string(),
+                    why: format!(
+                        "holds the plugin {:?}, not {name:?}; move it away to install {name}",
+                        old.name
+                    ),
+                });
+            }
+            Err(_) if !dir.join(MANIFEST_FILE).exists() => {
+                return Err(PackageError::Source {
+                    path: dir.display().to_string(),
+                    why: format!(
+                        "is a directory without {MANIFEST_FILE}; move it away to install {name}"
+                    ),
+                });
+            }
+            // A broken install of the same name is replaced.
+            Err(_) => Some("(broken)".to_owned()),
+        },
+    };
+    if replaced.is_some() {
+        nix::fcntl::renameat2(
+            nix::fcntl::AT_FDCWD,
+            staging.path(),
+            nix::fcntl::AT_FDCWD,
+            &dir,
+            nix::fcntl::RenameFlags::RENAME_EXCHANGE,
+        )
+        .map_err(|e| PackageError::io(dir.display(), std::io::Error::from(e)))?;
+        // The staging directory now holds the old version; dropping it
+        // removes that.
+        drop(staging);
+    } else {
+        std::fs::rename(staging.path(), &dir).map_err(|e| PackageError::io(dir.display(), e))?;
+        // Renamed away: nothing is left to remove.
+        let _ = staging.keep();
+    }
+    Ok(Installed {
+        name,
+        version,
+        dir,
+        digest: digest_of(archive),
+        replaced,
+    })
+}

@@ -1,0 +1,26 @@
+//! Plugin packages (docs/packages.md): a reproducible `.tar.gz` of a plugin
+//! directory with the SHA-256 of every file inside it (`SHA256SUMS`),
+//! built by [`pack`], and unpacked by [`unpack`] with every check a hostile
+//! archive calls for, then installed atomically by [`install`].
+//!
+//! ```no_run
+//! use plugwire_host::packages::{Limits, install, pack};
+//! # fn f() -> Result<(), plugwire_host::packages::PackageError> {
+//! let package = pack("plugins/echo".as_ref())?;
+//! println!("{} bytes, {}", package.bytes.len(), package.digest);
+//! let installed = install(&package.bytes[..], "/home/me/.config/plugwire/plugins".as_ref(), &Limits::default())?;
+//! assert_eq!(installed.name, "echo");
+//! # Ok(()) }
+//! ```
+
+mod error;
+mod install;
+mod pack;
+mod sums;
+mod unpack;
+
+pub use error::PackageError;
+pub use install::{Installed, install};
+pub use pack::{Package, pack};
+pub use sums::{SUMS_FILE, digest_of};
+pub use unpack::{Limits, Unpacked, unpack};

@@ -1,0 +1,303 @@
+//! Unpacking a package that may be hostile: every entry is checked before
+//! anything is written (no absolute paths, no `..`, no links, no devices,
+//! no setuid bits, caps on entries, sizes and path lengths), files are
+//! created new and never through a link, and every file is checked against
+//! `SHA256SUMS` at the end. Each refusal names the entry.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Component, Path};
+
+use sha2::{Digest, Sha256};
+
+use super::PackageError;
+use super::sums::{self, SUMS_FILE, hex};
+use crate::manifest::Manifest;
+
+/// Caps on what a package may hold.
+///
+/// ```
+/// let limits = plugwire_host::packages::Limits::default();
+/// assert!(limits.entries >= 1000 && limits.total_bytes >= 1 << 30);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Files and directories.
+    pub entries: usize,
+    /// Bytes of all files together, unpacked.
+    pub total_bytes: u64,
+    /// Bytes of one file.
+    pub file_bytes: u64,
+    /// Bytes of one entry's path.
+    pub path_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            entries: 10_000,
+            total_bytes: 2 << 30,
+            file_bytes: 1 << 30,
+            path_bytes: 1024,
+        }
+    }
+}
+
+/// What was unpacked.
+#[derive(Debug)]
+pub struct Unpacked {
+    /// The package's manifest, validated.
+    pub manifest: Manifest,
+    /// Files written (with `SHA256SUMS`).
+    pub files: usize,
+    /// Their bytes.
+    pub bytes: u64,
+}
+
+/// Unpacks the `.tar.gz` read from `archive` into `dest`, an empty
+/// directory, checking everything on the way (module docs).
+///
+/// ```no_run
+/// use plugwire_host::packages::{Limits, pack, unpack};
+/// let package = pack("plugins/echo".as_ref()).unwrap();
+/// let dest = tempfile::tempdir().unwrap();
+/// let unpacked = unpack(&package.bytes[..], dest.path(), &Limits::default()).unwrap();
+/// assert_eq!(unpacked.manifest.name, "echo");
+/// ```
+pub fn unpack(archive: impl Read, dest: &Path, limits: &Limits) -> Result<Unpacked, PackageError> {
+    let mut reader = tar::Archive::new(flate2::read::GzDecoder::new(archive));
+    let mut seen: BTreeMap<String, String> = BTreeMap::new();
+    let mut dirs: BTreeSet<String> = BTreeSet::new();
+    let mut total = 0u64;
+    let mut count = 0usize;
+    let entries = reader
+        .entries()
+        .map_err(|e| not_a_package(format!("cannot read the archive: {e}")))?;
+    for entry in entries {
+        let mut entry =
+            entry.map_err(|e| not_a_package(format!("cannot read the archive: {e}")))?;
+        count += 1;
+        if count > limits.entries {
+            return Err(PackageError::TooLarge(format!(
+                "the archive holds more than {} entries; a package holds at most that many",
+                limits.entries
+            )));
+        }
+        let raw = entry.path_bytes().into_owned();
+        let shown = String::from_utf8_lossy(&raw).into_owned();
+        let path = checked_path(&raw, limits).map_err(|why| PackageError::entry(&shown, why))?;
+        let header = entry.header();
+        let mode = header
+            .mode()
+            .map_err(|e| PackageError::entry(&shown, format!("unreadable mode: {e}")))?;
+        if mode & 0o7000 != 0 {
+            return Err(PackageError::entry(
+                &shown,
+                format!("mode {mode:o} has the setuid, setgid or sticky bit; packages carry none"),
+            ));
+        }
+        let kind = header.entry_type();
+        match kind {
+            tar::EntryType::Directory => {
+                create_dirs(dest, &path, &shown)?;
+                dirs.insert(path);
+            }
+            tar::EntryType::Regular | tar::EntryType::Continuous => {
+                let size = header
+                    .size()
+                    .map_err(|e| PackageError::entry(&shown, format!("unreadable size: {e}")))?;
+                if size > limits.file_bytes {
+                    return Err(PackageError::TooLarge(format!(
+                        "entry {shown:?}: {size} bytes, over the {}-byte limit of one file",
+                        limits.file_bytes
+                    )));
+                }
+                total += size;
+                if total > limits.total_bytes {
+                    return Err(PackageError::TooLarge(format!(
+                        "the archive unpacks to more than {} bytes; a package holds at most that",
+                        limits.total_bytes
+                    )));
+                }
+                if seen.contains_key(&path) || dirs.contains(&path) {
+                    return Err(PackageError::entry(&shown, "appears twice in the archive"));
+                }
+                if let Some(parent) = Path::new(&path)
+                    .parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                {
+                    create_dirs(dest, &parent.to_string_lossy(), &shown)?;
+                }
+                let executable = mode & 0o111 != 0;
+                let digest = write_file(dest, &path, &mut entry, size, executable, &shown)?;
+                seen.insert(path, digest);
+            }
+            other => {
+                let what = match other {
+                    tar::EntryType::Symlink => "a symbolic link",
+                    tar::EntryType::Link => "a hard link",
+                    tar::EntryType::Char | tar::EntryType::Block => "a device file",
+                    tar::EntryType::Fifo => "a named pipe",
+                    _ => "an entry of an unknown kind",
+                };
+                return Err(PackageError::entry(
+                    &shown,
+                    format!("{what}; packages hold regular files and directories only"),
+                ));
+            }
+        }
+    }
+    let listed = match seen.remove(SUMS_FILE) {
+        Some(_) => {
+            let text = std::fs::read_to_string(dest.join(SUMS_FILE))
+                .map_err(|e| PackageError::io(SUMS_FILE, e))?;
+            sums::parse(&text)?
+        }
+        None => {
+            return Err(not_a_package(format!(
+                "no {SUMS_FILE} in it; build packages with `plugwire pack DIR`"
+            )));
+        }
+    };
+    for (path, digest) in &seen {
+        match listed.get(path) {
+            None => {
+                return Err(PackageError::Digest {
+                    path: path.clone(),
+                    why: format!(
+                        "in the archive but not in {SUMS_FILE}: the package was altered after it was built"
+                    ),
+                });
+            }
+            Some(expected) if expected != digest => {
+                return Err(PackageError::Digest {
+                    path: path.clone(),
+                    why: format!(
+                        "sha256 {digest}, but {SUMS_FILE} says {expected}: the file was altered after the package was built"
+                    ),
+                });
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some(missing) = listed.keys().find(|p| !seen.contains_key(*p)) {
+        return Err(PackageError::Digest {
+            path: missing.clone(),
+            why: format!("listed in {SUMS_FILE} but missing from the archive"),
+        });
+    }
+    let manifest = Manifest::load(dest).map_err(|e| PackageError::Manifest(e.to_string()))?;
+    Ok(Unpacked {
+        manifest,
+        files: seen.len() + 1,
+        bytes: total,
+    })
+}
+
+fn not_a_package(why: String) -> PackageError {
+    PackageError::Manifest(format!("not a plugwire package: {why}"))
+}
+
+/// The entry's path, relative and normal, or why not.
+fn checked_path(raw: &[u8], limits: &Limits) -> Result<String, String> {
+    if raw.len() > limits.path_bytes {
+        return Err(format!(
+            "the path is {} bytes, over the {}-byte limit",
+            raw.len(),
+            limits.path_bytes
+        ));
+    }
+    let text = std::str::from_utf8(raw).map_err(|_| "the path is not UTF-8".to_owned())?;
+    if text.contains('\0') {
+        return Err("the path holds a NUL byte".into());
+    }
+    let mut parts = Vec::new();
+    for component in Path::new(text).components() {
+        match component {
+            Component::Normal(part) => parts.push(part.to_string_lossy().into_owned()),
+            Component::CurDir => {}
+            Component::ParentDir => return Err("the path climbs out with `..`".into()),
+            Component::RootDir | Component::Prefix(_) => {
+                return Err("the path is absolute; entries must be relative to the package".into());
+            }
+        }
+    }
+    if parts.is_empty() {
+        return Err("the path is empty".into());
+    }
+    Ok(parts.join("/"))
+}
+
+/// Creates `path` and its parents under `dest`, each a real directory.
+fn create_dirs(dest: &Path, path: &str, shown: &str) -> Result<(), PackageError> {
+    let mut at = dest.to_path_buf();
+    for part in path.split('/') {
+        at.push(part);
+        match std::fs::symlink_metadata(&at) {
+            Ok(meta) if meta.file_type().is_dir() => {}
+            Ok(_) => {
+                return Err(PackageError::entry(
+                    shown,
+                    format!("{part:?} is already a file in the package, not a directory"),
+                ));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::DirBuilder::new()
+                    .mode(0o755)
+                    .create(&at)
+                    .map_err(|e| PackageError::io(at.display(), e))?;
+            }
+            Err(e) => return Err(PackageError::io(at.display(), e)),
+        }
+    }
+    Ok(())
+}
+
+/// Writes one file, new, never through a link, at most `size` bytes; its
+/// SHA-256.
+fn write_file(
+    dest: &Path,
+    path: &str,
+    data: &mut impl Read,
+    size: u64,
+    executable: bool,
+    shown: &str,
+) -> Result<String, PackageError> {
+    let target = dest.join(path);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(if executable { 0o755 } else { 0o644 })
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&target)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => {
+                PackageError::entry(shown, "appears twice in the archive")
+            }
+            _ => PackageError::io(target.display(), e),
+        })?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut left = data.take(size);
+    let mut written = 0u64;
+    loop {
+        let n = left
+            .read(&mut buf)
+            .map_err(|e| PackageError::entry(shown, format!("cannot read: {e}")))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        file.write_all(&buf[..n])
+            .map_err(|e| PackageError::io(target.display(), e))?;
+        written += n as u64;
+    }
+    if written != size {
+        return Err(PackageError::entry(
+            shown,
+            format!("the archive ends after {written} of its {size} bytes"),
+        ));
+    }
+    Ok(hex(&hasher.finalize()))
+}
