@@ -82,6 +82,42 @@ async fn cold_starts(level: SandboxLevel, network: bool, n: usize) -> Vec<Durati
     samples
 }
 
+/// Cold starts of echo installed from a package, so that every launch
+/// checks its files against the registry (without re-hashing an unchanged
+/// file), against the same launches of the same files not installed.
+async fn installed_cold_starts(n: usize) -> (Vec<Duration>, Vec<Duration>) {
+    use plugwire_host::packages::{Limits, Record, Registry, install, pack};
+    let root = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let package = pack(&examples().join("echo")).unwrap();
+    let installed = install(&package.bytes, root.path(), &Limits::default()).unwrap();
+    let plain = |data: &Path| {
+        let mut config = config(SandboxLevel::None);
+        config.plugin_dirs = vec![installed.dir.clone()];
+        config.data_dir = data.to_path_buf();
+        config
+    };
+    let unchecked_data = tempfile::tempdir().unwrap();
+    let host = Host::start(plain(unchecked_data.path())).await.unwrap();
+    let unchecked = start_stop(&host, "echo", n, 3).await;
+    host.shutdown().await;
+    Registry::update(&Registry::path(data.path()), |r| {
+        let record = Record::capture(
+            &installed.dir,
+            &installed.version,
+            "bench",
+            &installed.digest,
+        )?;
+        r.plugins.insert(installed.name.clone(), record);
+        Ok(())
+    })
+    .unwrap();
+    let host = Host::start(plain(data.path())).await.unwrap();
+    let checked = start_stop(&host, "echo", n, 3).await;
+    host.shutdown().await;
+    (unchecked, checked)
+}
+
 /// Starts `plugin` to ready and stops it, `warmup + n` times; the last `n`
 /// start times.
 async fn start_stop(host: &Host, plugin: &str, n: usize, warmup: usize) -> Vec<Duration> {
@@ -583,6 +619,18 @@ async fn main() {
         "cold start, standard sandbox, network granted (no netns)",
         cold_starts(SandboxLevel::Standard, true, starts).await,
         Some("cold start to ready, standard sandbox"),
+    ));
+
+    let (unchecked, checked) = installed_cold_starts(starts).await;
+    rows.push(row(
+        "cold start, installed package, not in the registry",
+        unchecked,
+        None,
+    ));
+    rows.push(row(
+        "cold start, installed package, files checked against the registry",
+        checked,
+        Some("cold start, installed package, not in the registry"),
     ));
 
     let host = Host::start(config(SandboxLevel::None)).await.unwrap();

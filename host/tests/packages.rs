@@ -326,3 +326,57 @@ async fn an_installed_package_runs_and_an_update_replaces_it_atomically() {
     );
     host.shutdown().await;
 }
+
+/// A plugin in the registry of installed plugins is checked at every
+/// launch: a changed file is refused, naming it; the same bytes written
+/// anew pass (they are re-hashed, not trusted by name).
+#[tokio::test]
+async fn a_plugin_modified_since_install_is_refused_at_launch() {
+    use plugwire_host::packages::{Record, Registry};
+    let plugins = Plugins::new(&["echo"]);
+    let root = tempfile::tempdir().unwrap();
+    let package = pack(&plugins.dir.path().join("echo")).unwrap();
+    let installed = install(&package.bytes, root.path(), &Limits::default()).unwrap();
+    let mut config = plugins.config();
+    config.plugin_dirs = vec![root.path().to_path_buf()];
+    Registry::update(&Registry::path(&config.data_dir), |r| {
+        let record = Record::capture(
+            &installed.dir,
+            &installed.version,
+            "test",
+            &installed.digest,
+        )?;
+        r.plugins.insert(installed.name.clone(), record);
+        Ok(())
+    })
+    .unwrap();
+    let call = |host: Host| async move {
+        let out = host
+            .call_tool("echo.echo", json!({"text": "x"}), CallOptions::default())
+            .await;
+        host.shutdown().await;
+        out
+    };
+    let host = Host::start(config.clone()).await.unwrap();
+    assert!(call(host).await.is_ok(), "intact");
+
+    let executable = installed.dir.join("plugwire-example-echo");
+    let bytes = std::fs::read(&executable).unwrap();
+    std::fs::remove_file(&executable).unwrap();
+    std::fs::write(&executable, &bytes).unwrap();
+    std::fs::set_permissions(
+        &executable,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let host = Host::start(config.clone()).await.unwrap();
+    assert!(call(host).await.is_ok(), "the same bytes, rewritten");
+
+    let mut changed = bytes;
+    changed.extend_from_slice(b"appended");
+    std::fs::write(&executable, &changed).unwrap();
+    let host = Host::start(config).await.unwrap();
+    let err = call(host).await.unwrap_err();
+    assert!(err.message().contains("modified since install"), "{err:?}");
+    assert!(err.message().contains("plugwire-example-echo"), "{err:?}");
+}

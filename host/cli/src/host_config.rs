@@ -34,6 +34,18 @@ pub(crate) fn build(cli: &Cli) -> Result<HostConfig, Failure> {
     for why in &config.grants.ignored {
         eprintln!("warning: {why}");
     }
+    // Plugins disabled with `plugwire disable` are listed, never started.
+    let registry = plugwire_host::packages::Registry::path(&config.data_dir);
+    match plugwire_host::packages::Registry::load(&registry) {
+        Ok(installed) => config.disabled.extend(
+            installed
+                .plugins
+                .into_iter()
+                .filter(|(_, r)| !r.enabled)
+                .map(|(name, _)| name),
+        ),
+        Err(why) => eprintln!("warning: {why}"),
+    }
     // Per-plugin configuration files live beside the grants.
     config.config_dir = plugwire_host::grants::Grants::default_path()
         .parent()

@@ -80,7 +80,11 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// List plugins and their state.
-    List,
+    List {
+        /// List what is installed (the registry) instead.
+        #[arg(long)]
+        installed: bool,
+    },
     /// Show a plugin's manifest, tools, commands, hooks and providers.
     Info {
         /// The plugin's name.
@@ -156,6 +160,24 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         into: Option<PathBuf>,
     },
+    /// Remove an installed plugin.
+    #[command(alias = "uninstall")]
+    Remove {
+        /// The plugin.
+        plugin: String,
+    },
+    /// Enable an installed plugin (remembered).
+    Enable {
+        /// The plugin.
+        plugin: String,
+    },
+    /// Disable an installed plugin (remembered): listed, never started.
+    Disable {
+        /// The plugin.
+        plugin: String,
+    },
+    /// Re-hash every installed plugin; exits 1 if any was modified.
+    Verify,
     /// Run the demo over the example plugins.
     Demo,
     /// Print a shell completion script.
@@ -215,6 +237,11 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Install { source, into } => {
             return commands::install::run(source, into.as_deref(), cli.yes, json);
         }
+        Command::Remove { plugin } => return commands::installed::remove(plugin),
+        Command::Enable { plugin } => return commands::installed::set_enabled(plugin, true),
+        Command::Disable { plugin } => return commands::installed::set_enabled(plugin, false),
+        Command::Verify => return commands::installed::verify(json),
+        Command::List { installed: true } => return commands::installed::list(json),
         _ => {}
     }
     let config = host_config::build(&cli)?;
@@ -236,7 +263,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         .await
         .map_err(|e| Failure::new(e.to_string()))?;
     let result = match &cli.command {
-        Command::List => commands::list::run(&host, json).await,
+        Command::List { .. } => commands::list::run(&host, json).await,
         Command::Info { plugin } => commands::info::run(&host, plugin, json).await,
         Command::Tools => commands::tools::run(&host, json).await,
         Command::Call {
@@ -258,6 +285,10 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         | Command::Demo
         | Command::Pack { .. }
         | Command::Install { .. }
+        | Command::Remove { .. }
+        | Command::Enable { .. }
+        | Command::Disable { .. }
+        | Command::Verify
         | Command::Completions { .. }
         | Command::Grant { .. }
         | Command::Revoke { .. } => unreachable!("handled before the host starts"),

@@ -340,6 +340,74 @@ fn pack_then_install_then_call() {
         "from a package"
     );
 
+    // The registry knows it; disabling is remembered and honoured.
+    let out = run(&["list", "--installed"]);
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        listed.contains("echo") && listed.contains("intact"),
+        "{listed}"
+    );
+    let call = |text: &str| {
+        run(&[
+            "--no-standard-dirs",
+            "--sandbox",
+            "none",
+            "--plugin-dir",
+            root.to_str().unwrap(),
+            "call",
+            "echo.echo",
+            &format!("{{\"text\":\"{text}\"}}"),
+        ])
+    };
+    assert!(run(&["disable", "echo"]).status.success());
+    let out = call("off");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("disabled"));
+    assert!(run(&["enable", "echo"]).status.success());
+    assert!(call("on").status.success());
+
+    // A file changed after install: refused at launch, and `verify` says so.
+    let manifest = root.join("echo/plugin.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(&manifest, text.replace("Echoes", "Tampered")).unwrap();
+    let out = call("tampered");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("modified since install") && stderr.contains("plugin.toml"),
+        "{stderr}"
+    );
+    let out = run(&["verify"]);
+    assert_eq!(out.status.code(), Some(1));
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        report.contains("modified") && report.contains("plugin.toml"),
+        "{report}"
+    );
+
+    // Reinstalling repairs it; removing takes it away.
+    assert!(
+        run(&[
+            "install",
+            package.to_str().unwrap(),
+            "--into",
+            root.to_str().unwrap()
+        ])
+        .status
+        .success()
+    );
+    assert_eq!(run(&["verify"]).status.code(), Some(0));
+    assert!(call("repaired").status.success());
+    let out = run(&["uninstall", "echo"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!root.join("echo").exists());
+    let out = run(&["remove", "echo"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no installed plugin"));
+
     let junk = work.path().join("junk.tar.gz");
     std::fs::write(&junk, b"not a package").unwrap();
     let out = run(&[

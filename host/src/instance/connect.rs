@@ -120,6 +120,8 @@ pub(crate) async fn connect(plan: &Plan<'_>) -> Result<Connection, String> {
         }
         return Err(why);
     }
+    // An installed plugin whose files changed since install never runs.
+    crate::packages::launch_check(&config.data_dir, &manifest.dir)?;
     let level = config.sandbox.level_for(&manifest.name);
 
     let dir = runtime_dir().map_err(|e| e.to_string())?;

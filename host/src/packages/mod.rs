@@ -16,11 +16,14 @@
 mod error;
 mod install;
 mod pack;
+mod registry;
 mod sums;
 mod unpack;
 
 pub use error::PackageError;
 pub use install::{Installed, install};
 pub use pack::{Package, pack};
+pub(crate) use registry::launch_check;
+pub use registry::{Check, FileRecord, REGISTRY_FILE, Record, Registry};
 pub use sums::{SUMS_FILE, digest_of};
 pub use unpack::{Limits, Unpacked, unpack};

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use plugwire_host::discovery::{Origin, standard_roots};
 use plugwire_host::grants::{Grants, requested};
 use plugwire_host::manifest::Manifest;
-use plugwire_host::packages::{Limits, install, pack};
+use plugwire_host::packages::{Limits, Record, Registry, install, pack};
 
 use crate::output::{Failure, print_json};
 
@@ -36,6 +36,29 @@ pub(crate) fn run(
     let installed = install(&bytes, &root, &Limits::default()).map_err(|e| {
         Failure::new(format!("cannot install {}: {e}", source.display()))
             .hint("nothing was changed; `plugwire pack DIR` builds a package")
+    })?;
+    let source_name = std::path::absolute(source)
+        .unwrap_or_else(|_| source.to_path_buf())
+        .display()
+        .to_string();
+    Registry::update(&registry_path(), |registry| {
+        let mut record = Record::capture(
+            &installed.dir,
+            &installed.version,
+            &source_name,
+            &installed.digest,
+        )?;
+        // An update keeps what the user chose about the plugin.
+        if let Some(old) = registry.plugins.get(&installed.name) {
+            record.enabled = old.enabled;
+            record.pinned = old.pinned.clone();
+        }
+        registry.plugins.insert(installed.name.clone(), record);
+        Ok(())
+    })
+    .map_err(|why| {
+        Failure::new(format!("installed, but not recorded: {why}"))
+            .hint("run the install again to record it")
     })?;
     let manifest = Manifest::load(&installed.dir).map_err(|e| Failure::new(e.to_string()))?;
     let wanted = requested(&manifest);
@@ -117,4 +140,10 @@ fn user_root() -> Result<PathBuf, Failure> {
             Failure::new("no user plugin directory: neither XDG_CONFIG_HOME nor HOME is set")
                 .hint("pass --into DIR")
         })
+}
+
+/// The registry of installed plugins, under the data directory a host
+/// uses by default.
+pub(crate) fn registry_path() -> PathBuf {
+    Registry::path(&plugwire_host::HostConfig::new("plugwire", env!("CARGO_PKG_VERSION")).data_dir)
 }
