@@ -159,6 +159,33 @@ enum Command {
         /// Install under this plugin directory instead of the user's.
         #[arg(long, value_name = "DIR")]
         into: Option<PathBuf>,
+        /// The package's signature (default: PACKAGE.minisig beside it,
+        /// verified whenever it is there).
+        #[arg(long, value_name = "FILE")]
+        signature: Option<PathBuf>,
+        /// Install a package without a signature even where one is required.
+        #[arg(long)]
+        allow_unsigned: bool,
+    },
+    /// Make a key pair for signing packages.
+    Keygen {
+        /// Where to write plugwire.pub and plugwire.key (default
+        /// $XDG_CONFIG_HOME/plugwire/keys).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+    /// Sign a package, writing PACKAGE.minisig beside it.
+    Sign {
+        /// The package file.
+        package: PathBuf,
+        /// The secret key (default $XDG_CONFIG_HOME/plugwire/keys/plugwire.key).
+        #[arg(long, value_name = "FILE")]
+        key: Option<PathBuf>,
+    },
+    /// Manage the keys whose signatures are trusted.
+    Trust {
+        #[command(subcommand)]
+        action: TrustAction,
     },
     /// Remove an installed plugin.
     #[command(alias = "uninstall")]
@@ -184,6 +211,25 @@ enum Command {
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Subcommand)]
+enum TrustAction {
+    /// Trust a key: a minisign .pub file, or its base64 line.
+    Add {
+        /// The key.
+        key: String,
+        /// A name for it.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List trusted keys.
+    List,
+    /// Stop trusting a key, by id or name.
+    Remove {
+        /// Its id or name.
+        key: String,
     },
 }
 
@@ -234,10 +280,32 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Pack { dir, output } => {
             return commands::pack::run(dir, output.as_deref(), json);
         }
-        Command::Install { source, into } => {
-            return commands::install::run(source, into.as_deref(), cli.yes, json);
+        Command::Install {
+            source,
+            into,
+            signature,
+            allow_unsigned,
+        } => {
+            let options = commands::install::InstallOptions {
+                into: into.as_deref(),
+                signature: signature.as_deref(),
+                allow_unsigned: *allow_unsigned,
+                yes: cli.yes,
+            };
+            return commands::install::run(source, &options, json);
         }
         Command::Remove { plugin } => return commands::installed::remove(plugin),
+        Command::Keygen { dir } => return commands::keys::generate(dir.as_deref()),
+        Command::Sign { package, key } => {
+            return commands::keys::sign_package(package, key.as_deref());
+        }
+        Command::Trust { action } => {
+            return match action {
+                TrustAction::Add { key, name } => commands::keys::add(key, name.as_deref()),
+                TrustAction::List => commands::keys::list(json),
+                TrustAction::Remove { key } => commands::keys::remove(key),
+            };
+        }
         Command::Enable { plugin } => return commands::installed::set_enabled(plugin, true),
         Command::Disable { plugin } => return commands::installed::set_enabled(plugin, false),
         Command::Verify => return commands::installed::verify(json),
@@ -286,6 +354,9 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         | Command::Pack { .. }
         | Command::Install { .. }
         | Command::Remove { .. }
+        | Command::Keygen { .. }
+        | Command::Sign { .. }
+        | Command::Trust { .. }
         | Command::Enable { .. }
         | Command::Disable { .. }
         | Command::Verify

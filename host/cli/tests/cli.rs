@@ -424,3 +424,98 @@ fn pack_then_install_then_call() {
         "nothing installed"
     );
 }
+
+/// keygen, sign, trust: a package signed by a trusted key installs and
+/// records its signer; by an unknown key, or altered after signing, it is
+/// refused with the key named and nothing installed.
+#[test]
+fn signed_packages_need_a_trusted_key() {
+    let work = tempfile::tempdir().unwrap();
+    let config = work.path().join("config");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_plugwire"))
+            .args(args)
+            .env("XDG_CONFIG_HOME", &config)
+            .env("XDG_DATA_HOME", work.path().join("data"))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let ok = |out: &Output| {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let keys = work.path().join("keys");
+    let made = ok(&run(&["keygen", "--dir", keys.to_str().unwrap()]));
+    let id = made.split_whitespace().nth(1).unwrap().to_owned();
+    let echo = examples().join("echo");
+    ok(&run(&[
+        "pack",
+        echo.to_str().unwrap(),
+        "-o",
+        work.path().to_str().unwrap(),
+    ]));
+    let package = work.path().join("echo-0.1.0.tar.gz");
+    let secret = keys.join("plugwire.key");
+    ok(&run(&[
+        "sign",
+        package.to_str().unwrap(),
+        "--key",
+        secret.to_str().unwrap(),
+    ]));
+    let root = work.path().join("installed");
+    let install = || {
+        run(&[
+            "install",
+            package.to_str().unwrap(),
+            "--into",
+            root.to_str().unwrap(),
+        ])
+    };
+
+    let out = install();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&id) && stderr.contains("not trusted"),
+        "{stderr}"
+    );
+    assert!(!root.join("echo").exists());
+
+    let public = keys.join("plugwire.pub");
+    ok(&run(&[
+        "trust",
+        "add",
+        public.to_str().unwrap(),
+        "--name",
+        "tester",
+    ]));
+    assert!(ok(&run(&["trust", "list"])).contains("tester"));
+    let out = install();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("signature: valid"));
+    let registry =
+        std::fs::read_to_string(work.path().join("data/plugwire/installed.json")).unwrap();
+    assert!(
+        registry.contains(&id) && registry.contains("tester"),
+        "{registry}"
+    );
+
+    // Altered after signing.
+    let mut bytes = std::fs::read(&package).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&package, bytes).unwrap();
+    let out = install();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not match"));
+    ok(&run(&["trust", "remove", "tester"]));
+}

@@ -17,6 +17,7 @@ mod error;
 mod install;
 mod pack;
 mod registry;
+mod sign;
 mod sums;
 mod unpack;
 
@@ -25,5 +26,6 @@ pub use install::{Installed, install};
 pub use pack::{Package, pack};
 pub(crate) use registry::launch_check;
 pub use registry::{Check, FileRecord, REGISTRY_FILE, Record, Registry};
+pub use sign::{SIGNATURE_SUFFIX, Signer, TrustStore, TrustedKey, keygen, sign};
 pub use sums::{SUMS_FILE, digest_of};
 pub use unpack::{Limits, Unpacked, unpack};

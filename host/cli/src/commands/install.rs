@@ -9,27 +9,38 @@ use std::process::ExitCode;
 use plugwire_host::discovery::{Origin, standard_roots};
 use plugwire_host::grants::{Grants, requested};
 use plugwire_host::manifest::Manifest;
-use plugwire_host::packages::{Limits, Record, Registry, install, pack};
+use plugwire_host::packages::{Limits, Record, Registry, TrustStore, install, pack};
 
 use crate::output::{Failure, print_json};
 
 /// Largest package file read.
 const MAX_PACKAGE: u64 = 1 << 30;
 
+/// How to install.
+pub(crate) struct InstallOptions<'a> {
+    pub(crate) into: Option<&'a Path>,
+    pub(crate) signature: Option<&'a Path>,
+    pub(crate) allow_unsigned: bool,
+    pub(crate) yes: bool,
+}
+
 pub(crate) fn run(
     source: &Path,
-    into: Option<&Path>,
-    yes: bool,
+    options: &InstallOptions<'_>,
     as_json: bool,
 ) -> Result<ExitCode, Failure> {
-    let bytes = if source.is_dir() {
-        pack(source)
+    let (bytes, signer) = if source.is_dir() {
+        let bytes = pack(source)
             .map_err(|e| Failure::new(format!("cannot install {}: {e}", source.display())))?
-            .bytes
+            .bytes;
+        (bytes, None)
     } else {
-        read_package(source)?
+        let bytes = read_package(source)?;
+        let signer = check_signature(source, &bytes, options)?;
+        (bytes, signer)
     };
-    let root = match into {
+    let yes = options.yes;
+    let root = match options.into {
         Some(root) => root.to_path_buf(),
         None => user_root()?,
     };
@@ -48,6 +59,7 @@ pub(crate) fn run(
             &source_name,
             &installed.digest,
         )?;
+        record.signer = signer.clone();
         // An update keeps what the user chose about the plugin.
         if let Some(old) = registry.plugins.get(&installed.name) {
             record.enabled = old.enabled;
@@ -111,6 +123,54 @@ pub(crate) fn run(
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Verifies the package's signature when there is one (it must be valid
+/// and by a trusted key); without one, says once what is not verified. The
+/// signer, as `KEYID (name)`.
+fn check_signature(
+    source: &Path,
+    bytes: &[u8],
+    options: &InstallOptions<'_>,
+) -> Result<Option<String>, Failure> {
+    let path = options.signature.map_or_else(
+        || {
+            PathBuf::from(format!(
+                "{}{}",
+                source.display(),
+                plugwire_host::packages::SIGNATURE_SUFFIX
+            ))
+        },
+        Path::to_path_buf,
+    );
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && options.signature.is_none() => {
+            if !options.allow_unsigned {
+                eprintln!(
+                    "note: {} has no signature ({} is not there): its origin is not verified, only its integrity",
+                    source.display(),
+                    path.display()
+                );
+            }
+            return Ok(None);
+        }
+        Err(e) => {
+            return Err(Failure::new(format!(
+                "cannot read the signature {}: {e}",
+                path.display()
+            )));
+        }
+    };
+    let trust = TrustStore::load(&TrustStore::default_path()).map_err(Failure::new)?;
+    let signer = trust.verify(bytes, &text).map_err(|why| {
+        Failure::new(format!("refusing {}: {why}", source.display())).hint("nothing was installed")
+    })?;
+    eprintln!(
+        "signature: valid, by key {} ({})",
+        signer.key_id, signer.name
+    );
+    Ok(Some(format!("{} ({})", signer.key_id, signer.name)))
 }
 
 fn read_package(path: &Path) -> Result<Vec<u8>, Failure> {

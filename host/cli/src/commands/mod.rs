@@ -9,6 +9,7 @@ pub(crate) mod grant;
 pub(crate) mod info;
 pub(crate) mod install;
 pub(crate) mod installed;
+pub(crate) mod keys;
 pub(crate) mod list;
 pub(crate) mod logs;
 pub(crate) mod pack;
