@@ -168,6 +168,8 @@ fn plugin_dirs(root: &Path) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = entries
         .take(MAX_ENTRIES)
         .filter_map(Result::ok)
+        // Hidden directories are skipped: installs stage there.
+        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
         .map(|e| e.path())
         .filter(|p| p.join(MANIFEST_FILE).is_file())
         .collect();

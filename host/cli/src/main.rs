@@ -187,6 +187,33 @@ enum Command {
         #[command(subcommand)]
         action: TrustAction,
     },
+    /// Build, add, list or remove package indexes.
+    Index {
+        #[command(subcommand)]
+        action: IndexAction,
+    },
+    /// Search the configured indexes.
+    Search {
+        /// Words of a name or description.
+        query: String,
+    },
+    /// List installed plugins with a newer version in an index.
+    Outdated,
+    /// Update installed plugins from the indexes (within their pins); an
+    /// update that does not start is rolled back.
+    Update {
+        /// Only this plugin (default: all).
+        plugin: Option<String>,
+        /// Every installed plugin.
+        #[arg(long)]
+        all: bool,
+        /// Say what would be updated, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Accept packages without a signature.
+        #[arg(long)]
+        allow_unsigned: bool,
+    },
     /// Remove an installed plugin.
     #[command(alias = "uninstall")]
     Remove {
@@ -211,6 +238,29 @@ enum Command {
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Subcommand)]
+enum IndexAction {
+    /// Write DIR/index.json listing the packages in DIR.
+    Build {
+        /// A directory of packages (and their .minisig signatures).
+        dir: PathBuf,
+    },
+    /// Use an index: a path (a directory or its index.json) or a loopback http:// URL.
+    Add {
+        /// A name for it.
+        name: String,
+        /// Where it is.
+        location: String,
+    },
+    /// List the indexes used.
+    List,
+    /// Stop using an index.
+    Remove {
+        /// Its name.
+        name: String,
     },
 }
 
@@ -295,6 +345,16 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             return commands::install::run(source, &options, json);
         }
         Command::Remove { plugin } => return commands::installed::remove(plugin),
+        Command::Index { action } => {
+            return match action {
+                IndexAction::Build { dir } => commands::index::build(dir),
+                IndexAction::Add { name, location } => commands::index::add(name, location),
+                IndexAction::List => commands::index::list(json),
+                IndexAction::Remove { name } => commands::index::remove(name),
+            };
+        }
+        Command::Search { query } => return commands::index::search(query, json),
+        Command::Outdated => return commands::update::outdated(),
         Command::Keygen { dir } => return commands::keys::generate(dir.as_deref()),
         Command::Sign { package, key } => {
             return commands::keys::sign_package(package, key.as_deref());
@@ -315,6 +375,15 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
     let config = host_config::build(&cli)?;
     match &cli.command {
         Command::Demo => return commands::demo::run(config).await,
+        Command::Update {
+            plugin,
+            all,
+            dry_run,
+            allow_unsigned,
+        } => {
+            let only = if *all { None } else { plugin.as_deref() };
+            return commands::update::update(only, *dry_run, *allow_unsigned, config).await;
+        }
         Command::Grant {
             plugin,
             permissions,
@@ -355,6 +424,10 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         | Command::Install { .. }
         | Command::Remove { .. }
         | Command::Keygen { .. }
+        | Command::Index { .. }
+        | Command::Search { .. }
+        | Command::Outdated
+        | Command::Update { .. }
         | Command::Sign { .. }
         | Command::Trust { .. }
         | Command::Enable { .. }

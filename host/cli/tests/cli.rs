@@ -519,3 +519,232 @@ fn signed_packages_need_a_trusted_key() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not match"));
     ok(&run(&["trust", "remove", "tester"]));
 }
+
+/// A real HTTP server on 127.0.0.1 serving the files of `dir`; a request
+/// for `/truncated/<file>` gets the file's length announced and half of it
+/// sent, as a download cut off.
+fn serve(dir: std::path::PathBuf) -> String {
+    use std::io::{BufRead, BufReader};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut line = String::new();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            if reader.read_line(&mut line).is_err() {
+                continue;
+            }
+            loop {
+                let mut header = String::new();
+                if reader.read_line(&mut header).map_or(true, |n| n == 0) || header == "\r\n" {
+                    break;
+                }
+            }
+            let path = line.split_whitespace().nth(1).unwrap_or("/").to_owned();
+            let (truncated, file) = match path.strip_prefix("/truncated/") {
+                Some(file) => (true, file.to_owned()),
+                None => (false, path.trim_start_matches('/').to_owned()),
+            };
+            match std::fs::read(dir.join(&file)) {
+                Ok(body) => {
+                    let sent = if truncated {
+                        &body[..body.len() / 2]
+                    } else {
+                        &body[..]
+                    };
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        body.len()
+                    );
+                    let _ = stream.write_all(sent);
+                }
+                Err(_) => {
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    );
+                }
+            }
+        }
+    });
+    format!("http://{address}")
+}
+
+/// Publishing and installing through an index served over HTTP: build,
+/// add, search, install by name with its signature checked, refusals of
+/// unsigned, tampered and cut-off packages, outdated, an update, and a
+/// broken update rolled back.
+#[test]
+fn an_index_served_over_http() {
+    let work = tempfile::tempdir().unwrap();
+    let config = work.path().join("config");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_plugwire"))
+            .args(args)
+            .env("XDG_CONFIG_HOME", &config)
+            .env("XDG_DATA_HOME", work.path().join("data"))
+            .env_remove("PLUGWIRE_PLUGIN_PATH")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let ok = |out: Output| {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let fails = |out: Output| {
+        assert!(
+            !out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let site = work.path().join("site");
+    std::fs::create_dir_all(&site).unwrap();
+    let keys = work.path().join("keys");
+    ok(run(&["keygen", "--dir", keys.to_str().unwrap()]));
+    let key = keys.join("plugwire.key");
+    let publish = |dir: &std::path::Path, sign: bool| {
+        let out = ok(run(&[
+            "pack",
+            dir.to_str().unwrap(),
+            "-o",
+            site.to_str().unwrap(),
+        ]));
+        let package = out.split_whitespace().nth(1).unwrap().to_owned();
+        if sign {
+            ok(run(&["sign", &package, "--key", key.to_str().unwrap()]));
+        }
+        ok(run(&["index", "build", site.to_str().unwrap()]));
+        package
+    };
+    // Version 0.1.0 of echo, signed.
+    let echo = work.path().join("echo");
+    std::fs::create_dir_all(&echo).unwrap();
+    for entry in std::fs::read_dir(examples().join("echo")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), echo.join(entry.file_name())).unwrap();
+    }
+    publish(&echo, true);
+    let url = serve(site.clone());
+    ok(run(&["index", "add", "test", &format!("{url}/index.json")]));
+    assert!(ok(run(&["search", "ech"])).contains("echo"));
+
+    let root = work.path().join("installed");
+    let install = |what: &str, extra: &[&str]| {
+        let mut args = vec!["install", what, "--into", root.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    let err = fails(install("echo", &[]));
+    assert!(err.contains("not trusted"), "{err}");
+    ok(run(&[
+        "trust",
+        "add",
+        keys.join("plugwire.pub").to_str().unwrap(),
+        "--name",
+        "publisher",
+    ]));
+    let out = install("echo@^0.1", &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("installed echo 0.1.0"));
+    assert!(ok(run(&["list", "--installed"])).contains("index test"));
+
+    // Version 0.2.0, unsigned: refused, then installed only when allowed.
+    let text = std::fs::read_to_string(echo.join("plugin.toml")).unwrap();
+    std::fs::write(
+        echo.join("plugin.toml"),
+        text.replace("version = \"0.1.0\"", "version = \"0.2.0\""),
+    )
+    .unwrap();
+    let v2 = publish(&echo, false);
+    assert!(ok(run(&["outdated"])).contains("0.2.0"));
+    let err = fails(run(&["update", "echo"]));
+    assert!(
+        err.contains("not signed") && err.contains("--allow-unsigned"),
+        "{err}"
+    );
+    assert!(
+        ok(run(&["update", "echo", "--dry-run", "--allow-unsigned"]))
+            .contains("would update echo 0.1.0 -> 0.2.0")
+    );
+
+    // The package is altered on the server: its digest no longer matches.
+    let good = std::fs::read(&v2).unwrap();
+    let mut bad = good.clone();
+    let at = bad.len() / 2;
+    bad[at] ^= 0xff;
+    std::fs::write(&v2, &bad).unwrap();
+    let err = fails(run(&["update", "echo", "--allow-unsigned"]));
+    assert!(err.contains("digest") && err.contains("altered"), "{err}");
+    std::fs::write(&v2, &good).unwrap();
+
+    // A download cut off halfway keeps nothing.
+    let index_path = site.join("index.json");
+    let index = std::fs::read_to_string(&index_path).unwrap();
+    std::fs::write(
+        &index_path,
+        index.replace("\"echo-0.2.0.tar.gz\"", "\"truncated/echo-0.2.0.tar.gz\""),
+    )
+    .unwrap();
+    let err = fails(run(&["update", "echo", "--allow-unsigned"]));
+    assert!(err.contains("ended after"), "{err}");
+    std::fs::write(&index_path, &index).unwrap();
+
+    let out = ok(run(&[
+        "--sandbox",
+        "none",
+        "update",
+        "echo",
+        "--allow-unsigned",
+    ]));
+    assert!(out.contains("updated echo 0.1.0 -> 0.2.0"), "{out}");
+
+    // 0.3.0 does not start: the update is rolled back, 0.2.0 stays.
+    std::fs::write(
+        echo.join("plugin.toml"),
+        text.replace("version = \"0.1.0\"", "version = \"0.3.0\"")
+            .replace(
+                "plugwire-example-echo\"",
+                "plugwire-example-echo\"\nargs = [\"--no-such-flag\"]",
+            ),
+    )
+    .unwrap();
+    std::fs::write(echo.join("broken.sh"), "#!/bin/sh\nexit 3\n").unwrap();
+    let manifest = std::fs::read_to_string(echo.join("plugin.toml")).unwrap();
+    std::fs::write(
+        echo.join("plugin.toml"),
+        manifest.replace(
+            "executable = \"plugwire-example-echo\"",
+            "executable = \"broken.sh\"",
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        echo.join("broken.sh"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    publish(&echo, false);
+    let out = run(&["--sandbox", "none", "update", "echo", "--allow-unsigned"]);
+    let err = fails(out);
+    assert!(err.contains("0.2.0 stays"), "{err}");
+    let installed = std::fs::read_to_string(root.join("echo/plugin.toml")).unwrap();
+    assert!(installed.contains("0.2.0"), "{installed}");
+    assert_eq!(
+        run(&["verify"]).status.code(),
+        Some(0),
+        "the rolled-back files are intact"
+    );
+}

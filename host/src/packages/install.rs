@@ -38,6 +38,58 @@ pub struct Installed {
 /// assert_eq!(installed.digest, package.digest);
 /// ```
 pub fn install(archive: &[u8], root: &Path, limits: &Limits) -> Result<Installed, PackageError> {
+    Ok(stage(archive, root, limits)?.commit())
+}
+
+/// An install that has switched the plugin's directory to the new version
+/// and still holds the old one, so that it can be undone: [`Staged::commit`]
+/// lets the old one go, [`Staged::rollback`] puts it back (an update that
+/// fails to start, say).
+#[derive(Debug)]
+pub struct Staged {
+    installed: Installed,
+    /// The directory holding the version replaced, if there was one.
+    previous: Option<tempfile::TempDir>,
+}
+
+impl Staged {
+    /// What is installed now.
+    pub fn installed(&self) -> &Installed {
+        &self.installed
+    }
+
+    /// Keeps the new version; the old one is removed.
+    pub fn commit(self) -> Installed {
+        drop(self.previous);
+        self.installed
+    }
+
+    /// Puts back what was there before: the old version in one exchange,
+    /// or nothing at all for a first install.
+    pub fn rollback(self) -> Result<(), PackageError> {
+        let dir = &self.installed.dir;
+        match &self.previous {
+            Some(previous) => exchange(previous.path(), dir),
+            None => std::fs::remove_dir_all(dir).map_err(|e| PackageError::io(dir.display(), e)),
+        }
+    }
+}
+
+fn exchange(a: &Path, b: &Path) -> Result<(), PackageError> {
+    nix::fcntl::renameat2(
+        nix::fcntl::AT_FDCWD,
+        a,
+        nix::fcntl::AT_FDCWD,
+        b,
+        nix::fcntl::RenameFlags::RENAME_EXCHANGE,
+    )
+    .map_err(|e| PackageError::io(b.display(), std::io::Error::from(e)))
+}
+
+/// Unpacks and verifies `archive` beside its final place and switches the
+/// plugin's directory to it, keeping the old version until the result is
+/// committed or rolled back.
+pub fn stage(archive: &[u8], root: &Path, limits: &Limits) -> Result<Staged, PackageError> {
     std::fs::create_dir_all(root).map_err(|e| PackageError::io(root.display(), e))?;
     let staging = tempfile::Builder::new()
         .prefix(".staging-")
@@ -84,28 +136,24 @@ pub fn install(archive: &[u8], root: &Path, limits: &Limits) -> Result<Installed
             Err(_) => Some("(broken)".to_owned()),
         },
     };
-    if replaced.is_some() {
-        nix::fcntl::renameat2(
-            nix::fcntl::AT_FDCWD,
-            staging.path(),
-            nix::fcntl::AT_FDCWD,
-            &dir,
-            nix::fcntl::RenameFlags::RENAME_EXCHANGE,
-        )
-        .map_err(|e| PackageError::io(dir.display(), std::io::Error::from(e)))?;
-        // The staging directory now holds the old version; dropping it
-        // removes that.
-        drop(staging);
+    let previous = if replaced.is_some() {
+        exchange(staging.path(), &dir)?;
+        // The staging directory now holds the old version.
+        Some(staging)
     } else {
         std::fs::rename(staging.path(), &dir).map_err(|e| PackageError::io(dir.display(), e))?;
         // Renamed away: nothing is left to remove.
         let _ = staging.keep();
-    }
-    Ok(Installed {
-        name,
-        version,
-        dir,
-        digest: digest_of(archive),
-        replaced,
+        None
+    };
+    Ok(Staged {
+        installed: Installed {
+            name,
+            version,
+            dir,
+            digest: digest_of(archive),
+            replaced,
+        },
+        previous,
     })
 }

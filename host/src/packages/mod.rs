@@ -14,6 +14,8 @@
 //! ```
 
 mod error;
+mod fetch;
+mod index;
 mod install;
 mod pack;
 mod registry;
@@ -22,7 +24,10 @@ mod sums;
 mod unpack;
 
 pub use error::PackageError;
-pub use install::{Installed, install};
+pub use fetch::fetch;
+pub(crate) use fetch::join;
+pub use index::{Downloaded, Entry, INDEX_FILE, Index};
+pub use install::{Installed, Staged, install, stage};
 pub use pack::{Package, pack};
 pub(crate) use registry::launch_check;
 pub use registry::{Check, FileRecord, REGISTRY_FILE, Record, Registry};

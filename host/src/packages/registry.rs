@@ -185,10 +185,16 @@ pub(crate) fn launch_check(data_dir: &Path, dir: &Path) -> Result<(), String> {
     };
     match record.check() {
         Check::Intact { .. } => Ok(()),
-        Check::Modified { file, why } => Err(format!(
-            "plugin {name:?} was modified since install: {file} {why}; reinstall it (`plugwire install {}`), or see everything that changed with `plugwire verify`",
-            record.source
-        )),
+        Check::Modified { file, why } => {
+            let again = if Path::new(&record.source).exists() {
+                record.source.as_str()
+            } else {
+                name
+            };
+            Err(format!(
+                "plugin {name:?} was modified since install: {file} {why}; reinstall it (`plugwire install {again}`), or see everything that changed with `plugwire verify`"
+            ))
+        }
     }
 }
 

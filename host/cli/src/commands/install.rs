@@ -29,15 +29,24 @@ pub(crate) fn run(
     options: &InstallOptions<'_>,
     as_json: bool,
 ) -> Result<ExitCode, Failure> {
+    let mut source_name = std::path::absolute(source)
+        .unwrap_or_else(|_| source.to_path_buf())
+        .display()
+        .to_string();
     let (bytes, signer) = if source.is_dir() {
         let bytes = pack(source)
             .map_err(|e| Failure::new(format!("cannot install {}: {e}", source.display())))?
             .bytes;
         (bytes, None)
-    } else {
+    } else if source.exists() {
         let bytes = read_package(source)?;
         let signer = check_signature(source, &bytes, options)?;
         (bytes, signer)
+    } else {
+        let (name, requirement) = name_and_requirement(&source.to_string_lossy())?;
+        let found = from_indexes(&name, &requirement, options.allow_unsigned)?;
+        source_name = found.source;
+        (found.bytes, found.signer)
     };
     let yes = options.yes;
     let root = match options.into {
@@ -48,10 +57,6 @@ pub(crate) fn run(
         Failure::new(format!("cannot install {}: {e}", source.display()))
             .hint("nothing was changed; `plugwire pack DIR` builds a package")
     })?;
-    let source_name = std::path::absolute(source)
-        .unwrap_or_else(|_| source.to_path_buf())
-        .display()
-        .to_string();
     Registry::update(&registry_path(), |registry| {
         let mut record = Record::capture(
             &installed.dir,
@@ -206,4 +211,89 @@ fn user_root() -> Result<PathBuf, Failure> {
 /// uses by default.
 pub(crate) fn registry_path() -> PathBuf {
     Registry::path(&plugwire_host::HostConfig::new("plugwire", env!("CARGO_PKG_VERSION")).data_dir)
+}
+
+/// `NAME` or `NAME@REQUIREMENT` (`echo@^0.2`), or why it is neither.
+pub(crate) fn name_and_requirement(text: &str) -> Result<(String, semver::VersionReq), Failure> {
+    let (name, requirement) = text.split_once('@').unwrap_or((text, "*"));
+    if plugwire_proto::names::validate_plugin_name(name).is_err() {
+        return Err(Failure::new(format!(
+            "{text}: no such directory or package file, and not a plugin name"
+        ))
+        .hint("give a directory, a .tar.gz, or NAME[@VERSION-REQUIREMENT] from an index"));
+    }
+    let requirement = semver::VersionReq::parse(requirement).map_err(|e| {
+        Failure::new(format!(
+            "{text}: {requirement:?} is not a version requirement: {e}"
+        ))
+        .hint("for example echo@^0.2 or echo@=0.1.0")
+    })?;
+    Ok((name.to_owned(), requirement))
+}
+
+/// A package found in an index and downloaded.
+pub(crate) struct Found {
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) signer: Option<String>,
+    pub(crate) source: String,
+}
+
+/// The newest version of `name` matching `requirement` in any configured
+/// index, downloaded and verified (digest, and signature by a trusted key
+/// unless `allow_unsigned`).
+pub(crate) fn from_indexes(
+    name: &str,
+    requirement: &semver::VersionReq,
+    allow_unsigned: bool,
+) -> Result<Found, Failure> {
+    let indexes = crate::commands::index::Indexes::load()?.fetch_all()?;
+    let best = indexes
+        .iter()
+        .filter_map(|(index, location, i)| Some((index, location, i.best(name, requirement)?)))
+        .max_by(|a, b| {
+            let v = |e: &plugwire_host::packages::Entry| semver::Version::parse(&e.version).ok();
+            v(a.2).cmp(&v(b.2))
+        });
+    let Some((index, location, entry)) = best else {
+        return Err(Failure::new(format!(
+            "no version of {name} matching {requirement} for this host in {}",
+            indexes
+                .iter()
+                .map(|(n, _, _)| n.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .hint("`plugwire search NAME` shows what the indexes hold"));
+    };
+    if allow_unsigned && entry.signature.is_none() {
+        eprintln!(
+            "warning: {name} {} is not signed: installing it without knowing who published it (--allow-unsigned)",
+            entry.version
+        );
+    }
+    let trust = TrustStore::load(&TrustStore::default_path()).map_err(Failure::new)?;
+    let downloaded = entry
+        .download(
+            location,
+            &trust,
+            allow_unsigned,
+            crate::commands::index::FETCH_DEADLINE,
+        )
+        .map_err(|why| {
+            Failure::new(format!("refusing {name} {}: {why}", entry.version))
+                .hint("nothing was installed")
+        })?;
+    if let Some(signer) = &downloaded.signer {
+        eprintln!(
+            "signature: valid, by key {} ({})",
+            signer.key_id, signer.name
+        );
+    }
+    Ok(Found {
+        bytes: downloaded.bytes,
+        signer: downloaded
+            .signer
+            .map(|s| format!("{} ({})", s.key_id, s.name)),
+        source: format!("index {index}: {name}@{requirement}"),
+    })
 }

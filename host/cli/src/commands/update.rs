@@ -1,0 +1,152 @@
+//! `plugwire outdated` and `plugwire update [NAME|--all] [--dry-run]`:
+//! newer versions from the indexes, within each plugin's pin. An update is
+//! staged beside the installed version and kept only if the new version
+//! starts and passes its health check; otherwise the old one is put back
+//! and the error shown.
+
+use std::process::ExitCode;
+
+use plugwire_host::packages::{Limits, Record, Registry, stage};
+use plugwire_host::{Host, HostConfig};
+
+use super::install::{from_indexes, registry_path};
+use crate::output::{Failure, table};
+
+/// (name, installed version, newest within the pin) of each plugin with a
+/// newer version in an index.
+fn newer(only: Option<&str>) -> Result<Vec<(String, String, String, semver::VersionReq)>, Failure> {
+    let registry = Registry::load(&registry_path()).map_err(Failure::new)?;
+    let indexes = crate::commands::index::Indexes::load()?.fetch_all()?;
+    let mut out = Vec::new();
+    for (name, record) in &registry.plugins {
+        if only.is_some_and(|o| o != name) {
+            continue;
+        }
+        let pin = record
+            .pinned
+            .as_deref()
+            .and_then(|p| semver::VersionReq::parse(p).ok())
+            .unwrap_or(semver::VersionReq::STAR);
+        let installed = semver::Version::parse(&record.version).ok();
+        let newest = indexes
+            .iter()
+            .filter_map(|(_, _, index)| index.best(name, &pin))
+            .filter_map(|e| semver::Version::parse(&e.version).ok())
+            .max();
+        if let (Some(newest), Some(installed)) = (newest, installed)
+            && newest > installed
+        {
+            out.push((
+                name.clone(),
+                record.version.clone(),
+                newest.to_string(),
+                pin,
+            ));
+        }
+    }
+    if let Some(only) = only
+        && !registry.plugins.contains_key(only)
+    {
+        return Err(Failure::new(format!("no installed plugin named {only:?}")));
+    }
+    Ok(out)
+}
+
+pub(crate) fn outdated() -> Result<ExitCode, Failure> {
+    let rows: Vec<Vec<String>> = newer(None)?
+        .into_iter()
+        .map(|(n, i, v, _)| vec![n, i, v])
+        .collect();
+    if rows.is_empty() {
+        eprintln!("everything installed is up to date");
+    }
+    print!("{}", table(&["PLUGIN", "INSTALLED", "NEWEST"], rows));
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) async fn update(
+    only: Option<&str>,
+    dry_run: bool,
+    allow_unsigned: bool,
+    config: HostConfig,
+) -> Result<ExitCode, Failure> {
+    let pending = newer(only)?;
+    if pending.is_empty() {
+        eprintln!("nothing to update");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let registry = Registry::load(&registry_path()).map_err(Failure::new)?;
+    let mut failed = false;
+    for (name, installed, newest, pin) in pending {
+        if dry_run {
+            println!("would update {name} {installed} -> {newest}");
+            continue;
+        }
+        let record = &registry.plugins[&name];
+        let root = record
+            .dir
+            .parent()
+            .ok_or_else(|| Failure::new(format!("{}: no parent", record.dir.display())))?
+            .to_path_buf();
+        let found = from_indexes(&name, &pin, allow_unsigned)?;
+        let staged = stage(&found.bytes, &root, &Limits::default())
+            .map_err(|e| Failure::new(format!("cannot update {name}: {e}")))?;
+        // The new files are recorded before the health check, whose launch
+        // checks them; a failed check puts the old files and record back.
+        let done = staged.installed().clone();
+        let previous = Registry::update(&registry_path(), |r| {
+            let mut new = Record::capture(&done.dir, &done.version, &found.source, &done.digest)?;
+            new.signer = found.signer.clone();
+            let old = r.plugins.get(&name).cloned();
+            if let Some(old) = &old {
+                new.enabled = old.enabled;
+                new.pinned = old.pinned.clone();
+            }
+            r.plugins.insert(name.clone(), new);
+            Ok(old)
+        })
+        .map_err(Failure::new)?;
+        match health_check(&name, &root, config.clone()).await {
+            Ok(()) => {
+                let done = staged.commit();
+                println!("updated {name} {installed} -> {}", done.version);
+            }
+            Err(why) => {
+                staged.rollback().map_err(|e| {
+                    Failure::new(format!("cannot put {name} {installed} back: {e}"))
+                })?;
+                Registry::update(&registry_path(), |r| {
+                    if let Some(old) = previous {
+                        r.plugins.insert(name.clone(), old);
+                    }
+                    Ok(())
+                })
+                .map_err(Failure::new)?;
+                eprintln!("{name} {newest} did not start, {installed} stays: {why}");
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Starts the plugin in `root` once (spawn, bootstrap, health, handshake,
+/// configure, listing) and stops it.
+async fn health_check(
+    name: &str,
+    root: &std::path::Path,
+    mut config: HostConfig,
+) -> Result<(), String> {
+    config.plugin_dirs = vec![root.to_path_buf()];
+    config.standard_dirs = false;
+    // A disabled plugin is still checked before it is updated.
+    config.disabled.remove(name);
+    let host = Host::start(config).await.map_err(|e| e.to_string())?;
+    let started = host.start_plugin(name).await;
+    host.shutdown().await;
+    started.map_err(|s| s.message().to_owned())
+}
