@@ -69,10 +69,15 @@ impl Indexes {
 
 /// The index file of `location`: a directory means its `index.json`.
 fn index_location(location: &str) -> String {
-    if Path::new(location).is_dir() {
-        Path::new(location).join(INDEX_FILE).display().to_string()
+    if location.contains("://") {
+        return location.to_owned();
+    }
+    // A path is kept absolute: the index is used from anywhere later.
+    let path = std::path::absolute(location).unwrap_or_else(|_| PathBuf::from(location));
+    if path.is_dir() {
+        path.join(INDEX_FILE).display().to_string()
     } else {
-        location.to_owned()
+        path.display().to_string()
     }
 }
 
