@@ -36,6 +36,14 @@ pub(crate) trait HostCallbacks: Send + Sync {
         arguments: Value,
         options: CallOptions,
     ) -> BoxFuture<'_, Result<ToolOutput, Status>>;
+    /// Starts `dependency`, which `plugin` needs at `requirement`, or says
+    /// why it cannot be had (missing, disabled, another version, a cycle).
+    fn start_dependency<'a>(
+        &'a self,
+        plugin: &'a str,
+        dependency: &'a str,
+        requirement: &'a semver::VersionReq,
+    ) -> BoxFuture<'a, Result<(), String>>;
     /// Emits an event on behalf of `source` (`plugin:<name>`).
     fn emit(
         &self,

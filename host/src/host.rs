@@ -460,6 +460,20 @@ impl HostCallbacks for Core {
         Box::pin(async move { Core::call_tool(self, &tool, arguments, options).await })
     }
 
+    fn start_dependency<'a>(
+        &'a self,
+        plugin: &'a str,
+        dependency: &'a str,
+        requirement: &'a semver::VersionReq,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(Core::start_dependency(
+            self,
+            plugin,
+            dependency,
+            requirement,
+        ))
+    }
+
     fn emit(
         &self,
         name: String,

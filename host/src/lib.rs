@@ -31,6 +31,7 @@ mod connection_limit;
 mod context;
 mod core;
 mod debris;
+mod dependencies;
 pub mod discovery;
 mod dispatch;
 mod events;

@@ -55,6 +55,17 @@ pub struct Manifest {
     pub limits: Limits,
     /// JSON Schema of the plugin's configuration.
     pub config_schema: Option<Value>,
+    /// Where to read about it (catalogs show it).
+    pub homepage: Option<String>,
+    /// Its source repository.
+    pub repository: Option<String>,
+    /// Words catalogs search.
+    pub keywords: Vec<String>,
+    /// An icon file inside its directory.
+    pub icon: Option<String>,
+    /// Other plugins it needs, with the versions it accepts: the host
+    /// starts them first and refuses to start it without them.
+    pub dependencies: BTreeMap<String, semver::VersionReq>,
 }
 
 /// Requested permissions: the most the plugin may ever get.
@@ -152,6 +163,13 @@ struct RawManifest {
     limits: RawLimits,
     #[serde(default)]
     config: RawConfig,
+    homepage: Option<String>,
+    repository: Option<String>,
+    #[serde(default)]
+    keywords: Vec<String>,
+    icon: Option<String>,
+    #[serde(default)]
+    dependencies: BTreeMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -261,6 +279,11 @@ impl Manifest {
             permissions: Permissions::default(),
             limits: Limits::default(),
             config_schema: None,
+            homepage: None,
+            repository: None,
+            keywords: Vec::new(),
+            icon: None,
+            dependencies: BTreeMap::new(),
         }
     }
 
@@ -501,6 +524,44 @@ impl Manifest {
                 Some(json)
             }
         };
+        let mut dependencies = BTreeMap::new();
+        for (name, requirement) in &raw.dependencies {
+            plugwire_proto::names::validate_plugin_name(name).map_err(|e| {
+                err(
+                    &format!("dependencies.{name}"),
+                    name,
+                    e.to_string(),
+                    "name another plugin by its manifest name",
+                )
+            })?;
+            if *name == raw.name {
+                return Err(err(
+                    &format!("dependencies.{name}"),
+                    name,
+                    "a plugin cannot depend on itself".into(),
+                    "remove it",
+                ));
+            }
+            let req = semver::VersionReq::parse(requirement).map_err(|e| {
+                err(
+                    &format!("dependencies.{name}"),
+                    requirement,
+                    format!("not a version requirement: {e}"),
+                    "write e.g. \"^1.2\" or \">=0.3, <0.5\"",
+                )
+            })?;
+            dependencies.insert(name.clone(), req);
+        }
+        if let Some(icon) = &raw.icon
+            && (Path::new(icon).is_absolute() || icon.split('/').any(|p| p == ".."))
+        {
+            return Err(err(
+                "icon",
+                icon,
+                "the icon must be a file inside the plugin's directory".into(),
+                "give a relative path such as \"icon.png\"",
+            ));
+        }
         Ok(Self {
             name: raw.name,
             version,
@@ -522,6 +583,11 @@ impl Manifest {
             },
             limits,
             config_schema,
+            homepage: raw.homepage,
+            repository: raw.repository,
+            keywords: raw.keywords,
+            icon: raw.icon,
+            dependencies,
         })
     }
 }

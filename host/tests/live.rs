@@ -406,3 +406,77 @@ async fn hooks_and_commands_keep_working_through_reloads() {
     assert!(reloader.await.unwrap() > 0, "reloads happened meanwhile");
     host.shutdown().await;
 }
+
+/// A plugin that needs another starts after it, and not at all when what it
+/// needs is missing, disabled, at another version, or needs it back.
+#[tokio::test]
+async fn dependencies_start_first_and_are_required() {
+    let plugins = Plugins::new(&["echo", "kv"]);
+    plugins.copy_as("echo", "app");
+    let needs = |requirement: &str| {
+        plugins.edit("app", |t| {
+            let t = t.split("\n[dependencies]").next().unwrap().to_owned();
+            format!("{t}\n[dependencies]\nkv = \"{requirement}\"\n")
+        })
+    };
+    needs("^0.1");
+    let host = plugins.host().await;
+    let mut events = host.subscribe();
+    host.call_tool("app.echo", json!({"text": "x"}), CallOptions::default())
+        .await
+        .unwrap();
+    let started: Vec<String> = drain(&mut events)
+        .into_iter()
+        .filter(|e| e.name == "plugin.started")
+        .map(|e| e.payload["plugin"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(started, ["kv", "app"], "what app needs starts first");
+    host.shutdown().await;
+
+    let host = Host::start(plugins.config().disable("kv")).await.unwrap();
+    let err = echo_of(&host, "app").await.unwrap_err();
+    assert!(
+        err.message().contains("needs kv ^0.1, which is disabled"),
+        "{err:?}"
+    );
+    host.shutdown().await;
+
+    needs("^9");
+    let host = plugins.host().await;
+    let err = echo_of(&host, "app").await.unwrap_err();
+    assert!(err.message().contains("but 0.1.0 is installed"), "{err:?}");
+    host.shutdown().await;
+
+    plugins.edit("app", |t| t.replace("kv = \"^9\"", "nothere = \"*\""));
+    let host = plugins.host().await;
+    let err = echo_of(&host, "app").await.unwrap_err();
+    assert!(
+        err.message()
+            .contains("needs nothere *, which is not installed"),
+        "{err:?}"
+    );
+    host.shutdown().await;
+
+    // Two plugins that need each other are refused, not waited on.
+    plugins.copy_as("echo", "other");
+    plugins.edit("app", |t| t.replace("nothere = \"*\"", "other = \"*\""));
+    plugins.edit("other", |t| format!("{t}\n[dependencies]\napp = \"*\"\n"));
+    let host = plugins.host().await;
+    let err = tokio::time::timeout(Duration::from_secs(20), echo_of(&host, "app"))
+        .await
+        .expect("no deadlock")
+        .unwrap_err();
+    assert!(err.message().contains("need each other"), "{err:?}");
+    host.shutdown().await;
+}
+
+async fn echo_of(host: &Host, plugin: &str) -> Result<serde_json::Value, tonic::Status> {
+    Ok(host
+        .call_tool(
+            &format!("{plugin}.echo"),
+            json!({"text": "x"}),
+            CallOptions::default(),
+        )
+        .await?
+        .content)
+}

@@ -748,3 +748,92 @@ fn an_index_served_over_http() {
         "the rolled-back files are intact"
     );
 }
+
+/// Installing from an index resolves what a plugin needs (PubGrub): the
+/// dependency is installed first, and a conflict is explained.
+#[test]
+fn dependencies_are_resolved_from_the_index() {
+    let work = tempfile::tempdir().unwrap();
+    let config = work.path().join("config");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_plugwire"))
+            .args(args)
+            .env("XDG_CONFIG_HOME", &config)
+            .env("XDG_DATA_HOME", work.path().join("data"))
+            .env_remove("PLUGWIRE_PLUGIN_PATH")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let site = work.path().join("site");
+    std::fs::create_dir_all(&site).unwrap();
+    let copy = |from: &str, name: &str, extra: &str| {
+        let dir = work.path().join("src").join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        for entry in std::fs::read_dir(examples().join(from)).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), dir.join(entry.file_name())).unwrap();
+        }
+        let manifest = std::fs::read_to_string(dir.join("plugin.toml"))
+            .unwrap()
+            .replacen(&format!("name = \"{from}\""), &format!("name = \"{name}\""), 1)
+            .replacen(
+                &format!("executable = \"plugwire-example-{from}\""),
+                &format!(
+                    "executable = \"plugwire-example-{from}\"\nenv = {{ {}_PLUGIN_NAME = \"{name}\" }}",
+                    from.to_uppercase()
+                ),
+                1,
+            );
+        std::fs::write(dir.join("plugin.toml"), format!("{manifest}{extra}")).unwrap();
+        let out = run(&["pack", dir.to_str().unwrap(), "-o", site.to_str().unwrap()]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    copy("kv", "kv", "");
+    copy("echo", "app", "\n[dependencies]\nkv = \"^0.1\"\n");
+    copy("echo", "greedy", "\n[dependencies]\nkv = \"^0.2\"\n");
+    assert!(
+        run(&["index", "build", site.to_str().unwrap()])
+            .status
+            .success()
+    );
+    assert!(
+        run(&["index", "add", "local", site.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let root = work.path().join("installed");
+    let out = run(&[
+        "install",
+        "app",
+        "--allow-unsigned",
+        "--into",
+        root.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("also installing kv 0.1.0, which app needs"),
+        "{stderr}"
+    );
+    assert!(root.join("kv/plugin.toml").is_file() && root.join("app/plugin.toml").is_file());
+
+    let out = run(&[
+        "install",
+        "greedy",
+        "--allow-unsigned",
+        "--into",
+        root.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no set of versions works") && stderr.contains("kv"),
+        "{stderr}"
+    );
+    assert!(!root.join("greedy").exists());
+}

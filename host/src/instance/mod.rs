@@ -414,10 +414,11 @@ impl Instance {
             self.set_phase(&mut state, PluginState::Starting);
             state.generation
         };
-        let connected = match &self.config {
+        let connected = match (&self.config, self.start_dependencies().await) {
             // PW-CFG-3: a configuration the schema refuses spawns nothing.
-            Err(why) => Err(why.clone()),
-            Ok(config) => {
+            (Err(why), _) => Err(why.clone()),
+            (_, Err(why)) => Err(why),
+            (Ok(config), Ok(())) => {
                 connect(&Plan {
                     manifest: &self.manifest,
                     ctx: &self.ctx,
@@ -473,6 +474,20 @@ impl Instance {
                 )))
             }
         }
+    }
+
+    /// Starts the plugins this one needs, first; why not, if one cannot be
+    /// had.
+    async fn start_dependencies(&self) -> Result<(), String> {
+        if self.manifest.dependencies.is_empty() {
+            return Ok(());
+        }
+        let host = self.ctx.host().ok_or("the host is shutting down")?;
+        for (dependency, requirement) in &self.manifest.dependencies {
+            host.start_dependency(self.name(), dependency, requirement)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Watches a running process: an exit that was not asked for is a

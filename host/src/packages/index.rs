@@ -41,6 +41,12 @@ pub struct Entry {
     pub host: String,
     /// Protocol versions it speaks.
     pub protocol_versions: Vec<u32>,
+    /// Other plugins it needs: name → version requirement.
+    #[serde(default)]
+    pub dependencies: BTreeMap<String, String>,
+    /// Words catalogs search.
+    #[serde(default)]
+    pub keywords: Vec<String>,
 }
 
 impl Index {
@@ -91,6 +97,12 @@ impl Index {
                     description: manifest.description.clone(),
                     host: manifest.host_requirement.to_string(),
                     protocol_versions: manifest.protocol_versions.clone(),
+                    dependencies: manifest
+                        .dependencies
+                        .iter()
+                        .map(|(n, r)| (n.clone(), r.to_string()))
+                        .collect(),
+                    keywords: manifest.keywords.clone(),
                 });
         }
         for versions in index.plugins.values_mut() {
@@ -124,6 +136,43 @@ impl Index {
             .max_by(|a, b| version(&a.version).cmp(&version(&b.version)))
     }
 
+    /// Whether this host can run `entry`.
+    fn runs_here(entry: &Entry) -> bool {
+        let host =
+            semver::Version::parse(env!("CARGO_PKG_VERSION")).expect("the crate version is semver");
+        semver::VersionReq::parse(&entry.host).is_ok_and(|r| r.matches(&host))
+            && entry
+                .protocol_versions
+                .iter()
+                .any(|v| plugwire_proto::constants::SUPPORTED_APP_VERSIONS.contains(v))
+    }
+
+    /// Adds every version this host can run, with what it needs, to
+    /// `catalog`.
+    pub fn fill(&self, catalog: &mut super::Catalog) {
+        for (name, versions) in &self.plugins {
+            for entry in versions.iter().filter(|e| Self::runs_here(e)) {
+                let Ok(v) = semver::Version::parse(&entry.version) else {
+                    continue;
+                };
+                let dependencies = entry
+                    .dependencies
+                    .iter()
+                    .filter_map(|(n, r)| Some((n.clone(), semver::VersionReq::parse(r).ok()?)))
+                    .collect();
+                catalog.add(name, v, dependencies);
+            }
+        }
+    }
+
+    /// The entry of `name` at exactly `version`.
+    pub fn entry(&self, name: &str, version: &semver::Version) -> Option<&Entry> {
+        self.plugins
+            .get(name)?
+            .iter()
+            .find(|e| semver::Version::parse(&e.version).is_ok_and(|v| &v == version))
+    }
+
     /// Plugins matching `query`, best first: the name, then its start, then
     /// anywhere in the name, then the description.
     pub fn search(&self, query: &str) -> Vec<(&str, &Entry)> {
@@ -140,8 +189,10 @@ impl Index {
                     1
                 } else if lower.contains(&query) {
                     2
-                } else if newest.description.to_lowercase().contains(&query) {
+                } else if newest.keywords.iter().any(|k| k.to_lowercase() == query) {
                     3
+                } else if newest.description.to_lowercase().contains(&query) {
+                    4
                 } else {
                     return None;
                 };
@@ -171,6 +222,8 @@ mod tests {
             description: description.into(),
             host: host.into(),
             protocol_versions: vec![1],
+            dependencies: BTreeMap::new(),
+            keywords: Vec::new(),
         }
     }
 

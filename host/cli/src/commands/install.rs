@@ -29,39 +29,59 @@ pub(crate) fn run(
     options: &InstallOptions<'_>,
     as_json: bool,
 ) -> Result<ExitCode, Failure> {
-    let mut source_name = std::path::absolute(source)
-        .unwrap_or_else(|_| source.to_path_buf())
-        .display()
-        .to_string();
-    let (bytes, signer) = if source.is_dir() {
-        let bytes = pack(source)
-            .map_err(|e| Failure::new(format!("cannot install {}: {e}", source.display())))?
-            .bytes;
-        (bytes, None)
-    } else if source.exists() {
-        let bytes = read_package(source)?;
-        let signer = check_signature(source, &bytes, options)?;
-        (bytes, signer)
-    } else {
-        let (name, requirement) = name_and_requirement(&source.to_string_lossy())?;
-        let found = from_indexes(&name, &requirement, options.allow_unsigned)?;
-        source_name = found.source;
-        (found.bytes, found.signer)
-    };
-    let yes = options.yes;
     let root = match options.into {
         Some(root) => root.to_path_buf(),
         None => user_root()?,
     };
-    let installed = install(&bytes, &root, &Limits::default()).map_err(|e| {
-        Failure::new(format!("cannot install {}: {e}", source.display()))
+    let source_name = std::path::absolute(source)
+        .unwrap_or_else(|_| source.to_path_buf())
+        .display()
+        .to_string();
+    if source.is_dir() {
+        let bytes = pack(source)
+            .map_err(|e| Failure::new(format!("cannot install {}: {e}", source.display())))?
+            .bytes;
+        finish(&bytes, None, &source_name, &root, options.yes, as_json)?;
+    } else if source.exists() {
+        let bytes = read_package(source)?;
+        let signer = check_signature(source, &bytes, options)?;
+        finish(&bytes, signer, &source_name, &root, options.yes, as_json)?;
+    } else {
+        let (name, requirement) = name_and_requirement(&source.to_string_lossy())?;
+        // What it needs first, then itself.
+        for found in from_indexes(&name, &requirement, options.allow_unsigned)? {
+            finish(
+                &found.bytes,
+                found.signer,
+                &found.source,
+                &root,
+                options.yes,
+                as_json,
+            )?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Installs one package under `root`, records it, and shows (and grants,
+/// when asked) what it requests.
+pub(crate) fn finish(
+    bytes: &[u8],
+    signer: Option<String>,
+    source_name: &str,
+    root: &Path,
+    yes: bool,
+    as_json: bool,
+) -> Result<(), Failure> {
+    let installed = install(bytes, root, &Limits::default()).map_err(|e| {
+        Failure::new(format!("cannot install {source_name}: {e}"))
             .hint("nothing was changed; `plugwire pack DIR` builds a package")
     })?;
     Registry::update(&registry_path(), |registry| {
         let mut record = Record::capture(
             &installed.dir,
             &installed.version,
-            &source_name,
+            source_name,
             &installed.digest,
         )?;
         record.signer = signer.clone();
@@ -106,7 +126,7 @@ pub(crate) fn run(
         println!("  package {}", installed.digest);
     }
     if wanted.is_empty() {
-        return Ok(ExitCode::SUCCESS);
+        return Ok(());
     }
     eprintln!("{} requests:", installed.name);
     for p in &wanted {
@@ -127,7 +147,7 @@ pub(crate) fn run(
             installed.name
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// Verifies the package's signature when there is one (it must be valid
@@ -238,62 +258,83 @@ pub(crate) struct Found {
     pub(crate) source: String,
 }
 
-/// The newest version of `name` matching `requirement` in any configured
-/// index, downloaded and verified (digest, and signature by a trusted key
-/// unless `allow_unsigned`).
+/// What to install for `name` at `requirement`, from the configured
+/// indexes: the versions PubGrub chose for it and everything it needs
+/// (what is installed at the chosen version already is left out), what it
+/// needs first; each downloaded and verified (digest, and signature by a
+/// trusted key unless `allow_unsigned`).
 pub(crate) fn from_indexes(
     name: &str,
     requirement: &semver::VersionReq,
     allow_unsigned: bool,
-) -> Result<Found, Failure> {
+) -> Result<Vec<Found>, Failure> {
     let indexes = crate::commands::index::Indexes::load()?.fetch_all()?;
-    let best = indexes
-        .iter()
-        .filter_map(|(index, location, i)| Some((index, location, i.best(name, requirement)?)))
-        .max_by(|a, b| {
-            let v = |e: &plugwire_host::packages::Entry| semver::Version::parse(&e.version).ok();
-            v(a.2).cmp(&v(b.2))
-        });
-    let Some((index, location, entry)) = best else {
-        return Err(Failure::new(format!(
-            "no version of {name} matching {requirement} for this host in {}",
-            indexes
-                .iter()
-                .map(|(n, _, _)| n.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))
-        .hint("`plugwire search NAME` shows what the indexes hold"));
-    };
-    if allow_unsigned && entry.signature.is_none() {
-        eprintln!(
-            "warning: {name} {} is not signed: installing it without knowing who published it (--allow-unsigned)",
-            entry.version
-        );
+    let registry = Registry::load(&registry_path()).map_err(Failure::new)?;
+    let mut catalog = plugwire_host::packages::Catalog::default();
+    for (_, _, index) in &indexes {
+        index.fill(&mut catalog);
     }
+    for (plugin, record) in &registry.plugins {
+        if let (Ok(version), Ok(manifest)) = (
+            semver::Version::parse(&record.version),
+            Manifest::load(&record.dir),
+        ) {
+            catalog.add(plugin, version, manifest.dependencies);
+        }
+    }
+    let plan = catalog.solve(name, requirement).map_err(|why| {
+        Failure::new(format!("cannot install {name} {requirement}: {why}"))
+            .hint("`plugwire search NAME` shows what the indexes hold")
+    })?;
+    let mut order: Vec<(&String, &semver::Version)> =
+        plan.iter().filter(|(p, _)| *p != name).collect();
+    order.extend(plan.get_key_value(name));
     let trust = TrustStore::load(&TrustStore::default_path()).map_err(Failure::new)?;
-    let downloaded = entry
-        .download(
-            location,
-            &trust,
-            allow_unsigned,
-            crate::commands::index::FETCH_DEADLINE,
-        )
-        .map_err(|why| {
-            Failure::new(format!("refusing {name} {}: {why}", entry.version))
-                .hint("nothing was installed")
-        })?;
-    if let Some(signer) = &downloaded.signer {
-        eprintln!(
-            "signature: valid, by key {} ({})",
-            signer.key_id, signer.name
-        );
+    let mut found = Vec::new();
+    for (plugin, version) in order {
+        let installed = registry.plugins.get(plugin).map(|r| r.version.as_str());
+        if plugin != name && installed == Some(version.to_string().as_str()) {
+            continue;
+        }
+        let Some((index, location, entry)) = indexes
+            .iter()
+            .find_map(|(n, l, i)| i.entry(plugin, version).map(|e| (n, l, e)))
+        else {
+            // Installed, not in any index: nothing to fetch.
+            continue;
+        };
+        if plugin != name {
+            eprintln!("also installing {plugin} {version}, which {name} needs");
+        }
+        if allow_unsigned && entry.signature.is_none() {
+            eprintln!(
+                "warning: {plugin} {version} is not signed: installing it without knowing who published it (--allow-unsigned)"
+            );
+        }
+        let downloaded = entry
+            .download(
+                location,
+                &trust,
+                allow_unsigned,
+                crate::commands::index::FETCH_DEADLINE,
+            )
+            .map_err(|why| {
+                Failure::new(format!("refusing {plugin} {version}: {why}"))
+                    .hint("nothing more was installed")
+            })?;
+        if let Some(signer) = &downloaded.signer {
+            eprintln!(
+                "signature: valid, by key {} ({})",
+                signer.key_id, signer.name
+            );
+        }
+        found.push(Found {
+            bytes: downloaded.bytes,
+            signer: downloaded
+                .signer
+                .map(|s| format!("{} ({})", s.key_id, s.name)),
+            source: format!("index {index}: {plugin}@={version}"),
+        });
     }
-    Ok(Found {
-        bytes: downloaded.bytes,
-        signer: downloaded
-            .signer
-            .map(|s| format!("{} ({})", s.key_id, s.name)),
-        source: format!("index {index}: {name}@{requirement}"),
-    })
+    Ok(found)
 }

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use plugwire_host::packages::{Limits, Record, Registry, stage};
 use plugwire_host::{Host, HostConfig};
 
-use super::install::{from_indexes, registry_path};
+use super::install::{finish, from_indexes, registry_path};
 use crate::output::{Failure, table};
 
 /// (name, installed version, newest within the pin) of each plugin with a
@@ -88,7 +88,22 @@ pub(crate) async fn update(
             .parent()
             .ok_or_else(|| Failure::new(format!("{}: no parent", record.dir.display())))?
             .to_path_buf();
-        let found = from_indexes(&name, &pin, allow_unsigned)?;
+        let mut found = from_indexes(&name, &pin, allow_unsigned)?;
+        let Some(own) = found.pop() else {
+            continue;
+        };
+        // What the new version needs that is not installed yet comes first.
+        for needed in found {
+            finish(
+                &needed.bytes,
+                needed.signer,
+                &needed.source,
+                &root,
+                config.grants.all,
+                false,
+            )?;
+        }
+        let found = own;
         let staged = stage(&found.bytes, &root, &Limits::default())
             .map_err(|e| Failure::new(format!("cannot update {name}: {e}")))?;
         // The new files are recorded before the health check, whose launch
