@@ -380,3 +380,25 @@ async fn a_plugin_modified_since_install_is_refused_at_launch() {
     assert!(err.message().contains("modified since install"), "{err:?}");
     assert!(err.message().contains("plugwire-example-echo"), "{err:?}");
 }
+
+/// Plain http goes only to loopback; other schemes are refused by name.
+#[test]
+fn fetch_refuses_plain_http_off_loopback_and_unknown_schemes() {
+    use plugwire_host::packages::fetch;
+    let deadline = std::time::Duration::from_secs(2);
+    let err = fetch("http://192.0.2.1/index.json", 1 << 20, deadline).unwrap_err();
+    assert!(err.contains("only from a loopback address"), "{err}");
+    let err = fetch("ftp://example.org/x", 1 << 20, deadline).unwrap_err();
+    assert!(err.contains("ftp"), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("big");
+    std::fs::write(&file, vec![0u8; 2048]).unwrap();
+    let err = fetch(file.to_str().unwrap(), 1024, deadline).unwrap_err();
+    assert!(err.contains("over the 1024-byte limit"), "{err}");
+    assert_eq!(
+        fetch(&format!("file://{}", file.display()), 4096, deadline)
+            .unwrap()
+            .len(),
+        2048
+    );
+}

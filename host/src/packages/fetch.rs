@@ -1,15 +1,14 @@
-//! Fetching an index or a package: from a local path (or `file://`), or
-//! over plain HTTP from a loopback address, under a size cap and a
-//! deadline, never keeping half a body. HTTPS is not spoken yet; plain
-//! HTTP is refused anywhere but loopback, where nothing can be tampered
-//! with on the way.
+//! Fetching an index or a package: from a local path (or `file://`), over
+//! HTTPS (rustls, with the Mozilla roots), or over plain HTTP from a
+//! loopback address only, where nothing can be tampered with on the way;
+//! under a size cap and a deadline, never keeping half a body.
 
-use std::io::{Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::io::Read;
+use std::net::ToSocketAddrs;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// Reads `location` whole: a path, `file://PATH`, or
+/// Reads `location` whole: a path, `file://PATH`, `https://…`, or
 /// `http://<loopback>[:port]/PATH`.
 ///
 /// ```no_run
@@ -17,13 +16,8 @@ use std::time::{Duration, Instant};
 /// # Ok::<(), String>(())
 /// ```
 pub fn fetch(location: &str, cap: u64, deadline: Duration) -> Result<Vec<u8>, String> {
-    if let Some(rest) = location.strip_prefix("http://") {
-        return http_get(rest, cap, deadline).map_err(|why| format!("{location}: {why}"));
-    }
-    if location.starts_with("https://") {
-        return Err(format!(
-            "{location}: https is not supported yet; use a local path, or serve it on a loopback http:// address"
-        ));
+    if location.starts_with("http://") || location.starts_with("https://") {
+        return http_get(location, cap, deadline).map_err(|why| format!("{location}: {why}"));
     }
     if let Some((scheme, _)) = location.split_once("://")
         && scheme != "file"
@@ -55,118 +49,70 @@ pub(crate) fn join(base: &str, location: &str) -> String {
     }
 }
 
-fn http_get(rest: &str, cap: u64, deadline: Duration) -> Result<Vec<u8>, String> {
-    let started = Instant::now();
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    let host = authority
-        .rsplit_once(':')
-        .map_or(authority, |(h, _)| h)
-        .trim_start_matches('[')
-        .trim_end_matches(']');
-    let with_port = if authority.contains(':') && !authority.ends_with(']') {
-        authority.to_owned()
-    } else {
-        format!("{authority}:80")
-    };
-    let addresses: Vec<_> = with_port
-        .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve {host}: {e}"))?
-        .collect();
-    if addresses.is_empty() || !addresses.iter().all(|a| a.ip().is_loopback()) {
-        return Err(format!(
-            "plain http is accepted only from a loopback address, and {host} is not one"
-        ));
+/// GETs `url` (`http://` to loopback only, or `https://`), body capped at
+/// `cap`, the whole exchange within `deadline`.
+fn http_get(url: &str, cap: u64, deadline: Duration) -> Result<Vec<u8>, String> {
+    let plain = url.starts_with("http://");
+    if plain {
+        let rest = &url["http://".len()..];
+        let authority = rest.split('/').next().unwrap_or_default();
+        let with_port = if authority
+            .rsplit_once(':')
+            .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+        {
+            authority.to_owned()
+        } else {
+            format!("{authority}:80")
+        };
+        let addresses: Vec<_> = with_port
+            .to_socket_addrs()
+            .map_err(|e| format!("cannot resolve {authority}: {e}"))?
+            .collect();
+        if addresses.is_empty() || !addresses.iter().all(|a| a.ip().is_loopback()) {
+            return Err(format!(
+                "plain http is accepted only from a loopback address, and {authority} is not one; use https"
+            ));
+        }
     }
-    let mut stream = TcpStream::connect_timeout(&addresses[0], deadline)
-        .map_err(|e| format!("cannot connect: {e}"))?;
-    let left = |what: &str| {
-        deadline
-            .checked_sub(started.elapsed())
-            .filter(|d| !d.is_zero())
-            .ok_or_else(|| format!("no {what} within {deadline:?}"))
-    };
-    stream
-        .set_write_timeout(Some(left("connection")?))
-        .map_err(|e| e.to_string())?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: plugwire/{}\r\nAccept-Encoding: identity\r\nConnection: close\r\n\r\n",
-        env!("CARGO_PKG_VERSION")
-    )
-    .map_err(|e| format!("cannot send the request: {e}"))?;
-    let mut response = Vec::new();
-    let mut buf = [0u8; 64 * 1024];
-    let head_cap = 64 * 1024;
-    loop {
-        stream
-            .set_read_timeout(Some(left("answer")?))
-            .map_err(|e| e.to_string())?;
-        let n = stream.read(&mut buf).map_err(|e| match e.kind() {
-            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
-                format!("no answer within {deadline:?}")
-            }
-            _ => format!("the connection broke: {e}"),
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(deadline))
+        // A loopback server must not send us elsewhere; https stays https.
+        .max_redirects(if plain { 0 } else { 5 })
+        .https_only(!plain)
+        .user_agent(concat!("plugwire/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .into();
+    let mut response = agent.get(url).call().map_err(|e| match e {
+        ureq::Error::StatusCode(code) => format!("answered {code}, expected 200"),
+        ureq::Error::Timeout(_) => format!("no answer within {deadline:?}"),
+        other => other.to_string(),
+    })?;
+    let announced = response
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if let Some(length) = announced
+        && length > cap
+    {
+        return Err(format!("{length} bytes, over the {cap}-byte limit"));
+    }
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(cap)
+        .read_to_vec()
+        .map_err(|e| match e {
+            ureq::Error::BodyExceedsLimit(_) => format!("over the {cap}-byte limit"),
+            ureq::Error::Timeout(_) => format!("no answer within {deadline:?}; nothing was kept"),
+            other => format!("the download ended early ({other}); nothing was kept"),
         })?;
-        if n == 0 {
-            break;
-        }
-        response.extend_from_slice(&buf[..n]);
-        if response.len() as u64 > cap + head_cap as u64 {
-            return Err(format!("the answer is over the {cap}-byte limit"));
-        }
-    }
-    let end = response
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or("the answer has no complete header")?;
-    let head = String::from_utf8_lossy(&response[..end]).into_owned();
-    let body = &response[end + 4..];
-    let status = head
-        .lines()
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .unwrap_or("");
-    if status != "200" {
+    if let Some(length) = announced
+        && (body.len() as u64) < length
+    {
         return Err(format!(
-            "answered {:?}, expected 200",
-            head.lines().next().unwrap_or_default()
+            "the download ended after {} of its {length} bytes; nothing was kept",
+            body.len()
         ));
     }
-    let header = |name: &str| {
-        head.lines().skip(1).find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.trim()
-                .eq_ignore_ascii_case(name)
-                .then(|| v.trim().to_owned())
-        })
-    };
-    if header("transfer-encoding").is_some_and(|t| !t.eq_ignore_ascii_case("identity")) {
-        return Err("the answer is chunked; serve the file with a Content-Length".into());
-    }
-    match header("content-length") {
-        Some(length) => {
-            let length: u64 = length
-                .parse()
-                .map_err(|_| format!("Content-Length {length:?} is not a number"))?;
-            if length > cap {
-                return Err(format!("{length} bytes, over the {cap}-byte limit"));
-            }
-            if (body.len() as u64) < length {
-                return Err(format!(
-                    "the download ended after {} of its {length} bytes; nothing was kept",
-                    body.len()
-                ));
-            }
-            Ok(body[..length as usize].to_vec())
-        }
-        None => {
-            if body.len() as u64 > cap {
-                return Err(format!("over the {cap}-byte limit"));
-            }
-            Ok(body.to_vec())
-        }
-    }
+    Ok(body)
 }

@@ -49,7 +49,9 @@ pub(crate) fn run(
     } else {
         let (name, requirement) = name_and_requirement(&source.to_string_lossy())?;
         // What it needs first, then itself.
-        for found in from_indexes(&name, &requirement, options.allow_unsigned)? {
+        let all = from_indexes(&name, &requirement, options.allow_unsigned)?;
+        let last = all.len().saturating_sub(1);
+        for (i, found) in all.into_iter().enumerate() {
             finish(
                 &found.bytes,
                 found.signer,
@@ -58,6 +60,19 @@ pub(crate) fn run(
                 options.yes,
                 as_json,
             )?;
+            // `install NAME@REQ` pins the plugin (updates stay within REQ);
+            // `install NAME` lifts the pin.
+            if i == last {
+                let pin =
+                    (requirement != semver::VersionReq::STAR).then(|| requirement.to_string());
+                Registry::update(&registry_path(), |r| {
+                    if let Some(record) = r.plugins.get_mut(&name) {
+                        record.pinned = pin;
+                    }
+                    Ok(())
+                })
+                .map_err(Failure::new)?;
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -130,6 +130,7 @@ pub(crate) fn list(as_json: bool) -> Result<ExitCode, Failure> {
             vec![
                 name.clone(),
                 r.version.clone(),
+                r.pinned.clone().unwrap_or_else(|| "-".into()),
                 if r.enabled { "yes" } else { "no" }.to_owned(),
                 files,
                 r.source.clone(),
@@ -138,7 +139,10 @@ pub(crate) fn list(as_json: bool) -> Result<ExitCode, Failure> {
         .collect();
     print!(
         "{}",
-        table(&["PLUGIN", "VERSION", "ENABLED", "FILES", "SOURCE"], rows)
+        table(
+            &["PLUGIN", "VERSION", "PIN", "ENABLED", "FILES", "SOURCE"],
+            rows
+        )
     );
     Ok(ExitCode::SUCCESS)
 }
