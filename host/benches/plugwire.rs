@@ -82,25 +82,18 @@ async fn cold_starts(level: SandboxLevel, network: bool, n: usize) -> Vec<Durati
     samples
 }
 
-/// Cold starts of echo installed from a package, so that every launch
-/// checks its files against the registry (without re-hashing an unchanged
-/// file), against the same launches of the same files not installed.
-async fn installed_cold_starts(n: usize) -> (Vec<Duration>, Vec<Duration>) {
+/// Echo installed from a package under a scratch root, and recorded in a
+/// registry under a scratch data directory: (root, data, installed).
+fn installed_echo() -> (
+    tempfile::TempDir,
+    tempfile::TempDir,
+    plugwire_host::packages::Installed,
+) {
     use plugwire_host::packages::{Limits, Record, Registry, install, pack};
     let root = tempfile::tempdir().unwrap();
     let data = tempfile::tempdir().unwrap();
     let package = pack(&examples().join("echo")).unwrap();
     let installed = install(&package.bytes, root.path(), &Limits::default()).unwrap();
-    let plain = |data: &Path| {
-        let mut config = config(SandboxLevel::None);
-        config.plugin_dirs = vec![installed.dir.clone()];
-        config.data_dir = data.to_path_buf();
-        config
-    };
-    let unchecked_data = tempfile::tempdir().unwrap();
-    let host = Host::start(plain(unchecked_data.path())).await.unwrap();
-    let unchecked = start_stop(&host, "echo", n, 3).await;
-    host.shutdown().await;
     Registry::update(&Registry::path(data.path()), |r| {
         let record = Record::capture(
             &installed.dir,
@@ -112,48 +105,47 @@ async fn installed_cold_starts(n: usize) -> (Vec<Duration>, Vec<Duration>) {
         Ok(())
     })
     .unwrap();
-    let host = Host::start(plain(data.path())).await.unwrap();
+    (root, data, installed)
+}
+
+/// Cold starts of echo installed from a package, so that every launch
+/// checks its files against the registry (without re-hashing an unchanged
+/// file), against the same launches of the same files not installed.
+async fn installed_cold_starts(n: usize) -> (Vec<Duration>, Vec<Duration>) {
+    use plugwire_host::packages::{Check, Registry};
+    let (_root, data, installed) = installed_echo();
+    let launches = |data: &Path| {
+        let mut config = config(SandboxLevel::None);
+        config.plugin_dirs = vec![installed.dir.clone()];
+        config.data_dir = data.to_path_buf();
+        config
+    };
+    let unrecorded = tempfile::tempdir().unwrap();
+    let host = Host::start(launches(unrecorded.path())).await.unwrap();
+    let unchecked = start_stop(&host, "echo", n, 3).await;
+    host.shutdown().await;
+    let host = Host::start(launches(data.path())).await.unwrap();
     let checked = start_stop(&host, "echo", n, 3).await;
     host.shutdown().await;
     // The launches above read no file: every identity was as recorded.
     let registry = Registry::load(&Registry::path(data.path())).unwrap();
     let record = &registry.plugins[&installed.name];
-    assert_eq!(
-        record.check(),
-        plugwire_host::packages::Check::Intact { rehashed: 0 }
-    );
+    assert_eq!(record.check(), Check::Intact { rehashed: 0 });
     (unchecked, checked)
 }
 
 /// The check alone: loading the registry and comparing an installed
 /// plugin's files with it, as every launch does.
 fn registry_checks(n: usize) -> Vec<Duration> {
-    use plugwire_host::packages::{Limits, Record, Registry, install, pack};
-    let root = tempfile::tempdir().unwrap();
-    let data = tempfile::tempdir().unwrap();
-    let package = pack(&examples().join("echo")).unwrap();
-    let installed = install(&package.bytes, root.path(), &Limits::default()).unwrap();
+    use plugwire_host::packages::{Check, Registry};
+    let (_root, data, installed) = installed_echo();
     let path = Registry::path(data.path());
-    Registry::update(&path, |r| {
-        let record = Record::capture(
-            &installed.dir,
-            &installed.version,
-            "bench",
-            &installed.digest,
-        )?;
-        r.plugins.insert(installed.name.clone(), record);
-        Ok(())
-    })
-    .unwrap();
     (0..n)
         .map(|_| {
             let t = Instant::now();
             let registry = Registry::load(&path).unwrap();
             let (_, record) = registry.installed_in(&installed.dir).unwrap();
-            assert!(matches!(
-                record.check(),
-                plugwire_host::packages::Check::Intact { rehashed: 0 }
-            ));
+            assert!(matches!(record.check(), Check::Intact { rehashed: 0 }));
             t.elapsed()
         })
         .collect()

@@ -23,6 +23,7 @@
 //! }
 //! ```
 
+mod atomic_file;
 mod call_chains;
 mod calls;
 mod changes;

@@ -271,6 +271,19 @@ fn sandboxed_calls_work_from_the_cli() {
     );
 }
 
+/// Runs the CLI with its own config and data directories (under `work`),
+/// nothing from the environment's plugin path, and no stdin.
+fn in_home(config: &Path, work: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_plugwire"))
+        .args(args)
+        .env("XDG_CONFIG_HOME", config)
+        .env("XDG_DATA_HOME", work.join("data"))
+        .env_remove("PLUGWIRE_PLUGIN_PATH")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
 /// `plugwire pack` then `plugwire install`: the digest is printed, the
 /// package installs, the installed plugin runs, and a hostile file is
 /// refused with nothing installed.
@@ -279,16 +292,7 @@ fn pack_then_install_then_call() {
     let work = tempfile::tempdir().unwrap();
     let config = work.path().join("config");
     let root = work.path().join("installed");
-    let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_plugwire"))
-            .args(args)
-            .env("XDG_CONFIG_HOME", &config)
-            .env("XDG_DATA_HOME", work.path().join("data"))
-            .env_remove("PLUGWIRE_PLUGIN_PATH")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| in_home(&config, work.path(), args);
     let echo = examples().join("echo");
     let out = run(&[
         "pack",
@@ -432,15 +436,7 @@ fn pack_then_install_then_call() {
 fn signed_packages_need_a_trusted_key() {
     let work = tempfile::tempdir().unwrap();
     let config = work.path().join("config");
-    let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_plugwire"))
-            .args(args)
-            .env("XDG_CONFIG_HOME", &config)
-            .env("XDG_DATA_HOME", work.path().join("data"))
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| in_home(&config, work.path(), args);
     let ok = |out: &Output| {
         assert!(
             out.status.success(),
@@ -580,16 +576,7 @@ fn serve(dir: std::path::PathBuf) -> String {
 fn an_index_served_over_http() {
     let work = tempfile::tempdir().unwrap();
     let config = work.path().join("config");
-    let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_plugwire"))
-            .args(args)
-            .env("XDG_CONFIG_HOME", &config)
-            .env("XDG_DATA_HOME", work.path().join("data"))
-            .env_remove("PLUGWIRE_PLUGIN_PATH")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| in_home(&config, work.path(), args);
     let ok = |out: Output| {
         assert!(
             out.status.success(),
@@ -765,16 +752,7 @@ fn an_index_served_over_http() {
 fn dependencies_are_resolved_from_the_index() {
     let work = tempfile::tempdir().unwrap();
     let config = work.path().join("config");
-    let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_plugwire"))
-            .args(args)
-            .env("XDG_CONFIG_HOME", &config)
-            .env("XDG_DATA_HOME", work.path().join("data"))
-            .env_remove("PLUGWIRE_PLUGIN_PATH")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| in_home(&config, work.path(), args);
     let site = work.path().join("site");
     std::fs::create_dir_all(&site).unwrap();
     let copy = |from: &str, name: &str, extra: &str| {

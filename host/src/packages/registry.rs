@@ -136,7 +136,6 @@ impl Registry {
         path: &Path,
         change: impl FnOnce(&mut Registry) -> Result<T, String>,
     ) -> Result<T, String> {
-        use std::io::Write;
         let dir = path.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
@@ -152,12 +151,7 @@ impl Registry {
         let mut registry = Self::load(path)?;
         let out = change(&mut registry)?;
         let text = serde_json::to_string_pretty(&registry).map_err(|e| e.to_string())?;
-        let mut file = tempfile::NamedTempFile::new_in(dir).map_err(|e| e.to_string())?;
-        file.write_all(text.as_bytes())
-            .and_then(|()| file.as_file().sync_all())
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        file.persist(path)
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        crate::atomic_file::write(path, text.as_bytes())?;
         Ok(out)
     }
 

@@ -109,18 +109,8 @@ impl TrustStore {
 
     /// Writes the store atomically.
     pub fn save(&self, path: &Path) -> Result<(), String> {
-        use std::io::Write;
-        let dir = path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let text = toml::to_string(self).map_err(|e| e.to_string())?;
-        let mut file = tempfile::NamedTempFile::new_in(dir).map_err(|e| e.to_string())?;
-        file.write_all(text.as_bytes())
-            .and_then(|()| file.as_file().sync_all())
-            .map_err(|e| e.to_string())?;
-        file.persist(path)
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        Ok(())
+        crate::atomic_file::write(path, text.as_bytes())
     }
 
     /// Trusts the public key given as minisign's `.pub` text or its base64
