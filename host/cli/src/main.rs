@@ -154,7 +154,8 @@ enum Command {
     /// Install a plugin from its directory or a package file (atomic; an
     /// installed version is replaced).
     Install {
-        /// A plugin directory, or a .tar.gz built by `plugwire pack`.
+        /// A plugin directory, a .tar.gz built by `plugwire pack`, its
+        /// https:// URL, or NAME[@VERSION-REQUIREMENT] from the indexes.
         source: PathBuf,
         /// Install under this plugin directory instead of the user's.
         #[arg(long, value_name = "DIR")]

@@ -744,6 +744,25 @@ fn an_index_served_over_http() {
         Some(0),
         "the rolled-back files are intact"
     );
+
+    // Straight from a URL: unsigned is refused unless allowed.
+    let direct = format!("{url}/echo-0.2.0.tar.gz");
+    let elsewhere = work.path().join("direct");
+    let err = fails(run(&[
+        "install",
+        &direct,
+        "--into",
+        elsewhere.to_str().unwrap(),
+    ]));
+    assert!(err.contains("not signed"), "{err}");
+    ok(run(&[
+        "install",
+        &direct,
+        "--into",
+        elsewhere.to_str().unwrap(),
+        "--allow-unsigned",
+    ]));
+    assert!(elsewhere.join("echo/plugin.toml").is_file());
 }
 
 /// Installing from an index resolves what a plugin needs (PubGrub): the

@@ -46,6 +46,12 @@ pub(crate) fn run(
         let bytes = read_package(source)?;
         let signer = check_signature(source, &bytes, options)?;
         finish(&bytes, signer, &source_name, &root, options.yes, as_json)?;
+    } else if let Some(url) = source
+        .to_str()
+        .filter(|s| s.starts_with("https://") || s.starts_with("http://"))
+    {
+        let (bytes, signer) = from_url(url, options)?;
+        finish(&bytes, signer, url, &root, options.yes, as_json)?;
     } else {
         let (name, requirement) = name_and_requirement(&source.to_string_lossy())?;
         // What it needs first, then itself.
@@ -163,6 +169,45 @@ pub(crate) fn finish(
         );
     }
     Ok(())
+}
+
+/// A package at `url`, with its signature at `url.minisig` (required unless
+/// `--allow-unsigned`: a download's origin is its signature).
+fn from_url(url: &str, options: &InstallOptions<'_>) -> Result<(Vec<u8>, Option<String>), Failure> {
+    use plugwire_host::packages::{SIGNATURE_SUFFIX, fetch};
+    let deadline = crate::commands::index::FETCH_DEADLINE * 10;
+    let bytes = fetch(url, MAX_PACKAGE, deadline).map_err(|why| {
+        Failure::new(format!("cannot download: {why}")).hint("nothing was installed")
+    })?;
+    let signature_url = format!("{url}{SIGNATURE_SUFFIX}");
+    let signature = match options.signature {
+        Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
+            Failure::new(format!("cannot read the signature {}: {e}", path.display()))
+        })?),
+        None => fetch(&signature_url, 64 * 1024, deadline)
+            .ok()
+            .map(|b| String::from_utf8_lossy(&b).into_owned()),
+    };
+    match signature {
+        Some(text) => {
+            let trust = TrustStore::load(&TrustStore::default_path()).map_err(Failure::new)?;
+            let signer = trust.verify(&bytes, &text).map_err(|why| {
+                Failure::new(format!("refusing {url}: {why}")).hint("nothing was installed")
+            })?;
+            eprintln!("signature: valid, by key {} ({})", signer.key_id, signer.name);
+            Ok((bytes, Some(format!("{} ({})", signer.key_id, signer.name))))
+        }
+        None if options.allow_unsigned => {
+            eprintln!(
+                "warning: {url} is not signed ({signature_url} is not there): installing it without knowing who published it (--allow-unsigned)"
+            );
+            Ok((bytes, None))
+        }
+        None => Err(Failure::new(format!(
+            "refusing {url}: it is not signed ({signature_url} is not there)"
+        ))
+        .hint("a downloaded package must be signed by a trusted key; pass --allow-unsigned to install it anyway")),
+    }
 }
 
 /// Verifies the package's signature when there is one (it must be valid
