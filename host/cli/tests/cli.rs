@@ -844,3 +844,51 @@ fn dependencies_are_resolved_from_the_index() {
     );
     assert!(!root.join("greedy").exists());
 }
+
+/// Two `plugwire install` processes at once, of different plugins into the
+/// same registry: both are recorded, the registry stays valid.
+#[test]
+fn two_installs_racing_on_the_registry_lose_nothing() {
+    let work = tempfile::tempdir().unwrap();
+    let config = work.path().join("config");
+    let root = work.path().join("installed");
+    let spawn = |plugin: &str| {
+        Command::new(env!("CARGO_BIN_EXE_plugwire"))
+            .args([
+                "install",
+                examples().join(plugin).to_str().unwrap(),
+                "--into",
+                root.to_str().unwrap(),
+            ])
+            .env("XDG_CONFIG_HOME", &config)
+            .env("XDG_DATA_HOME", work.path().join("data"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    for _ in 0..2 {
+        let racers: Vec<_> = ["echo", "kv", "wordcount", "audit"]
+            .map(spawn)
+            .into_iter()
+            .collect();
+        for racer in racers {
+            let out = racer.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+    let out = in_home(&config, work.path(), &["list", "--installed", "--json"]);
+    let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["audit", "echo", "kv", "wordcount"]);
+}
