@@ -259,6 +259,35 @@ pub(crate) fn log_text(r: &LogRecord) -> String {
     escape_line(line.trim_end()).into_owned()
 }
 
+/// A progress bar for a download, drawn on stderr when it is a terminal
+/// (and nothing otherwise): `name  42% (5.6 of 13.4 MiB)`.
+pub(crate) fn progress(name: &str) -> impl FnMut(u64, Option<u64>) + use<> {
+    let shown = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let name = escape_line(name).into_owned();
+    let mut last = std::time::Instant::now() - Duration::from_secs(1);
+    move |done: u64, total: Option<u64>| {
+        let finished = total.is_some_and(|t| done >= t);
+        if !shown || (last.elapsed() < Duration::from_millis(100) && !finished) {
+            return;
+        }
+        last = std::time::Instant::now();
+        let mib = |b: u64| b as f64 / (1 << 20) as f64;
+        let line = match total {
+            Some(t) if t > 0 => format!(
+                "{name}  {:>3}% ({:.1} of {:.1} MiB)",
+                done * 100 / t,
+                mib(done),
+                mib(t)
+            ),
+            _ => format!("{name}  {:.1} MiB", mib(done)),
+        };
+        eprint!("\r{line}\x1b[K");
+        if finished {
+            eprintln!();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

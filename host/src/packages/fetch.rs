@@ -16,8 +16,28 @@ use std::time::Duration;
 /// # Ok::<(), String>(())
 /// ```
 pub fn fetch(location: &str, cap: u64, deadline: Duration) -> Result<Vec<u8>, String> {
+    fetch_with(location, cap, deadline, &mut |_, _| {})
+}
+
+/// Like [`fetch`], telling `progress` (bytes so far, bytes announced) as a
+/// download goes, for a progress bar.
+///
+/// ```no_run
+/// let bytes = plugwire_host::packages::fetch_with(
+///     "https://plugins.example.org/echo-0.1.0.tar.gz", 1 << 30, std::time::Duration::from_secs(60),
+///     &mut |done, total| eprint!("\r{done} of {total:?} bytes"),
+/// )?;
+/// # Ok::<(), String>(())
+/// ```
+pub fn fetch_with(
+    location: &str,
+    cap: u64,
+    deadline: Duration,
+    progress: &mut dyn FnMut(u64, Option<u64>),
+) -> Result<Vec<u8>, String> {
     if location.starts_with("http://") || location.starts_with("https://") {
-        return http_get(location, cap, deadline).map_err(|why| format!("{location}: {why}"));
+        return http_get(location, cap, deadline, progress)
+            .map_err(|why| format!("{location}: {why}"));
     }
     if let Some((scheme, _)) = location.split_once("://")
         && scheme != "file"
@@ -34,6 +54,7 @@ pub fn fetch(location: &str, cap: u64, deadline: Duration) -> Result<Vec<u8>, St
     if bytes.len() as u64 > cap {
         return Err(format!("{path}: over the {cap}-byte limit"));
     }
+    progress(bytes.len() as u64, Some(bytes.len() as u64));
     Ok(bytes)
 }
 
@@ -51,7 +72,12 @@ pub(crate) fn join(base: &str, location: &str) -> String {
 
 /// GETs `url` (`http://` to loopback only, or `https://`), body capped at
 /// `cap`, the whole exchange within `deadline`.
-fn http_get(url: &str, cap: u64, deadline: Duration) -> Result<Vec<u8>, String> {
+fn http_get(
+    url: &str,
+    cap: u64,
+    deadline: Duration,
+    progress: &mut dyn FnMut(u64, Option<u64>),
+) -> Result<Vec<u8>, String> {
     let plain = url.starts_with("http://");
     if plain {
         let rest = &url["http://".len()..];
@@ -96,16 +122,22 @@ fn http_get(url: &str, cap: u64, deadline: Duration) -> Result<Vec<u8>, String> 
     {
         return Err(format!("{length} bytes, over the {cap}-byte limit"));
     }
-    let body = response
-        .body_mut()
-        .with_config()
-        .limit(cap)
-        .read_to_vec()
-        .map_err(|e| match e {
-            ureq::Error::BodyExceedsLimit(_) => format!("over the {cap}-byte limit"),
-            ureq::Error::Timeout(_) => format!("no answer within {deadline:?}; nothing was kept"),
-            other => format!("the download ended early ({other}); nothing was kept"),
-        })?;
+    let failed = |e: std::io::Error| match e.kind() {
+        std::io::ErrorKind::TimedOut => format!("no answer within {deadline:?}; nothing was kept"),
+        _ if e.to_string().contains("limit") => format!("over the {cap}-byte limit"),
+        _ => format!("the download ended early ({e}); nothing was kept"),
+    };
+    let mut reader = response.body_mut().with_config().limit(cap).reader();
+    let mut body = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = reader.read(&mut buf).map_err(failed)?;
+        if n == 0 {
+            break;
+        }
+        body.extend_from_slice(&buf[..n]);
+        progress(body.len() as u64, announced);
+    }
     if let Some(length) = announced
         && (body.len() as u64) < length
     {

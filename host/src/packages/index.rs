@@ -290,10 +290,11 @@ impl Entry {
         trust: &super::TrustStore,
         allow_unsigned: bool,
         deadline: std::time::Duration,
+        progress: &mut dyn FnMut(u64, Option<u64>),
     ) -> Result<Downloaded, String> {
         let location = super::join(index_location, &self.url);
         let cap = self.size.min(Limits::default().total_bytes);
-        let bytes = super::fetch(&location, cap, deadline)?;
+        let bytes = super::fetch_with(&location, cap, deadline, progress)?;
         let digest = digest_of(&bytes);
         if digest != self.digest {
             return Err(format!(

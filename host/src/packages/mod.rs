@@ -25,8 +25,8 @@ mod sums;
 mod unpack;
 
 pub use error::PackageError;
-pub use fetch::fetch;
 pub(crate) use fetch::join;
+pub use fetch::{fetch, fetch_with};
 pub use index::{Downloaded, Entry, INDEX_FILE, Index};
 pub use install::{Installed, Staged, install, stage};
 pub use pack::{Package, pack};

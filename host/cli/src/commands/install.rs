@@ -371,12 +371,14 @@ pub(crate) fn from_indexes(
                 "warning: {plugin} {version} is not signed: installing it without knowing who published it (--allow-unsigned)"
             );
         }
+        let mut bar = crate::output::progress(&format!("{plugin} {version}"));
         let downloaded = entry
             .download(
                 location,
                 &trust,
                 allow_unsigned,
                 crate::commands::index::FETCH_DEADLINE,
+                &mut bar,
             )
             .map_err(|why| {
                 Failure::new(format!("refusing {plugin} {version}: {why}"))
