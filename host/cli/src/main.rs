@@ -89,6 +89,9 @@ enum Command {
     Info {
         /// The plugin's name.
         plugin: String,
+        /// What the configured indexes offer of it, before installing.
+        #[arg(long)]
+        remote: bool,
     },
     /// List every tool with its schema.
     Tools,
@@ -356,6 +359,10 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         }
         Command::Search { query } => return commands::index::search(query, json),
         Command::Outdated => return commands::update::outdated(),
+        Command::Info {
+            plugin,
+            remote: true,
+        } => return commands::index::remote_info(plugin, json),
         Command::Keygen { dir } => return commands::keys::generate(dir.as_deref()),
         Command::Sign { package, key } => {
             return commands::keys::sign_package(package, key.as_deref());
@@ -402,7 +409,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         .map_err(|e| Failure::new(e.to_string()))?;
     let result = match &cli.command {
         Command::List { .. } => commands::list::run(&host, json).await,
-        Command::Info { plugin } => commands::info::run(&host, plugin, json).await,
+        Command::Info { plugin, .. } => commands::info::run(&host, plugin, json).await,
         Command::Tools => commands::tools::run(&host, json).await,
         Command::Call {
             tool,

@@ -623,6 +623,11 @@ fn an_index_served_over_http() {
     let url = serve(site.clone());
     ok(run(&["index", "add", "test", &format!("{url}/index.json")]));
     assert!(ok(run(&["search", "ech"])).contains("echo"));
+    let info = ok(run(&["info", "echo", "--remote"]));
+    assert!(
+        info.contains("echo 0.1.0") && info.contains("not trusted"),
+        "{info}"
+    );
 
     let root = work.path().join("installed");
     let install = |what: &str, extra: &[&str]| {

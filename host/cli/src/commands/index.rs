@@ -184,3 +184,97 @@ pub(crate) fn search(query: &str, as_json: bool) -> Result<ExitCode, Failure> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// `plugwire info NAME --remote`: what the indexes offer of a plugin,
+/// before installing it.
+pub(crate) fn remote_info(name: &str, as_json: bool) -> Result<ExitCode, Failure> {
+    let trust = plugwire_host::packages::TrustStore::load(
+        &plugwire_host::packages::TrustStore::default_path(),
+    )
+    .map_err(Failure::new)?;
+    let mut found = Vec::new();
+    for (index_name, location, index) in Indexes::load()?.fetch_all()? {
+        for entry in index.plugins.get(name).into_iter().flatten() {
+            found.push((index_name.clone(), location.clone(), entry.clone()));
+        }
+    }
+    if found.is_empty() {
+        return Err(Failure::new(format!("no index offers {name:?}"))
+            .hint("`plugwire search WORD` looks by name and description"));
+    }
+    // A signature is only worth naming when it can be checked: the key
+    // must be trusted, and the bytes are not downloaded here.
+    let signed_by = |e: &plugwire_host::packages::Entry| match &e.signature {
+        None => "unsigned".to_owned(),
+        Some(text) => match minisign_key_id(text) {
+            Some(id) if trust.keys.contains_key(&id) => {
+                format!("signed by {id} ({}), trusted", trust.keys[&id].name)
+            }
+            Some(id) => format!("signed by {id}, not trusted"),
+            None => "a signature that cannot be read".to_owned(),
+        },
+    };
+    if as_json {
+        print_json(&serde_json::Value::Array(
+            found
+                .iter()
+                .map(|(index, _, e)| {
+                    serde_json::json!({
+                        "index": index, "version": e.version, "description": e.description,
+                        "digest": e.digest, "size": e.size, "host": e.host,
+                        "dependencies": e.dependencies, "keywords": e.keywords,
+                        "signature": signed_by(e),
+                    })
+                })
+                .collect(),
+        ));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (_, _, newest) = found
+        .iter()
+        .max_by_key(|(_, _, e)| semver::Version::parse(&e.version).ok())
+        .expect("not empty");
+    println!("{name} {}", newest.version);
+    if !newest.description.is_empty() {
+        println!(
+            "  {}",
+            plugwire_proto::text::escape_line(&newest.description)
+        );
+    }
+    println!(
+        "  host {}, protocol {:?}",
+        newest.host, newest.protocol_versions
+    );
+    for (dependency, requirement) in &newest.dependencies {
+        println!("  needs {dependency} {requirement}");
+    }
+    let rows = found
+        .iter()
+        .map(|(index, _, e)| {
+            vec![
+                e.version.clone(),
+                index.clone(),
+                format!("{:.1} MiB", e.size as f64 / (1 << 20) as f64),
+                signed_by(e),
+                e.digest.clone(),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        table(&["VERSION", "INDEX", "SIZE", "SIGNATURE", "DIGEST"], rows)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The key id a minisign signature names (its second line, base64: two
+/// algorithm bytes, then the 8-byte key id, little-endian).
+fn minisign_key_id(signature: &str) -> Option<String> {
+    use base64::Engine as _;
+    let line = signature.lines().nth(1)?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(line.trim())
+        .ok()?;
+    let id: [u8; 8] = bytes.get(2..10)?.try_into().ok()?;
+    Some(format!("{:016X}", u64::from_le_bytes(id)))
+}
