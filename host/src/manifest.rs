@@ -66,6 +66,20 @@ pub struct Manifest {
     /// Other plugins it needs, with the versions it accepts: the host
     /// starts them first and refuses to start it without them.
     pub dependencies: BTreeMap<String, semver::VersionReq>,
+    /// With an executable per platform: each platform's, as written
+    /// (relative to `dir`); empty with one executable for all.
+    pub platforms: BTreeMap<String, String>,
+}
+
+/// This machine's platform as manifests and packages name it:
+/// `<os>-<arch>`, e.g. `linux-x86_64` or `linux-aarch64`.
+///
+/// ```
+/// let p = plugwire_host::manifest::platform();
+/// assert!(p.starts_with(std::env::consts::OS));
+/// ```
+pub fn platform() -> String {
+    format!("{}-{}", std::env::consts::OS, std::env::consts::ARCH)
 }
 
 /// Requested permissions: the most the plugin may ever get.
@@ -172,10 +186,18 @@ struct RawManifest {
     dependencies: BTreeMap<String, String>,
 }
 
+/// One executable, or one per platform (`linux-x86_64 = "bin/x86_64/p"`).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawExecutable {
+    One(String),
+    PerPlatform(BTreeMap<String, String>),
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRun {
-    executable: String,
+    executable: RawExecutable,
     #[serde(default)]
     args: Vec<String>,
     #[serde(default)]
@@ -284,6 +306,7 @@ impl Manifest {
             keywords: Vec::new(),
             icon: None,
             dependencies: BTreeMap::new(),
+            platforms: BTreeMap::new(),
         }
     }
 
@@ -341,6 +364,29 @@ impl Manifest {
     /// # Ok::<(), plugwire_host::manifest::ManifestError>(())
     /// ```
     pub fn parse(text: &str, dir: &Path) -> Result<Self, ManifestError> {
+        Self::parse_for(text, dir, &platform())
+    }
+
+    /// Reads and validates `<dir>/plugin.toml` as it would be on
+    /// `platform` (whose executable must be there): for a package built for
+    /// another machine.
+    ///
+    /// ```no_run
+    /// let m = plugwire_host::manifest::Manifest::load_for("unpacked/echo".as_ref(), "linux-aarch64")?;
+    /// # Ok::<(), plugwire_host::manifest::ManifestError>(())
+    /// ```
+    pub fn load_for(dir: &Path, platform: &str) -> Result<Self, ManifestError> {
+        let text = std::fs::read_to_string(dir.join(MANIFEST_FILE)).map_err(|e| ManifestError {
+            path: dir.join(MANIFEST_FILE),
+            field: String::new(),
+            value: String::new(),
+            why: format!("cannot read it: {e}"),
+            fix: "give the directory that holds the plugin's plugin.toml".into(),
+        })?;
+        Self::parse_for(&text, dir, platform)
+    }
+
+    fn parse_for(text: &str, dir: &Path, platform: &str) -> Result<Self, ManifestError> {
         let path = dir.join(MANIFEST_FILE);
         let raw: RawManifest = toml::from_str(text).map_err(|e| ManifestError {
             path: path.clone(),
@@ -367,10 +413,41 @@ impl Manifest {
                 "write it as MAJOR.MINOR.PATCH, e.g. \"1.2.0\"",
             )
         })?;
-        let executable = resolve_executable(dir, &raw.run.executable).map_err(|why| {
+        let (written, platforms) = match &raw.run.executable {
+            RawExecutable::One(path) => (path.clone(), BTreeMap::new()),
+            RawExecutable::PerPlatform(by_platform) => {
+                if let Some(bad) = by_platform.keys().find(|p| {
+                    !p.split_once('-').is_some_and(|(os, arch)| {
+                        [os, arch].iter().all(|w| {
+                            !w.is_empty()
+                                && w.bytes().all(|b| {
+                                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'
+                                })
+                        })
+                    })
+                }) {
+                    return Err(err(
+                        "run.executable",
+                        bad,
+                        "not a platform name".into(),
+                        "name platforms <os>-<arch>, e.g. linux-x86_64 or linux-aarch64",
+                    ));
+                }
+                let Some(path) = by_platform.get(platform) else {
+                    return Err(err(
+                        "run.executable",
+                        &by_platform.keys().collect::<Vec<_>>(),
+                        format!("no executable for {platform} (this machine)"),
+                        "install the package built for this platform, or add one for it",
+                    ));
+                };
+                (path.clone(), by_platform.clone())
+            }
+        };
+        let executable = resolve_executable(dir, &written).map_err(|why| {
             err(
                 "run.executable",
-                &raw.run.executable,
+                &written,
                 why,
                 "give a path relative to the plugin directory, without `..` or links that leave it",
             )
@@ -588,6 +665,7 @@ impl Manifest {
             keywords: raw.keywords,
             icon: raw.icon,
             dependencies,
+            platforms,
         })
     }
 }

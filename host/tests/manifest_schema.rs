@@ -69,3 +69,36 @@ fn the_schema_and_the_parser_reject_the_same_mistakes() {
     }
     assert!(validator.is_valid(&as_json(base)));
 }
+
+/// An executable per platform: the schema and the parser both take it, and
+/// the parser names a platform missing from it.
+#[test]
+fn per_platform_executables_match_the_schema_and_parse() {
+    let dir = tempfile::tempdir().unwrap();
+    let here = plugwire_host::manifest::platform();
+    std::fs::write(dir.path().join("run-here"), b"").unwrap();
+    let text = format!(
+        "name = \"multi\"\nversion = \"1.0.0\"\n[run]\nexecutable = {{ {here} = \"run-here\", linux-otherarch = \"run-there\" }}\n"
+    );
+    let errors: Vec<String> = schema()
+        .iter_errors(&as_json(&text))
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    let m = Manifest::parse(&text, dir.path()).unwrap();
+    assert_eq!(m.executable, dir.path().join("run-here"));
+    assert_eq!(m.platforms.len(), 2);
+    let only_there = "name = \"multi\"\nversion = \"1.0.0\"\n[run]\nexecutable = { linux-otherarch = \"run-there\" }\n";
+    let err = Manifest::parse(only_there, dir.path())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(&format!("no executable for {here}")), "{err}");
+    let bad = "name = \"multi\"\nversion = \"1.0.0\"\n[run]\nexecutable = { Linux = \"x\" }\n";
+    assert!(!schema().is_valid(&as_json(bad)));
+    assert!(
+        Manifest::parse(bad, dir.path())
+            .unwrap_err()
+            .to_string()
+            .contains("platform")
+    );
+}

@@ -402,3 +402,63 @@ fn fetch_refuses_plain_http_off_loopback_and_unknown_schemes() {
         2048
     );
 }
+
+/// A manifest with an executable per platform: one package per platform,
+/// each holding only its own executable; the right one installs here, the
+/// other is refused by name; an index lists both and picks ours.
+#[test]
+fn packages_are_built_per_platform() {
+    use plugwire_host::manifest::platform;
+    use plugwire_host::packages::{Index, pack_for};
+    let plugins = Plugins::new(&["echo"]);
+    let dir = plugins.dir.path().join("echo");
+    std::fs::create_dir_all(dir.join("other")).unwrap();
+    std::fs::write(dir.join("other/echo"), b"not for this machine").unwrap();
+    let here = platform();
+    plugins.edit("echo", |t| {
+        t.replace(
+            "executable = \"plugwire-example-echo\"",
+            &format!("executable = {{ {here} = \"plugwire-example-echo\", linux-otherarch = \"other/echo\" }}"),
+        )
+    });
+    let ours = pack_for(&dir, None).unwrap();
+    let theirs = pack_for(&dir, Some("linux-otherarch")).unwrap();
+    assert_eq!(ours.platform.as_deref(), Some(here.as_str()));
+    assert_eq!(theirs.file_name(), "echo-0.1.0-linux-otherarch.tar.gz");
+    let files = |bytes: &[u8]| {
+        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
+        archive
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        !files(&ours.bytes)
+            .iter()
+            .any(|f| f.starts_with("other/echo"))
+    );
+    assert!(!files(&theirs.bytes).contains(&"plugwire-example-echo".to_owned()));
+    assert!(files(&theirs.bytes).contains(&"PLATFORM".to_owned()));
+
+    let root = tempfile::tempdir().unwrap();
+    let err = install(&theirs.bytes, root.path(), &Limits::default()).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("built for linux-otherarch") && text.contains(&here),
+        "{text}"
+    );
+    assert!(
+        std::fs::read_dir(root.path()).unwrap().next().is_none(),
+        "nothing left"
+    );
+    install(&ours.bytes, root.path(), &Limits::default()).unwrap();
+
+    let site = tempfile::tempdir().unwrap();
+    std::fs::write(site.path().join(ours.file_name()), &ours.bytes).unwrap();
+    std::fs::write(site.path().join(theirs.file_name()), &theirs.bytes).unwrap();
+    let index = Index::build(site.path()).unwrap();
+    assert_eq!(index.plugins["echo"].len(), 2, "both platforms listed");
+    let best = index.best("echo", &semver::VersionReq::STAR).unwrap();
+    assert_eq!(best.platform.as_deref(), Some(here.as_str()));
+}

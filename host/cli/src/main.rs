@@ -153,6 +153,10 @@ enum Command {
         /// ./<name>-<version>.tar.gz.
         #[arg(long, short)]
         output: Option<PathBuf>,
+        /// With an executable per platform: the platform to build for
+        /// (default: this machine's, e.g. linux-x86_64).
+        #[arg(long)]
+        platform: Option<String>,
     },
     /// Install a plugin from its directory or a package file (atomic; an
     /// installed version is replaced).
@@ -331,8 +335,12 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         return commands::doctor::run(json, cli.best_effort);
     }
     match &cli.command {
-        Command::Pack { dir, output } => {
-            return commands::pack::run(dir, output.as_deref(), json);
+        Command::Pack {
+            dir,
+            output,
+            platform,
+        } => {
+            return commands::pack::run(dir, output.as_deref(), platform.as_deref(), json);
         }
         Command::Install {
             source,

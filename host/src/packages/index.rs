@@ -47,6 +47,9 @@ pub struct Entry {
     /// Words catalogs search.
     #[serde(default)]
     pub keywords: Vec<String>,
+    /// The platform it is built for; none runs anywhere.
+    #[serde(default)]
+    pub platform: Option<String>,
 }
 
 impl Index {
@@ -79,7 +82,7 @@ impl Index {
                 .map_err(|e| PackageError::Manifest(format!("{}: {e}", path.display())))?;
             let signature =
                 std::fs::read_to_string(format!("{}{SIGNATURE_SUFFIX}", path.display())).ok();
-            let manifest = unpacked.manifest;
+            let manifest = &unpacked.manifest;
             let file = path
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -103,6 +106,7 @@ impl Index {
                         .map(|(n, r)| (n.clone(), r.to_string()))
                         .collect(),
                     keywords: manifest.keywords.clone(),
+                    platform: unpacked.platform.clone(),
                 });
         }
         for versions in index.plugins.values_mut() {
@@ -140,7 +144,9 @@ impl Index {
     fn runs_here(entry: &Entry) -> bool {
         let host =
             semver::Version::parse(env!("CARGO_PKG_VERSION")).expect("the crate version is semver");
-        semver::VersionReq::parse(&entry.host).is_ok_and(|r| r.matches(&host))
+        let here = crate::manifest::platform();
+        entry.platform.as_ref().is_none_or(|p| *p == here)
+            && semver::VersionReq::parse(&entry.host).is_ok_and(|r| r.matches(&host))
             && entry
                 .protocol_versions
                 .iter()
@@ -224,6 +230,7 @@ mod tests {
             protocol_versions: vec![1],
             dependencies: BTreeMap::new(),
             keywords: Vec::new(),
+            platform: None,
         }
     }
 

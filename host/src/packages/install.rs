@@ -96,6 +96,13 @@ pub fn stage(archive: &[u8], root: &Path, limits: &Limits) -> Result<Staged, Pac
         .tempdir_in(root)
         .map_err(|e| PackageError::io(root.display(), e))?;
     let unpacked = unpack(archive, staging.path(), limits)?;
+    let here = crate::manifest::platform();
+    if let Some(built_for) = unpacked.platform.as_deref().filter(|p| *p != here) {
+        return Err(PackageError::Manifest(format!(
+            "the package is built for {built_for}, and this machine is {here}; install the {name} package for {here}",
+            name = unpacked.manifest.name
+        )));
+    }
     let name = unpacked.manifest.name.clone();
     let version = unpacked.manifest.version.to_string();
     // Readable by the uids sandboxed plugins run as, writable by nobody else.

@@ -27,17 +27,24 @@ pub struct Package {
     pub digest: String,
     /// Files packed (not counting `SHA256SUMS`).
     pub files: usize,
+    /// The platform it is built for, when the manifest has an executable
+    /// per platform.
+    pub platform: Option<String>,
 }
 
 impl Package {
-    /// The file name a package is published under: `<name>-<version>.tar.gz`.
+    /// The file name a package is published under:
+    /// `<name>-<version>.tar.gz`, or `<name>-<version>-<platform>.tar.gz`.
     ///
     /// ```no_run
     /// let package = plugwire_host::packages::pack("plugins/echo".as_ref()).unwrap();
     /// assert_eq!(package.file_name(), format!("echo-{}.tar.gz", package.version));
     /// ```
     pub fn file_name(&self) -> String {
-        format!("{}-{}.tar.gz", self.name, self.version)
+        match &self.platform {
+            Some(platform) => format!("{}-{}-{platform}.tar.gz", self.name, self.version),
+            None => format!("{}-{}.tar.gz", self.name, self.version),
+        }
     }
 }
 
@@ -59,10 +66,42 @@ enum Item {
 /// assert_eq!(a.digest, b.digest, "reproducible");
 /// ```
 pub fn pack(dir: &Path) -> Result<Package, PackageError> {
-    let manifest = Manifest::load(dir).map_err(|e| PackageError::Manifest(e.to_string()))?;
+    pack_for(dir, None)
+}
+
+/// Packs for `platform` (this machine's when `None`): with an executable
+/// per platform in the manifest, the package holds only that platform's,
+/// records the platform in a `PLATFORM` file, and is named after it.
+///
+/// ```no_run
+/// let package = plugwire_host::packages::pack_for("plugins/echo".as_ref(), Some("linux-aarch64")).unwrap();
+/// assert!(package.file_name().ends_with("-linux-aarch64.tar.gz"));
+/// ```
+pub fn pack_for(dir: &Path, platform: Option<&str>) -> Result<Package, PackageError> {
+    let here = crate::manifest::platform();
+    let platform = platform.unwrap_or(&here);
+    let manifest =
+        Manifest::load_for(dir, platform).map_err(|e| PackageError::Manifest(e.to_string()))?;
     let limits = Limits::default();
     let mut items = BTreeMap::new();
     collect(dir, "", &mut items, &limits)?;
+    let built_for = (!manifest.platforms.is_empty()).then(|| platform.to_owned());
+    if let Some(platform) = &built_for {
+        // Other platforms' executables stay out; the platform goes in.
+        let ours = &manifest.platforms[platform];
+        for (other, path) in &manifest.platforms {
+            if other != platform && path != ours {
+                items.remove(path.trim_start_matches("./"));
+            }
+        }
+        items.insert(
+            super::unpack::PLATFORM_FILE.to_owned(),
+            Item::File {
+                bytes: format!("{platform}\n").into_bytes(),
+                executable: false,
+            },
+        );
+    }
     let mut digests = BTreeMap::new();
     for (path, item) in &items {
         if let Item::File { bytes, .. } = item {
@@ -99,6 +138,7 @@ pub fn pack(dir: &Path) -> Result<Package, PackageError> {
         digest: digest_of(&bytes),
         files: digests.len(),
         bytes,
+        platform: built_for,
     })
 }
 

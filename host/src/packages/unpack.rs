@@ -15,6 +15,10 @@ use super::PackageError;
 use super::sums::{self, SUMS_FILE, hex};
 use crate::manifest::Manifest;
 
+/// The file naming the platform a package is built for, when its
+/// manifest has an executable per platform.
+pub const PLATFORM_FILE: &str = "PLATFORM";
+
 /// Caps on what a package may hold.
 ///
 /// ```
@@ -53,6 +57,8 @@ pub struct Unpacked {
     pub files: usize,
     /// Their bytes.
     pub bytes: u64,
+    /// The platform it is built for, if it names one.
+    pub platform: Option<String>,
 }
 
 /// Unpacks the `.tar.gz` read from `archive` into `dest`, an empty
@@ -187,11 +193,18 @@ pub fn unpack(archive: impl Read, dest: &Path, limits: &Limits) -> Result<Unpack
             why: format!("listed in {SUMS_FILE} but missing from the archive"),
         });
     }
-    let manifest = Manifest::load(dest).map_err(|e| PackageError::Manifest(e.to_string()))?;
+    let platform = match std::fs::read_to_string(dest.join(PLATFORM_FILE)) {
+        Ok(text) => Some(text.trim().to_owned()),
+        Err(_) => None,
+    };
+    let for_platform = platform.clone().unwrap_or_else(crate::manifest::platform);
+    let manifest = Manifest::load_for(dest, &for_platform)
+        .map_err(|e| PackageError::Manifest(e.to_string()))?;
     Ok(Unpacked {
         manifest,
         files: seen.len() + 1,
         bytes: total,
+        platform,
     })
 }
 

@@ -6,8 +6,13 @@ use std::process::ExitCode;
 
 use crate::output::{Failure, print_json};
 
-pub(crate) fn run(dir: &Path, output: Option<&Path>, as_json: bool) -> Result<ExitCode, Failure> {
-    let package = plugwire_host::packages::pack(dir).map_err(|e| {
+pub(crate) fn run(
+    dir: &Path,
+    output: Option<&Path>,
+    platform: Option<&str>,
+    as_json: bool,
+) -> Result<ExitCode, Failure> {
+    let package = plugwire_host::packages::pack_for(dir, platform).map_err(|e| {
         Failure::new(format!("cannot pack {}: {e}", dir.display()))
             .hint("give the directory that holds the plugin's plugin.toml")
     })?;
@@ -35,6 +40,7 @@ pub(crate) fn run(dir: &Path, output: Option<&Path>, as_json: bool) -> Result<Ex
             "digest": package.digest,
             "bytes": package.bytes.len(),
             "files": package.files,
+            "platform": package.platform,
         }));
     } else {
         println!("{}  {}", package.digest, path.display());
