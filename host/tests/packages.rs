@@ -462,3 +462,56 @@ fn packages_are_built_per_platform() {
     let best = index.best("echo", &semver::VersionReq::STAR).unwrap();
     assert_eq!(best.platform.as_deref(), Some(here.as_str()));
 }
+
+/// `.zip` packages are taken too, with the same refusals.
+#[test]
+fn zip_packages_install_and_hostile_ones_are_refused() {
+    use std::io::Write;
+    use zip::write::SimpleFileOptions;
+    type Zip = zip::ZipWriter<std::io::Cursor<Vec<u8>>>;
+    let build = |extra: &dyn Fn(&mut Zip)| {
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let sums = {
+            use sha2::Digest;
+            let hex = |d: &[u8]| {
+                sha2::Sha256::digest(d)
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<String>()
+            };
+            format!("{}  plugin.toml\n{}  run.sh\n", hex(MANIFEST), hex(RUN))
+        };
+        for (name, data, mode) in [
+            (SUMS_FILE, sums.as_bytes(), 0o644),
+            ("plugin.toml", MANIFEST, 0o644),
+            ("run.sh", RUN, 0o755),
+        ] {
+            zip.start_file(name, SimpleFileOptions::default().unix_permissions(mode))
+                .unwrap();
+            zip.write_all(data).unwrap();
+        }
+        extra(&mut zip);
+        zip.finish().unwrap().into_inner()
+    };
+    let root = tempfile::tempdir().unwrap();
+    let installed = install(&build(&|_| {}), root.path(), &Limits::default()).unwrap();
+    assert_eq!(installed.name, "tiny");
+    assert!(root.path().join("tiny/run.sh").is_file());
+
+    let limits = Limits::default();
+    let link = build(&|zip| {
+        zip.add_symlink(
+            "bin/sneaky",
+            "../../../etc/passwd",
+            SimpleFileOptions::default(),
+        )
+        .unwrap();
+    });
+    refused(&link, &limits, &["bin/sneaky", "symbolic link"]);
+    let climbing = build(&|zip| {
+        zip.start_file("../outside", SimpleFileOptions::default())
+            .unwrap();
+        zip.write_all(b"x").unwrap();
+    });
+    refused(&climbing, &limits, &["../outside", ".."]);
+}

@@ -1,4 +1,5 @@
-//! Unpacking a package that may be hostile: every entry is checked before
+//! Unpacking a package that may be hostile (`.tar.gz`, or `.zip` with the
+//! same layout): every entry is checked before
 //! anything is written (no absolute paths, no `..`, no links, no devices,
 //! no setuid bits, caps on entries, sizes and path lengths), files are
 //! created new and never through a link, and every file is checked against
@@ -61,8 +62,8 @@ pub struct Unpacked {
     pub platform: Option<String>,
 }
 
-/// Unpacks the `.tar.gz` read from `archive` into `dest`, an empty
-/// directory, checking everything on the way (module docs).
+/// Unpacks the package `archive` (`.tar.gz`, or `.zip`) into `dest`, an
+/// empty directory, checking everything on the way (module docs).
 ///
 /// ```no_run
 /// use plugwire_host::packages::{Limits, pack, unpack};
@@ -71,141 +72,228 @@ pub struct Unpacked {
 /// let unpacked = unpack(&package.bytes[..], dest.path(), &Limits::default()).unwrap();
 /// assert_eq!(unpacked.manifest.name, "echo");
 /// ```
-pub fn unpack(archive: impl Read, dest: &Path, limits: &Limits) -> Result<Unpacked, PackageError> {
+pub fn unpack(archive: &[u8], dest: &Path, limits: &Limits) -> Result<Unpacked, PackageError> {
+    let mut writer = Writer {
+        dest,
+        limits,
+        seen: BTreeMap::new(),
+        dirs: BTreeSet::new(),
+        total: 0,
+        count: 0,
+    };
+    if archive.starts_with(b"PK\x03\x04") {
+        unpack_zip(archive, &mut writer)?;
+    } else {
+        unpack_tar_gz(archive, &mut writer)?;
+    }
+    writer.finish()
+}
+
+/// What an entry is.
+enum Kind {
+    Dir,
+    File,
+    /// Refused, as this.
+    Other(&'static str),
+}
+
+fn unpack_tar_gz(archive: &[u8], writer: &mut Writer<'_>) -> Result<(), PackageError> {
     let mut reader = tar::Archive::new(flate2::read::GzDecoder::new(archive));
-    let mut seen: BTreeMap<String, String> = BTreeMap::new();
-    let mut dirs: BTreeSet<String> = BTreeSet::new();
-    let mut total = 0u64;
-    let mut count = 0usize;
     let entries = reader
         .entries()
         .map_err(|e| not_a_package(format!("cannot read the archive: {e}")))?;
     for entry in entries {
         let mut entry =
             entry.map_err(|e| not_a_package(format!("cannot read the archive: {e}")))?;
-        count += 1;
-        if count > limits.entries {
-            return Err(PackageError::TooLarge(format!(
-                "the archive holds more than {} entries; a package holds at most that many",
-                limits.entries
-            )));
-        }
         let raw = entry.path_bytes().into_owned();
         let shown = String::from_utf8_lossy(&raw).into_owned();
-        let path = checked_path(&raw, limits).map_err(|why| PackageError::entry(&shown, why))?;
         let header = entry.header();
         let mode = header
             .mode()
             .map_err(|e| PackageError::entry(&shown, format!("unreadable mode: {e}")))?;
+        let size = header
+            .size()
+            .map_err(|e| PackageError::entry(&shown, format!("unreadable size: {e}")))?;
+        let kind = match header.entry_type() {
+            tar::EntryType::Directory => Kind::Dir,
+            tar::EntryType::Regular | tar::EntryType::Continuous => Kind::File,
+            tar::EntryType::Symlink => Kind::Other("a symbolic link"),
+            tar::EntryType::Link => Kind::Other("a hard link"),
+            tar::EntryType::Char | tar::EntryType::Block => Kind::Other("a device file"),
+            tar::EntryType::Fifo => Kind::Other("a named pipe"),
+            _ => Kind::Other("an entry of an unknown kind"),
+        };
+        writer.entry(&raw, kind, mode, size, &mut entry)?;
+    }
+    Ok(())
+}
+
+fn unpack_zip(archive: &[u8], writer: &mut Writer<'_>) -> Result<(), PackageError> {
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(archive))
+        .map_err(|e| not_a_package(format!("cannot read the zip archive: {e}")))?;
+    if zip.len() > writer.limits.entries {
+        return Err(too_many(writer.limits));
+    }
+    for i in 0..zip.len() {
+        let mut file = zip
+            .by_index(i)
+            .map_err(|e| not_a_package(format!("cannot read zip entry {i}: {e}")))?;
+        let raw = file.name_raw().to_vec();
+        let unix = file.unix_mode();
+        let mode = unix.unwrap_or(0o644) & 0o7777;
+        let kind = match unix.map(|m| m & 0o170000) {
+            _ if file.is_symlink() => Kind::Other("a symbolic link"),
+            _ if file.is_dir() => Kind::Dir,
+            None | Some(0) | Some(0o100000) => Kind::File,
+            Some(0o040000) => Kind::Dir,
+            Some(0o020000) | Some(0o060000) => Kind::Other("a device file"),
+            Some(0o010000) => Kind::Other("a named pipe"),
+            Some(_) => Kind::Other("an entry of an unknown kind"),
+        };
+        let size = file.size();
+        writer.entry(&raw, kind, mode, size, &mut file)?;
+    }
+    Ok(())
+}
+
+fn too_many(limits: &Limits) -> PackageError {
+    PackageError::TooLarge(format!(
+        "the archive holds more than {} entries; a package holds at most that many",
+        limits.entries
+    ))
+}
+
+/// Writes checked entries into `dest`, counting against the caps.
+struct Writer<'a> {
+    dest: &'a Path,
+    limits: &'a Limits,
+    /// Files written, with their SHA-256.
+    seen: BTreeMap<String, String>,
+    dirs: BTreeSet<String>,
+    total: u64,
+    count: usize,
+}
+
+impl Writer<'_> {
+    fn entry(
+        &mut self,
+        raw: &[u8],
+        kind: Kind,
+        mode: u32,
+        size: u64,
+        data: &mut impl Read,
+    ) -> Result<(), PackageError> {
+        let limits = self.limits;
+        self.count += 1;
+        if self.count > limits.entries {
+            return Err(too_many(limits));
+        }
+        let shown = String::from_utf8_lossy(raw).into_owned();
+        let path = checked_path(raw, limits).map_err(|why| PackageError::entry(&shown, why))?;
         if mode & 0o7000 != 0 {
             return Err(PackageError::entry(
                 &shown,
                 format!("mode {mode:o} has the setuid, setgid or sticky bit; packages carry none"),
             ));
         }
-        let kind = header.entry_type();
         match kind {
-            tar::EntryType::Directory => {
-                create_dirs(dest, &path, &shown)?;
-                dirs.insert(path);
+            Kind::Dir => {
+                create_dirs(self.dest, &path, &shown)?;
+                self.dirs.insert(path);
             }
-            tar::EntryType::Regular | tar::EntryType::Continuous => {
-                let size = header
-                    .size()
-                    .map_err(|e| PackageError::entry(&shown, format!("unreadable size: {e}")))?;
+            Kind::File => {
                 if size > limits.file_bytes {
                     return Err(PackageError::TooLarge(format!(
                         "entry {shown:?}: {size} bytes, over the {}-byte limit of one file",
                         limits.file_bytes
                     )));
                 }
-                total += size;
-                if total > limits.total_bytes {
+                self.total += size;
+                if self.total > limits.total_bytes {
                     return Err(PackageError::TooLarge(format!(
                         "the archive unpacks to more than {} bytes; a package holds at most that",
                         limits.total_bytes
                     )));
                 }
-                if seen.contains_key(&path) || dirs.contains(&path) {
+                if self.seen.contains_key(&path) || self.dirs.contains(&path) {
                     return Err(PackageError::entry(&shown, "appears twice in the archive"));
                 }
                 if let Some(parent) = Path::new(&path)
                     .parent()
                     .filter(|p| !p.as_os_str().is_empty())
                 {
-                    create_dirs(dest, &parent.to_string_lossy(), &shown)?;
+                    create_dirs(self.dest, &parent.to_string_lossy(), &shown)?;
                 }
                 let executable = mode & 0o111 != 0;
-                let digest = write_file(dest, &path, &mut entry, size, executable, &shown)?;
-                seen.insert(path, digest);
+                let digest = write_file(self.dest, &path, data, size, executable, &shown)?;
+                self.seen.insert(path, digest);
             }
-            other => {
-                let what = match other {
-                    tar::EntryType::Symlink => "a symbolic link",
-                    tar::EntryType::Link => "a hard link",
-                    tar::EntryType::Char | tar::EntryType::Block => "a device file",
-                    tar::EntryType::Fifo => "a named pipe",
-                    _ => "an entry of an unknown kind",
-                };
+            Kind::Other(what) => {
                 return Err(PackageError::entry(
                     &shown,
                     format!("{what}; packages hold regular files and directories only"),
                 ));
             }
         }
+        Ok(())
     }
-    let listed = match seen.remove(SUMS_FILE) {
-        Some(_) => {
-            let text = std::fs::read_to_string(dest.join(SUMS_FILE))
-                .map_err(|e| PackageError::io(SUMS_FILE, e))?;
-            sums::parse(&text)?
-        }
-        None => {
-            return Err(not_a_package(format!(
-                "no {SUMS_FILE} in it; build packages with `plugwire pack DIR`"
-            )));
-        }
-    };
-    for (path, digest) in &seen {
-        match listed.get(path) {
+
+    /// Checks every file against `SHA256SUMS`, then the manifest.
+    fn finish(mut self) -> Result<Unpacked, PackageError> {
+        let dest = self.dest;
+        let listed = match self.seen.remove(SUMS_FILE) {
+            Some(_) => {
+                let text = std::fs::read_to_string(dest.join(SUMS_FILE))
+                    .map_err(|e| PackageError::io(SUMS_FILE, e))?;
+                sums::parse(&text)?
+            }
             None => {
-                return Err(PackageError::Digest {
-                    path: path.clone(),
-                    why: format!(
-                        "in the archive but not in {SUMS_FILE}: the package was altered after it was built"
-                    ),
-                });
+                return Err(not_a_package(format!(
+                    "no {SUMS_FILE} in it; build packages with `plugwire pack DIR`"
+                )));
             }
-            Some(expected) if expected != digest => {
-                return Err(PackageError::Digest {
-                    path: path.clone(),
-                    why: format!(
-                        "sha256 {digest}, but {SUMS_FILE} says {expected}: the file was altered after the package was built"
-                    ),
-                });
+        };
+        for (path, digest) in &self.seen {
+            match listed.get(path) {
+                None => {
+                    return Err(PackageError::Digest {
+                        path: path.clone(),
+                        why: format!(
+                            "in the archive but not in {SUMS_FILE}: the package was altered after it was built"
+                        ),
+                    });
+                }
+                Some(expected) if expected != digest => {
+                    return Err(PackageError::Digest {
+                        path: path.clone(),
+                        why: format!(
+                            "sha256 {digest}, but {SUMS_FILE} says {expected}: the file was altered after the package was built"
+                        ),
+                    });
+                }
+                Some(_) => {}
             }
-            Some(_) => {}
         }
+        if let Some(missing) = listed.keys().find(|p| !self.seen.contains_key(*p)) {
+            return Err(PackageError::Digest {
+                path: missing.clone(),
+                why: format!("listed in {SUMS_FILE} but missing from the archive"),
+            });
+        }
+        let platform = match std::fs::read_to_string(dest.join(PLATFORM_FILE)) {
+            Ok(text) => Some(text.trim().to_owned()),
+            Err(_) => None,
+        };
+        let for_platform = platform.clone().unwrap_or_else(crate::manifest::platform);
+        let manifest = Manifest::load_for(dest, &for_platform)
+            .map_err(|e| PackageError::Manifest(e.to_string()))?;
+        Ok(Unpacked {
+            manifest,
+            files: self.seen.len() + 1,
+            bytes: self.total,
+            platform,
+        })
     }
-    if let Some(missing) = listed.keys().find(|p| !seen.contains_key(*p)) {
-        return Err(PackageError::Digest {
-            path: missing.clone(),
-            why: format!("listed in {SUMS_FILE} but missing from the archive"),
-        });
-    }
-    let platform = match std::fs::read_to_string(dest.join(PLATFORM_FILE)) {
-        Ok(text) => Some(text.trim().to_owned()),
-        Err(_) => None,
-    };
-    let for_platform = platform.clone().unwrap_or_else(crate::manifest::platform);
-    let manifest = Manifest::load_for(dest, &for_platform)
-        .map_err(|e| PackageError::Manifest(e.to_string()))?;
-    Ok(Unpacked {
-        manifest,
-        files: seen.len() + 1,
-        bytes: total,
-        platform,
-    })
 }
 
 fn not_a_package(why: String) -> PackageError {
