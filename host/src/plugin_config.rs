@@ -14,6 +14,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use plugwire_proto::text::json_kind;
 use serde_json::{Map, Value};
 
 use crate::manifest::Manifest;
@@ -43,7 +44,7 @@ pub(crate) fn effective(manifest: &Manifest, sources: &Sources<'_>) -> Result<Va
             return Err(format!(
                 "{}: expected a table of settings, saw {}",
                 path.display(),
-                kind(&file)
+                json_kind(&file)
             ));
         }
         merge(&mut config, file);
@@ -53,7 +54,7 @@ pub(crate) fn effective(manifest: &Manifest, sources: &Sources<'_>) -> Result<Va
             return Err(format!(
                 "the configuration of plugin {:?}: expected a JSON object, saw {}",
                 manifest.name,
-                kind(layer)
+                json_kind(layer)
             ));
         }
         merge(&mut config, layer.clone());
@@ -166,17 +167,6 @@ fn read_file(dir: &Path, plugin: &str) -> Result<Option<(PathBuf, Value)>, Strin
         serde_json::from_str(&text).map_err(|e| format!("{}: not JSON: {e}", path.display()))?
     };
     Ok(Some((path, value)))
-}
-
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 #[cfg(test)]

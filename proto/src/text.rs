@@ -56,6 +56,26 @@ fn needs_escape(c: char) -> bool {
     c.is_control() && c != '\n' && c != '\t'
 }
 
+/// What kind of JSON value `value` is, as an error message says it ("expected
+/// an object, saw an array").
+///
+/// ```
+/// use plugwire_proto::text::json_kind;
+/// assert_eq!(json_kind(&serde_json::json!([1])), "an array");
+/// assert_eq!(json_kind(&serde_json::json!(null)), "null");
+/// ```
+pub fn json_kind(value: &serde_json::Value) -> &'static str {
+    use serde_json::Value;
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

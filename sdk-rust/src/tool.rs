@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::{ToolError, ToolErrorKind};
 use crate::handle::{PluginHandle, json_pointer_of};
+use plugwire_proto::text::json_kind;
 
 type Handler =
     Arc<dyn Fn(Value, ToolContext) -> BoxFuture<'static, Result<Value, ToolError>> + Send + Sync>;
@@ -341,17 +342,6 @@ pub(crate) fn first_schema_error(
         String::new()
     };
     Some(format!("arguments {pointer}: {first}{suffix}"))
-}
-
-fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 /// What a running tool can see and do: report progress, notice
