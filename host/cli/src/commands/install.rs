@@ -15,6 +15,8 @@ use crate::output::{Failure, print_json};
 
 /// Largest package file read.
 const MAX_PACKAGE: u64 = 1 << 30;
+/// Largest signature read (a minisign signature is a few hundred bytes).
+const MAX_SIGNATURE: u64 = 64 * 1024;
 
 /// How to install.
 pub(crate) struct InstallOptions<'a> {
@@ -184,7 +186,7 @@ fn from_url(url: &str, options: &InstallOptions<'_>) -> Result<(Vec<u8>, Option<
         Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
             Failure::new(format!("cannot read the signature {}: {e}", path.display()))
         })?),
-        None => fetch(&signature_url, 64 * 1024, deadline)
+        None => fetch(&signature_url, MAX_SIGNATURE, deadline)
             .ok()
             .map(|b| String::from_utf8_lossy(&b).into_owned()),
     };
@@ -228,9 +230,13 @@ fn check_signature(
         },
         Path::to_path_buf,
     );
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && options.signature.is_none() => {
+    let text = match plugwire_host::packages::fetch(
+        &path.display().to_string(),
+        MAX_SIGNATURE,
+        crate::commands::index::FETCH_DEADLINE,
+    ) {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(_) if !path.exists() && options.signature.is_none() => {
             if !options.allow_unsigned {
                 eprintln!(
                     "note: {} has no signature ({} is not there): its origin is not verified, only its integrity",
@@ -240,11 +246,8 @@ fn check_signature(
             }
             return Ok(None);
         }
-        Err(e) => {
-            return Err(Failure::new(format!(
-                "cannot read the signature {}: {e}",
-                path.display()
-            )));
+        Err(why) => {
+            return Err(Failure::new(format!("cannot read the signature: {why}")));
         }
     };
     let trust = TrustStore::load(&TrustStore::default_path()).map_err(Failure::new)?;
