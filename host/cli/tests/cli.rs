@@ -897,3 +897,70 @@ fn two_installs_racing_on_the_registry_lose_nothing() {
         .collect();
     assert_eq!(names, ["audit", "echo", "kv", "wordcount"]);
 }
+
+/// An update of a plugin that requests permissions: what was granted to
+/// the installed version carries over to the new one (a grant binds to a
+/// digest, which the update changes), so the new version starts and is kept.
+#[test]
+fn an_update_keeps_the_grants_it_needs() {
+    let work = tempfile::tempdir().unwrap();
+    let config = work.path().join("config");
+    let run = |args: &[&str]| in_home(&config, work.path(), args);
+    let ok = |out: Output| {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let site = work.path().join("site");
+    std::fs::create_dir_all(&site).unwrap();
+    let audit = work.path().join("audit");
+    std::fs::create_dir_all(&audit).unwrap();
+    for entry in std::fs::read_dir(examples().join("audit")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), audit.join(entry.file_name())).unwrap();
+    }
+    ok(run(&[
+        "pack",
+        audit.to_str().unwrap(),
+        "-o",
+        site.to_str().unwrap(),
+    ]));
+    ok(run(&["index", "build", site.to_str().unwrap()]));
+    ok(run(&["index", "add", "local", site.to_str().unwrap()]));
+    let root = work.path().join("installed");
+    let root = root.to_str().unwrap();
+    ok(run(&[
+        "install",
+        "audit",
+        "--allow-unsigned",
+        "--into",
+        root,
+        "--yes",
+    ]));
+    let manifest = std::fs::read_to_string(audit.join("plugin.toml")).unwrap();
+    std::fs::write(
+        audit.join("plugin.toml"),
+        manifest.replacen("version = \"0.1.0\"", "version = \"0.2.0\"", 1),
+    )
+    .unwrap();
+    ok(run(&[
+        "pack",
+        audit.to_str().unwrap(),
+        "-o",
+        site.to_str().unwrap(),
+    ]));
+    ok(run(&["index", "build", site.to_str().unwrap()]));
+    let out = ok(run(&[
+        "--sandbox",
+        "none",
+        "update",
+        "--all",
+        "--allow-unsigned",
+    ]));
+    assert!(out.contains("updated audit 0.1.0 -> 0.2.0"), "{out}");
+    let grants = std::fs::read_to_string(config.join("plugwire/grants.toml")).unwrap();
+    assert!(grants.contains("host.storage"), "{grants}");
+}

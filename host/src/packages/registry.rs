@@ -173,7 +173,15 @@ pub(crate) fn launch_check(data_dir: &Path, dir: &Path) -> Result<(), String> {
     if !path.exists() {
         return Ok(());
     }
-    let registry = Registry::load(&path)?;
+    // A registry that cannot be read is the user's to repair (`plugwire
+    // verify` says so); it must not stop plugins it may not even list.
+    let registry = match Registry::load(&path) {
+        Ok(registry) => registry,
+        Err(why) => {
+            tracing::warn!("{why}; installed plugins are not checked until it is repaired");
+            return Ok(());
+        }
+    };
     let Some((name, record)) = registry.installed_in(dir) else {
         return Ok(());
     };
@@ -423,5 +431,28 @@ mod tests {
         std::fs::write(&path, b"{broken").unwrap();
         let err = Registry::load(&path).unwrap_err();
         assert!(err.contains("move it away"), "{err}");
+    }
+
+    #[test]
+    fn a_broken_registry_does_not_stop_launches_but_a_modified_plugin_does() {
+        let data = tempfile::tempdir().unwrap();
+        let dir = plugin();
+        let path = Registry::path(data.path());
+        std::fs::write(&path, b"{broken").unwrap();
+        assert!(launch_check(data.path(), dir.path()).is_ok());
+        std::fs::remove_file(&path).unwrap();
+        Registry::update(&path, |r| {
+            r.plugins.insert(
+                "x".into(),
+                Record::capture(dir.path(), "1.0.0", "/p/x-1.0.0.tar.gz", "sha256:00")?,
+            );
+            Ok(())
+        })
+        .unwrap();
+        assert!(launch_check(data.path(), dir.path()).is_ok());
+        std::fs::write(dir.path().join("bin/run"), b"changed").unwrap();
+        let err = launch_check(data.path(), dir.path()).unwrap_err();
+        assert!(err.contains("modified since install: bin/run"), "{err}");
+        assert!(err.contains("`plugwire install x`"), "not a path: {err}");
     }
 }

@@ -121,6 +121,13 @@ pub(crate) async fn update(
             Ok(old)
         })
         .map_err(Failure::new)?;
+        let (config, previous_grant) = match carry_grants(&name, &done.dir, &config) {
+            Ok(carried) => carried,
+            Err(why) => {
+                eprintln!("{why}");
+                (config.clone(), None)
+            }
+        };
         match health_check(&name, &root, config.clone()).await {
             Ok(()) => {
                 let done = staged.commit();
@@ -130,6 +137,9 @@ pub(crate) async fn update(
                 staged.rollback().map_err(|e| {
                     Failure::new(format!("cannot put {name} {installed} back: {e}"))
                 })?;
+                if let Some(grant) = previous_grant {
+                    restore_grant(&name, grant).map_err(Failure::new)?;
+                }
                 Registry::update(&registry_path(), |r| {
                     if let Some(old) = previous {
                         r.plugins.insert(name.clone(), old);
@@ -147,6 +157,75 @@ pub(crate) async fn update(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// What the user granted the installed version carries over to the new one
+/// (grants bind to a plugin's digest, which an update changes), when it
+/// requests nothing more; more is granted only with `--yes` or at a prompt.
+/// The configuration to check the new version with, and, when the grants
+/// file was changed, what it held for the plugin before (to put back if
+/// the update is rolled back).
+fn carry_grants(
+    name: &str,
+    dir: &std::path::Path,
+    config: &HostConfig,
+) -> Result<(HostConfig, Option<Option<plugwire_host::grants::Bound>>), String> {
+    use plugwire_host::grants::{Grants, requested};
+    let manifest = plugwire_host::manifest::Manifest::load(dir).map_err(|e| e.to_string())?;
+    let wanted: Vec<String> = requested(&manifest)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    if wanted.is_empty() {
+        return Ok((config.clone(), None));
+    }
+    let path = Grants::default_path();
+    let mut grants = Grants::load(&path)?;
+    let before = grants
+        .plugins
+        .get(name)
+        .map(|b| b.permissions.clone())
+        .unwrap_or_default();
+    let more: Vec<&String> = wanted.iter().filter(|w| !before.contains(*w)).collect();
+    let granted = more.is_empty() || config.grants.all || {
+        eprintln!(
+            "{name}'s new version requests more: {}",
+            more.iter()
+                .map(|m| m.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        crate::commands::grant::confirm("grant and remember?")
+    };
+    if !granted {
+        return Err(format!(
+            "{name}'s new version requests {} which is not granted: it will not start (grant it with --yes)",
+            more.iter()
+                .map(|m| m.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let previous = grants.plugins.get(name).cloned();
+    grants.grant_to(&manifest, wanted.iter().cloned())?;
+    grants.save(&path)?;
+    let mut config = config.clone();
+    let all = config.grants.all;
+    config.grants = grants;
+    config.grants.all = all;
+    Ok((config, Some(previous)))
+}
+
+/// Puts a plugin's recorded grant back as it was before an update.
+fn restore_grant(name: &str, previous: Option<plugwire_host::grants::Bound>) -> Result<(), String> {
+    use plugwire_host::grants::Grants;
+    let path = Grants::default_path();
+    let mut grants = Grants::load(&path)?;
+    match previous {
+        Some(bound) => grants.plugins.insert(name.to_owned(), bound),
+        None => grants.plugins.remove(name),
+    };
+    grants.save(&path)
 }
 
 /// Starts the plugin in `root` once (spawn, bootstrap, health, handshake,
