@@ -21,6 +21,26 @@ fn plugwire(args: &[&str], stdin: &[u8]) -> Output {
     plugwire_with(&["--yes"], args, stdin)
 }
 
+/// The stdout of a run that must succeed (its stderr shown if not).
+fn succeeded(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The stderr of a run that must fail (its stdout shown if not).
+fn failed(out: Output) -> String {
+    assert!(
+        !out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 /// Runs the CLI with its own config and data directories, so the user's
 /// grants and storage are never touched.
 fn plugwire_with(global: &[&str], args: &[&str], stdin: &[u8]) -> Output {
@@ -437,14 +457,7 @@ fn signed_packages_need_a_trusted_key() {
     let work = tempfile::tempdir().unwrap();
     let config = work.path().join("config");
     let run = |args: &[&str]| in_home(&config, work.path(), args);
-    let ok = |out: &Output| {
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
+    let ok = |out: &Output| succeeded(out.clone());
     let keys = work.path().join("keys");
     let made = ok(&run(&["keygen", "--dir", keys.to_str().unwrap()]));
     let id = made.split_whitespace().nth(1).unwrap().to_owned();
@@ -577,22 +590,8 @@ fn an_index_served_over_http() {
     let work = tempfile::tempdir().unwrap();
     let config = work.path().join("config");
     let run = |args: &[&str]| in_home(&config, work.path(), args);
-    let ok = |out: Output| {
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    let fails = |out: Output| {
-        assert!(
-            !out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-        String::from_utf8_lossy(&out.stderr).into_owned()
-    };
+    let ok = succeeded;
+    let fails = failed;
     let site = work.path().join("site");
     std::fs::create_dir_all(&site).unwrap();
     let keys = work.path().join("keys");
@@ -906,14 +905,7 @@ fn an_update_keeps_the_grants_it_needs() {
     let work = tempfile::tempdir().unwrap();
     let config = work.path().join("config");
     let run = |args: &[&str]| in_home(&config, work.path(), args);
-    let ok = |out: Output| {
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
+    let ok = succeeded;
     let site = work.path().join("site");
     std::fs::create_dir_all(&site).unwrap();
     let audit = work.path().join("audit");

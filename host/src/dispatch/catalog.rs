@@ -65,29 +65,25 @@ impl Core {
                     .push(instance.name().to_owned());
             }
         }
-        let mut problems = Vec::new();
-        for (name, plugins) in tools.into_iter().filter(|(_, p)| p.len() > 1) {
-            problems.push(Problem::Conflict(format!(
-                "tool {name:?} is offered by {}; call it as {}",
-                plugins.join(" and "),
-                plugins
-                    .iter()
-                    .map(|p| format!("{p}.{name}"))
-                    .collect::<Vec<_>>()
-                    .join(" or ")
-            )));
-        }
-        for (name, plugins) in commands.into_iter().filter(|(_, p)| p.len() > 1) {
-            problems.push(Problem::Conflict(format!(
-                "command {name:?} is offered by {}; run it as {}",
-                plugins.join(" and "),
-                plugins
-                    .iter()
-                    .map(|p| format!("{p}.{name}"))
-                    .collect::<Vec<_>>()
-                    .join(" or ")
-            )));
-        }
+        let mut problems = claimed_twice("tool", "call", tools);
+        problems.extend(claimed_twice("command", "run", commands));
         problems
     }
+}
+
+/// A conflict for each name (of a tool or a command) that more than one
+/// plugin claims, saying how to reach each.
+fn claimed_twice(kind: &str, verb: &str, by_name: BTreeMap<String, Vec<String>>) -> Vec<Problem> {
+    by_name
+        .into_iter()
+        .filter(|(_, plugins)| plugins.len() > 1)
+        .map(|(name, plugins)| {
+            let qualified: Vec<String> = plugins.iter().map(|p| format!("{p}.{name}")).collect();
+            Problem::Conflict(format!(
+                "{kind} {name:?} is offered by {}; {verb} it as {}",
+                plugins.join(" and "),
+                qualified.join(" or ")
+            ))
+        })
+        .collect()
 }

@@ -183,13 +183,15 @@ impl Core {
         let declared = held
             .iter()
             .enumerate()
-            .flat_map(|(i, h)| h.conn.commands.iter().map(move |c| (i, c.clone())));
+            .flat_map(|(i, h)| h.conn.commands.iter().map(move |c| (i, c)));
         match resolve::command(&line, declared) {
             CommandMatch::None => Err(Status::not_found(format!(
                 "no command {:?}; `plugwire list` shows the plugins and `plugwire info <plugin>` their commands",
                 line.join(" ")
             ))),
             CommandMatch::One(i, command, words) => {
+                // Only the command that runs is copied.
+                let command = command.clone();
                 let Held {
                     instance,
                     guard,

@@ -25,24 +25,26 @@ pub(crate) fn bare_tool<'a>(
 
 /// A command line matched against the declared commands.
 #[derive(Debug, PartialEq)]
-pub(crate) enum CommandMatch<P> {
+pub(crate) enum CommandMatch<P, C> {
     /// Nothing matches.
     None,
     /// One command: its plugin, its declaration, and how many words of the
     /// line named it (the rest are its arguments).
-    One(P, pb::Command, usize),
+    One(P, C, usize),
     /// Several commands match as long a prefix: (plugin, command name).
     Ambiguous(Vec<(P, String)>),
 }
 
 /// The longest command path (parent words, then the name or an alias)
-/// that begins `line`, among `commands` (plugin, declaration).
-pub(crate) fn command<P: Clone + PartialEq>(
+/// that begins `line`, among `commands` (plugin, declaration, owned or
+/// borrowed: dispatch passes references, so a run copies no declaration).
+pub(crate) fn command<P: Clone + PartialEq, C: std::borrow::Borrow<pb::Command>>(
     line: &[String],
-    commands: impl IntoIterator<Item = (P, pb::Command)>,
-) -> CommandMatch<P> {
-    let mut best: Vec<(usize, P, pb::Command)> = Vec::new();
-    for (plugin, command) in commands {
+    commands: impl IntoIterator<Item = (P, C)>,
+) -> CommandMatch<P, C> {
+    let mut best: Vec<(usize, P, C)> = Vec::new();
+    for (plugin, declared) in commands {
+        let command = declared.borrow();
         let path: Vec<&str> = command
             .parent
             .split(' ')
@@ -59,19 +61,25 @@ pub(crate) fn command<P: Clone + PartialEq>(
             })
             .max();
         if let Some(words) = longest {
-            best.push((words, plugin, command));
+            best.push((words, plugin, declared));
         }
     }
     let longest = best.iter().map(|b| b.0).max().unwrap_or(0);
     best.retain(|b| b.0 == longest);
-    best.dedup_by(|a, b| a.1 == b.1 && command_full_name(&a.2) == command_full_name(&b.2));
+    best.dedup_by(|a, b| {
+        a.1 == b.1 && command_full_name(a.2.borrow()) == command_full_name(b.2.borrow())
+    });
     match best.len() {
         0 => CommandMatch::None,
         1 => {
             let (words, plugin, command) = best.remove(0);
             CommandMatch::One(plugin, command, words)
         }
-        _ => CommandMatch::Ambiguous(best.into_iter().map(|b| (b.1, b.2.name)).collect()),
+        _ => CommandMatch::Ambiguous(
+            best.into_iter()
+                .map(|b| (b.1, b.2.borrow().name.clone()))
+                .collect(),
+        ),
     }
 }
 
@@ -166,7 +174,7 @@ mod tests {
         assert_eq!(chain, [(-5, "z"), (0, "m"), (10, "a"), (10, "b")]);
     }
 
-    impl<P: Clone> CommandMatch<P> {
+    impl<P: Clone, C> CommandMatch<P, C> {
         fn clone_plugin(&self) -> Option<P> {
             match self {
                 CommandMatch::One(p, _, _) => Some(p.clone()),

@@ -59,12 +59,12 @@ impl Core {
         if all.iter().any(|i| i.enabled() && i.known_tools().is_none()) {
             self.start_all().await;
         }
-        let known: Vec<(String, Arc<[String]>)> = all
+        let known: Vec<(&str, Arc<[String]>)> = all
             .iter()
             .filter(|i| i.enabled())
-            .filter_map(|i| Some((i.name().to_owned(), i.known_tools()?)))
+            .filter_map(|i| Some((i.name(), i.known_tools()?)))
             .collect();
-        let owners = known.iter().map(|(p, tools)| (p.as_str(), &tools[..]));
+        let owners = known.iter().map(|(p, tools)| (*p, &tools[..]));
         match resolve::bare_tool(tool, owners) {
             Ok(owner) => {
                 let (instance, guard) = self.checkout(owner)?;
@@ -148,14 +148,15 @@ impl Core {
         let use_stream = options.progress.is_some() && conn.progress;
         let call = async {
             if use_stream {
-                let mut request = tonic::Request::new(pb::CallToolStreamRequest {
-                    name: name.clone(),
-                    arguments_json,
-                });
-                request.set_timeout(timeout);
-                let metadata = request.metadata_mut();
-                metadata.insert(CALL_DEPTH_METADATA, depth.clone());
-                metadata.insert(CALL_CHAIN_METADATA, chain.clone());
+                let request = call_request(
+                    pb::CallToolStreamRequest {
+                        name: name.clone(),
+                        arguments_json,
+                    },
+                    timeout,
+                    &depth,
+                    &chain,
+                );
                 let mut stream = tools_client(&conn)
                     .call_tool_stream(request)
                     .await?
@@ -181,14 +182,15 @@ impl Core {
                     instance.name()
                 )))
             } else {
-                let mut request = tonic::Request::new(pb::CallToolRequest {
-                    name: name.clone(),
-                    arguments_json,
-                });
-                request.set_timeout(timeout);
-                let metadata = request.metadata_mut();
-                metadata.insert(CALL_DEPTH_METADATA, depth.clone());
-                metadata.insert(CALL_CHAIN_METADATA, chain.clone());
+                let request = call_request(
+                    pb::CallToolRequest {
+                        name: name.clone(),
+                        arguments_json,
+                    },
+                    timeout,
+                    &depth,
+                    &chain,
+                );
                 tools_client(&conn)
                     .call_tool(request)
                     .await?
@@ -235,6 +237,22 @@ impl Core {
             content,
         })
     }
+}
+
+/// A call's request with its deadline and the host-counted depth and
+/// chain (PW-HOST-6).
+fn call_request<T>(
+    message: T,
+    timeout: std::time::Duration,
+    depth: &tonic::metadata::MetadataValue<tonic::metadata::Ascii>,
+    chain: &tonic::metadata::MetadataValue<tonic::metadata::Ascii>,
+) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.set_timeout(timeout);
+    let metadata = request.metadata_mut();
+    metadata.insert(CALL_DEPTH_METADATA, depth.clone());
+    metadata.insert(CALL_CHAIN_METADATA, chain.clone());
+    request
 }
 
 fn tools_client(conn: &Connection) -> pb::tool_service_client::ToolServiceClient<Channel> {

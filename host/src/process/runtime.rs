@@ -27,7 +27,7 @@ pub fn runtime_dir() -> std::io::Result<tempfile::TempDir> {
     let mut refused = Vec::new();
     for base in candidates.into_iter().flatten() {
         let base = base.join(format!("plugwire-{}", nix::unistd::geteuid()));
-        // "<base>/pw-<pid>-XXXXXXXX/plugin.sock" must fit in sun_path.
+        // "<base>/pw-<pid>-<8 random characters>/plugin.sock" must fit in sun_path.
         if base.as_os_str().len() + 32 > MAX_SOCKET_PATH_LEN {
             continue;
         }
