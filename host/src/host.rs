@@ -169,7 +169,7 @@ impl Host {
             .filter(|i| plugin.is_none_or(|p| p == i.name()))
             .flat_map(|i| i.logs().recent())
             .collect();
-        records.sort_by_key(|r| r.time);
+        records.sort_by_key(|r| r.seq);
         records
     }
 
@@ -399,6 +399,36 @@ impl Host {
         config: Value,
     ) -> Result<PluginStatus, Status> {
         self.inner.configure_plugin(name, config).await
+    }
+
+    /// The configuration a plugin runs with: its schema's defaults, its
+    /// file, the host's and the run-time settings merged (docs/manifest.md),
+    /// or why there is none (`INVALID_ARGUMENT` when it fails the schema).
+    ///
+    /// ```no_run
+    /// # async fn f(host: plugwire_host::Host) -> Result<(), tonic::Status> {
+    /// host.configure_plugin("probe", serde_json::json!({"loud": true})).await?;
+    /// assert_eq!(host.plugin_config("probe")?["loud"], true);
+    /// # Ok(()) }
+    /// ```
+    pub fn plugin_config(&self, name: &str) -> Result<Value, Status> {
+        let instance = self.inner.instance(name)?;
+        instance
+            .config()
+            .cloned()
+            .map_err(|why| Status::invalid_argument(why.to_owned()))
+    }
+
+    /// A plugin's manifest as the host read it.
+    ///
+    /// ```no_run
+    /// # fn f(host: plugwire_host::Host) -> Result<(), tonic::Status> {
+    /// let manifest = host.manifest("echo")?;
+    /// assert_eq!(manifest.name, "echo");
+    /// # Ok(()) }
+    /// ```
+    pub fn manifest(&self, name: &str) -> Result<crate::manifest::Manifest, Status> {
+        Ok(self.inner.instance(name)?.manifest.clone())
     }
 
     /// Switches a plugin off or on. A disabled plugin stays listed (state

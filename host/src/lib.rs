@@ -51,6 +51,7 @@ mod registry;
 pub mod sandbox;
 mod storage;
 pub mod trust;
+pub mod usage;
 
 /// Entry points for the fuzz targets in `fuzz/`: the host's decoders of
 /// what plugins send and write, which are otherwise private.
@@ -78,6 +79,7 @@ pub use events::{Denial, EmitOutcome, HookOutcome, HookRecord, HostEvent, MAX_EV
 pub use host::{Host, HostError};
 pub use instance::{PluginState, PluginStatus};
 pub use process::{LAUNCHER_NAME, launch};
+pub use usage::Usage;
 
 /// The app protocol versions this host offers plugins, lowest first.
 ///

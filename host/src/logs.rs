@@ -30,6 +30,9 @@ pub enum Stream {
 /// One log record of a plugin.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogRecord {
+    /// Its place among every record this process has read, across plugins:
+    /// a follower asks for what came after the last one it saw.
+    pub seq: u64,
     /// When the host read it.
     pub time: SystemTime,
     /// The plugin.
@@ -134,7 +137,9 @@ impl LogSink {
         let text = String::from_utf8_lossy(raw);
         let line = LogLine::parse(&text);
         emit_tracing(&self.plugin, stream, &line);
+        static SEQ: AtomicU64 = AtomicU64::new(1);
         let record = LogRecord {
+            seq: SEQ.fetch_add(1, Ordering::Relaxed),
             time: SystemTime::now(),
             plugin: self.plugin.clone(),
             stream,

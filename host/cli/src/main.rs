@@ -4,6 +4,7 @@
 //! Each subcommand is one file in `commands/`; this file parses the command
 //! line, builds the host's configuration and hands over.
 
+mod backend;
 mod commands;
 mod host_config;
 mod input;
@@ -73,6 +74,12 @@ struct Cli {
     /// Show plugin logs and host diagnostics on stderr (-v info, -vv debug).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
+    /// Run plugins in this process even when a daemon runs.
+    #[arg(long, global = true)]
+    no_daemon: bool,
+    /// The daemon's socket (default $XDG_RUNTIME_DIR/plugwire/daemon.sock).
+    #[arg(long, global = true, env = "PLUGWIRE_SOCKET", value_name = "PATH")]
+    socket: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -242,6 +249,35 @@ enum Command {
     Verify,
     /// Run the demo over the example plugins.
     Demo,
+    /// Run the host as a daemon with a management API (docs/daemon.md).
+    Serve {
+        /// Also serve the API on this loopback address, to bearer tokens
+        /// only (e.g. 127.0.0.1:7411).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<std::net::SocketAddr>,
+        /// Reload a plugin when its directory changes.
+        #[arg(long)]
+        watch: bool,
+    },
+    /// Say whether commands use a daemon or run plugins in-process.
+    Status,
+    /// Reload a plugin from its directory without dropping a call.
+    Reload {
+        /// The plugin.
+        plugin: String,
+    },
+    /// Show a plugin's configuration, or set it: JSON text, @FILE or -.
+    Config {
+        /// The plugin.
+        plugin: String,
+        /// The run-time configuration to set (checked against the schema).
+        set: Option<String>,
+    },
+    /// Manage bearer tokens for the daemon's TCP listener.
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
     /// Print a shell completion script.
     Completions {
         /// The shell.
@@ -269,6 +305,26 @@ enum IndexAction {
     Remove {
         /// Its name.
         name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenAction {
+    /// Make a token (printed once, stored hashed).
+    Create {
+        /// What it may do: read, call or admin.
+        #[arg(long, default_value = "read")]
+        scope: plugwire_daemon::tokens::Scope,
+        /// A name for it.
+        #[arg(long, default_value = "default")]
+        name: String,
+    },
+    /// List tokens (never the tokens themselves).
+    List,
+    /// Revoke a token, by id or name.
+    Revoke {
+        /// Its id or name.
+        token: String,
     },
 }
 
@@ -354,9 +410,8 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 allow_unsigned: *allow_unsigned,
                 yes: cli.yes,
             };
-            return commands::install::run(source, &options, json);
+            return on_disk(&cli, || commands::install::run(source, &options, json)).await;
         }
-        Command::Remove { plugin } => return commands::installed::remove(plugin),
         Command::Index { action } => {
             return match action {
                 IndexAction::Build { dir } => commands::index::build(dir),
@@ -382,15 +437,40 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 TrustAction::Remove { key } => commands::keys::remove(key),
             };
         }
-        Command::Enable { plugin } => return commands::installed::set_enabled(plugin, true),
-        Command::Disable { plugin } => return commands::installed::set_enabled(plugin, false),
+        Command::Token { action } => {
+            return match action {
+                TokenAction::Create { scope, name } => commands::token::create(name, *scope, json),
+                TokenAction::List => commands::token::list(json),
+                TokenAction::Revoke { token } => commands::token::revoke(token),
+            };
+        }
         Command::Verify => return commands::installed::verify(json),
         Command::List { installed: true } => return commands::installed::list(json),
+        _ => {}
+    }
+    match &cli.command {
+        Command::Remove { plugin } => {
+            return on_disk(&cli, || commands::installed::remove(plugin)).await;
+        }
+        Command::Enable { plugin } => {
+            return on_disk(&cli, || commands::installed::set_enabled(plugin, true)).await;
+        }
+        Command::Disable { plugin } => {
+            return on_disk(&cli, || commands::installed::set_enabled(plugin, false)).await;
+        }
         _ => {}
     }
     let config = host_config::build(&cli)?;
     match &cli.command {
         Command::Demo => return commands::demo::run(config).await,
+        Command::Serve { listen, watch } => {
+            let options = commands::serve::ServeOptions {
+                socket: socket_path(&cli),
+                listen: *listen,
+                watch: *watch,
+            };
+            return commands::serve::run(config, options).await;
+        }
         Command::Update {
             plugin,
             all,
@@ -410,32 +490,55 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         } => return commands::grant::change(&config, plugin, permissions, false),
         _ => {}
     }
-    let mut config = config;
-    commands::grant::ask(&mut config)?;
-    let host = Host::start(config)
-        .await
-        .map_err(|e| Failure::new(e.to_string()))?;
+    let (backend, why_local) = match choose(&cli).await? {
+        Choice::Daemon(client) => (backend::Backend::Daemon(client), None),
+        Choice::Local(why) => {
+            let mut config = config;
+            commands::grant::ask(&mut config)?;
+            let host = Host::start(config)
+                .await
+                .map_err(|e| Failure::new(e.to_string()))?;
+            (backend::Backend::Local(host), Some(why))
+        }
+    };
     let result = match &cli.command {
-        Command::List { .. } => commands::list::run(&host, json).await,
-        Command::Info { plugin, .. } => commands::info::run(&host, plugin, json).await,
-        Command::Tools => commands::tools::run(&host, json).await,
+        Command::List { .. } => commands::list::run(&backend, json).await,
+        Command::Info { plugin, .. } => commands::info::run(&backend, plugin, json).await,
+        Command::Tools => commands::tools::run(&backend, json).await,
         Command::Call {
             tool,
             arguments,
             timeout,
             progress,
         } => {
-            commands::call::run(&host, tool, arguments.as_deref(), *timeout, *progress, json).await
+            commands::call::run(
+                &backend,
+                tool,
+                arguments.as_deref(),
+                *timeout,
+                *progress,
+                json,
+            )
+            .await
         }
-        Command::Run { line } => commands::run::run(&host, line).await,
+        Command::Run { line } => commands::run::run(&backend, line).await,
         Command::Emit { event, payload } => {
-            commands::emit::run(&host, event, payload.as_deref(), json).await
+            commands::emit::run(&backend, event, payload.as_deref(), json).await
         }
         Command::Logs { plugin, follow } => {
-            commands::logs::run(&host, plugin.as_deref(), *follow, json).await
+            commands::logs::run(&backend, plugin.as_deref(), *follow, json).await
+        }
+        Command::Status => {
+            commands::status::run(&backend, &socket_path(&cli), why_local, json).await
+        }
+        Command::Reload { plugin } => commands::reload::run(&backend, plugin, json).await,
+        Command::Config { plugin, set } => {
+            commands::config::run(&backend, plugin, set.as_deref()).await
         }
         Command::Doctor
         | Command::Demo
+        | Command::Serve { .. }
+        | Command::Token { .. }
         | Command::Pack { .. }
         | Command::Install { .. }
         | Command::Remove { .. }
@@ -453,6 +556,69 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         | Command::Grant { .. }
         | Command::Revoke { .. } => unreachable!("handled before the host starts"),
     };
-    host.shutdown().await;
+    backend.close().await;
     result
+}
+
+/// The daemon's socket.
+fn socket_path(cli: &Cli) -> PathBuf {
+    cli.socket
+        .clone()
+        .unwrap_or_else(plugwire_daemon::default_socket)
+}
+
+enum Choice {
+    Daemon(Box<plugwire_daemon::Client>),
+    /// In-process, and why.
+    Local(&'static str),
+}
+
+/// A daemon when one runs for this user and nothing on the command line
+/// asks for a host of its own: plugin directories, grants, configuration
+/// and sandbox levels shape a host, and the daemon's is already shaped.
+async fn choose(cli: &Cli) -> Result<Choice, Failure> {
+    if cli.no_daemon {
+        return Ok(Choice::Local("--no-daemon"));
+    }
+    let shaped = !cli.plugin_dirs.is_empty()
+        || cli.no_standard_dirs
+        || !cli.plugin_config.is_empty()
+        || !cli.grants.is_empty()
+        || cli.yes
+        || cli.best_effort
+        || (cli.sandbox.is_some() && std::env::var_os("PLUGWIRE_SANDBOX").is_none());
+    if shaped {
+        return Ok(Choice::Local(
+            "the command line shapes a host of its own (--plugin-dir, --grant, -y, --sandbox, ...)",
+        ));
+    }
+    let socket = socket_path(cli);
+    if !socket.exists() {
+        return Ok(Choice::Local("no daemon runs"));
+    }
+    match plugwire_daemon::Client::connect(&socket).await {
+        Ok(client) => Ok(Choice::Daemon(Box::new(client))),
+        Err(e) if e.code == "unavailable" => Ok(Choice::Local("no daemon answers on its socket")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Runs a command that changes installed plugins on disk, then tells a
+/// running daemon what changed so that its live host follows.
+async fn on_disk(
+    cli: &Cli,
+    change: impl FnOnce() -> Result<ExitCode, Failure>,
+) -> Result<ExitCode, Failure> {
+    let registry = commands::install::registry_path();
+    let before = plugwire_host::packages::Registry::load(&registry).unwrap_or_default();
+    let code = change()?;
+    let Choice::Daemon(client) = choose(cli).await? else {
+        return Ok(code);
+    };
+    let after = plugwire_host::packages::Registry::load(&registry).unwrap_or_default();
+    let daemon = backend::Backend::Daemon(client);
+    for change in backend::changes(&before, &after) {
+        daemon.changed(change).await?;
+    }
+    Ok(code)
 }

@@ -4,8 +4,7 @@ use plugwire_proto::text::{escape_controls, escape_line};
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use plugwire_host::logs::{LogRecord, Stream};
-use plugwire_host::{EmitOutcome, HookOutcome, PluginStatus, ToolInfo};
+use plugwire_daemon::api::{ApiError, EmitView, LogView, PluginView};
 use serde_json::{Value, json};
 
 /// An error for the user: what went wrong, and what to try.
@@ -29,32 +28,6 @@ impl Failure {
         self
     }
 
-    pub(crate) fn from_status(status: tonic::Status) -> Self {
-        use tonic::Code;
-        let hint = match status.code() {
-            Code::NotFound => Some("`plugwire tools` lists tools and `plugwire list` plugins"),
-            Code::InvalidArgument => Some("`plugwire tools --json` shows each tool's input schema"),
-            Code::Unavailable => {
-                Some("`plugwire list` shows plugin states; `plugwire -v ...` shows plugin logs")
-            }
-            Code::DeadlineExceeded => Some(
-                "raise the deadline with --timeout, or check the plugin with `plugwire -v ...`",
-            ),
-            Code::FailedPrecondition => Some("qualify the name as <plugin>.<name>"),
-            _ => None,
-        };
-        let mut failure = Self::new(status.message().to_owned());
-        failure.code = if status.code() == Code::InvalidArgument {
-            2
-        } else {
-            1
-        };
-        if let Some(h) = hint {
-            failure = failure.hint(h);
-        }
-        failure
-    }
-
     pub(crate) fn report(self) -> ExitCode {
         // Errors quote plugins (their stderr, their messages).
         eprintln!("error: {}", escape_controls(&self.message));
@@ -62,6 +35,17 @@ impl Failure {
             eprintln!("hint: {}", escape_controls(&hint));
         }
         ExitCode::from(self.code)
+    }
+}
+
+/// The API's errors, from the daemon or from a host of this process,
+/// are reported the same way: usage errors exit 2, the rest 1.
+impl From<ApiError> for Failure {
+    fn from(e: ApiError) -> Self {
+        let mut failure = Self::new(e.message);
+        failure.code = if e.code == "invalid_argument" { 2 } else { 1 };
+        failure.hint = e.hint;
+        failure
     }
 }
 
@@ -124,14 +108,14 @@ pub(crate) fn clock(t: SystemTime) -> String {
     )
 }
 
-pub(crate) fn status_row(s: &PluginStatus) -> Vec<String> {
+pub(crate) fn status_row(s: &PluginView) -> Vec<String> {
     vec![
         s.name.clone(),
         s.version.clone(),
         s.language.clone().unwrap_or_else(|| "-".into()),
-        s.state.to_string(),
+        s.state.clone(),
         s.pid.map_or("-".into(), |p| p.to_string()),
-        s.startup.map_or("-".into(), millis),
+        s.startup_ms.map_or("-".into(), |ms| format!("{ms:.1} ms")),
         s.last_error
             .clone()
             .map(|e| e.lines().next().unwrap_or("").to_owned())
@@ -139,90 +123,21 @@ pub(crate) fn status_row(s: &PluginStatus) -> Vec<String> {
     ]
 }
 
-pub(crate) fn status_json(s: &PluginStatus) -> Value {
-    json!({
-        "name": s.name,
-        "version": s.version,
-        "language": s.language,
-        "description": s.description,
-        "dir": s.dir,
-        "origin": format!("{:?}", s.origin).to_lowercase(),
-        "state": s.state.to_string(),
-        "pid": s.pid,
-        "uptime_ms": s.uptime.map(|d| d.as_millis() as u64),
-        "startup_ms": s.startup.map(|d| d.as_secs_f64() * 1000.0),
-        "restarts": s.restarts,
-        "last_error": s.last_error,
-        "dropped_events": s.dropped_events,
-        "dropped_logs": s.dropped_logs,
-        "sdk": s.sdk,
-    })
+/// Any view as JSON.
+pub(crate) fn to_json(view: &impl serde::Serialize) -> Value {
+    serde_json::to_value(view).unwrap_or(Value::Null)
 }
 
-pub(crate) fn tool_json(t: &ToolInfo) -> Value {
-    json!({
-        "plugin": t.plugin,
-        "name": t.name,
-        "qualified": t.qualified,
-        "bare_name_ok": t.bare_ok,
-        "description": t.description,
-        "input_schema": t.input_schema,
-        "output_schema": t.output_schema,
-        "annotations": {
-            "read_only": t.annotations.read_only,
-            "destructive": t.annotations.destructive,
-            "idempotent": t.annotations.idempotent,
-            "open_world": t.annotations.open_world,
-        },
-    })
-}
-
-pub(crate) fn emit_json(outcome: &EmitOutcome) -> Value {
-    json!({
-        "id": outcome.id,
-        "payload": outcome.payload,
-        "denied": outcome.denied.as_ref().map(|d| json!({"plugin": d.plugin, "reason": d.reason})),
-        "decisions": outcome.decisions.iter().map(|d| json!({
-            "plugin": d.plugin,
-            "pattern": d.pattern,
-            "priority": d.priority,
-            "outcome": outcome_text(&d.outcome),
-        })).collect::<Vec<_>>(),
-        "observers": outcome.observers,
-    })
-}
-
-fn outcome_text(outcome: &HookOutcome) -> String {
-    match outcome {
-        HookOutcome::Continued => "continue".into(),
-        HookOutcome::Modified => "modify".into(),
-        HookOutcome::Denied(reason) => format!("deny: {reason}"),
-        HookOutcome::Failed { error, denied } => {
-            format!(
-                "failed ({}): {error}",
-                if *denied {
-                    "fail-closed, denied"
-                } else {
-                    "fail-open"
-                }
-            )
-        }
-    }
-}
-
-pub(crate) fn emit_text(outcome: &EmitOutcome) -> String {
+pub(crate) fn emit_text(outcome: &EmitView) -> String {
     escape_controls(&emit_text_raw(outcome)).into_owned()
 }
 
-fn emit_text_raw(outcome: &EmitOutcome) -> String {
+fn emit_text_raw(outcome: &EmitView) -> String {
     let mut out = String::new();
     for d in &outcome.decisions {
         out.push_str(&format!(
             "{} ({}, priority {}): {}\n",
-            d.plugin,
-            d.pattern,
-            d.priority,
-            outcome_text(&d.outcome)
+            d.plugin, d.pattern, d.priority, d.outcome
         ));
     }
     match &outcome.denied {
@@ -235,23 +150,27 @@ fn emit_text_raw(outcome: &EmitOutcome) -> String {
     out
 }
 
-pub(crate) fn log_json(r: &LogRecord) -> Value {
+fn log_time(r: &LogView) -> String {
+    clock(UNIX_EPOCH + Duration::from_millis(r.time_ms))
+}
+
+pub(crate) fn log_json(r: &LogView) -> Value {
     json!({
-        "time": clock(r.time),
+        "time": log_time(r),
         "plugin": r.plugin,
-        "stream": match r.stream { Stream::Stdout => "stdout", Stream::Stderr => "stderr" },
-        "level": r.level.as_str(),
+        "stream": r.stream,
+        "level": r.level,
         "message": r.message,
-        "fields": Value::Object(r.fields.iter().cloned().collect()),
+        "fields": r.fields,
     })
 }
 
-pub(crate) fn log_text(r: &LogRecord) -> String {
+pub(crate) fn log_text(r: &LogView) -> String {
     let fields: Vec<String> = r.fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
     let line = format!(
         "{} {:<5} [{}] {} {}",
-        clock(r.time),
-        r.level.as_str().to_uppercase(),
+        log_time(r),
+        r.level.to_uppercase(),
         r.plugin,
         r.message,
         fields.join(" ")

@@ -222,6 +222,7 @@ impl Core {
             }),
         };
         instance.touch();
+        instance.count_call(!matches!(&result, Ok(r) if !r.is_error));
         let result = match result {
             Ok(r) => r,
             Err(s) => return Err(explain(&instance, &conn, s).await),

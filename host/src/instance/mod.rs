@@ -85,6 +85,11 @@ pub(crate) struct Shared {
     pub(crate) logs: Arc<LogSink>,
     pub(crate) storage: Arc<Storage>,
     dropped_events: Arc<AtomicU64>,
+    /// Tool calls answered, and of those how many failed or reported an
+    /// error, since the host first knew the plugin (across restarts and
+    /// reloads).
+    calls: Arc<AtomicU64>,
+    errors: Arc<AtomicU64>,
 }
 
 impl Shared {
@@ -93,6 +98,8 @@ impl Shared {
             logs: Arc::new(LogSink::new(name, ctx.config.log_rate)),
             storage: Arc::new(Storage::new(&ctx.config.data_dir, name)),
             dropped_events: Arc::default(),
+            calls: Arc::default(),
+            errors: Arc::default(),
         }
     }
 }
@@ -164,6 +171,13 @@ pub struct PluginStatus {
     pub cpu_throttled: Option<u64>,
     /// The cgroup directories of the running plugin (sandboxed only).
     pub cgroups: Vec<std::path::PathBuf>,
+    /// Memory and CPU time in use while running: its cgroup's when it has
+    /// one, else its process's.
+    pub usage: crate::usage::Usage,
+    /// Tool calls answered since the host first knew it.
+    pub calls: u64,
+    /// Of those, calls that failed or whose result was an error.
+    pub errors: u64,
 }
 
 impl Member for Instance {
@@ -315,6 +329,22 @@ impl Instance {
             cgroups: conn
                 .and_then(|c| c.sandbox.as_ref()?.cgroup.as_ref().map(|g| g.dirs()))
                 .unwrap_or_default(),
+            usage: conn.map_or_else(Default::default, |c| {
+                match c.sandbox.as_ref().and_then(|s| s.cgroup.as_ref()) {
+                    Some(cgroup) => cgroup.usage(),
+                    None => crate::usage::Usage::of_process(c.pid),
+                }
+            }),
+            calls: self.shared.calls.load(Ordering::Relaxed),
+            errors: self.shared.errors.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Counts one answered tool call, and whether it failed.
+    pub(crate) fn count_call(&self, failed: bool) {
+        self.shared.calls.fetch_add(1, Ordering::Relaxed);
+        if failed {
+            self.shared.errors.fetch_add(1, Ordering::Relaxed);
         }
     }
 

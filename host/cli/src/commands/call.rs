@@ -3,15 +3,16 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use plugwire_host::{CallOptions, Host, Progress};
+use plugwire_daemon::api::ProgressView;
 use plugwire_proto::text::{escape_controls, escape_line};
-use serde_json::{Value, json};
+use serde_json::Value;
 
+use crate::backend::Backend;
 use crate::input::read_json;
-use crate::output::{Failure, print_json};
+use crate::output::{Failure, print_json, to_json};
 
 pub(crate) async fn run(
-    host: &Host,
+    backend: &Backend,
     tool: &str,
     arguments: Option<&str>,
     timeout: Option<Duration>,
@@ -19,14 +20,9 @@ pub(crate) async fn run(
     as_json: bool,
 ) -> Result<ExitCode, Failure> {
     let arguments = read_json(arguments, "arguments")?;
-    let mut options = CallOptions::default();
-    if let Some(t) = timeout {
-        options = options.timeout(t);
-    }
-    let printer = progress.then(|| {
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Progress>(64);
-        options = options.clone().progress(tx);
-        tokio::spawn(async move {
+    let (sender, printer) = if progress {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<ProgressView>(64);
+        let printer = tokio::spawn(async move {
             while let Some(p) = rx.recv().await {
                 let message = escape_line(&p.message);
                 match p.total {
@@ -34,8 +30,11 @@ pub(crate) async fn run(
                     None => eprintln!("progress {} {message}", p.progress),
                 }
             }
-        })
-    });
+        });
+        (Some(tx), Some(printer))
+    } else {
+        (None, None)
+    };
     let cancel = tokio_util::sync::CancellationToken::new();
     let on_ctrl_c = cancel.clone();
     tokio::spawn(async move {
@@ -43,15 +42,14 @@ pub(crate) async fn run(
             on_ctrl_c.cancel();
         }
     });
-    let output = host
-        .call_tool(tool, arguments, options.cancel(cancel))
-        .await
-        .map_err(Failure::from_status)?;
+    let output = backend
+        .call(tool, arguments, timeout, sender, cancel)
+        .await?;
     if let Some(printer) = printer {
         let _ = printer.await;
     }
     if as_json {
-        print_json(&json!({"is_error": output.is_error, "content": output.content}));
+        print_json(&to_json(&output));
     } else {
         match &output.content {
             // Data for a pipe, text for a terminal.

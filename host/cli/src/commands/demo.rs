@@ -92,7 +92,8 @@ async fn steps_over(host: &Host, steps: &mut Vec<(String, Duration)>) -> Result<
     let fail = |what: &str| {
         let what = what.to_owned();
         move |s: tonic::Status| {
-            Failure::from_status(s).hint(format!("the demo step `{what}` failed"))
+            Failure::from(plugwire_daemon::api::ApiError::from_status(&s))
+                .hint(format!("the demo step `{what}` failed"))
         }
     };
 

@@ -2,33 +2,27 @@
 
 use std::process::ExitCode;
 
-use plugwire_host::Host;
 use plugwire_proto::text::escape_controls;
-use serde_json::json;
 
-use crate::output::{Failure, print_json, status_json, status_row, table};
+use crate::backend::Backend;
+use crate::output::{Failure, print_json, status_row, table, to_json};
 
-pub(crate) async fn run(host: &Host, as_json: bool) -> Result<ExitCode, Failure> {
-    host.start_all().await;
-    let status = host.status();
-    let problems = host.problems();
+pub(crate) async fn run(backend: &Backend, as_json: bool) -> Result<ExitCode, Failure> {
+    let list = backend.plugins().await?;
     if as_json {
-        print_json(&json!({
-            "plugins": status.iter().map(status_json).collect::<Vec<_>>(),
-            "problems": problems.iter().map(ToString::to_string).collect::<Vec<_>>(),
-        }));
+        print_json(&to_json(&list));
         return Ok(ExitCode::SUCCESS);
     }
-    if status.is_empty() {
+    if list.plugins.is_empty() {
         eprintln!("no plugins found; add --plugin-dir DIR (see `plugwire --help`)");
     }
-    let rows = status.iter().map(status_row).collect();
+    let rows = list.plugins.iter().map(status_row).collect();
     let headers = [
         "PLUGIN", "VERSION", "LANGUAGE", "STATE", "PID", "STARTUP", "DETAIL",
     ];
     print!("{}", table(&headers, rows));
-    for problem in problems {
-        eprintln!("warning: {}", escape_controls(&problem.to_string()));
+    for problem in &list.problems {
+        eprintln!("warning: {}", escape_controls(problem));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,30 +1,29 @@
-//! `plugwire logs [PLUGIN] [--follow]`: start plugins and print their logs.
+//! `plugwire logs [PLUGIN] [--follow]`: print plugins' logs (starting them
+//! first when no daemon runs them).
 
 use std::process::ExitCode;
 use std::time::Duration;
 
-use plugwire_host::Host;
-
+use crate::backend::Backend;
 use crate::output::{Failure, log_json, log_text, print_json};
 
 pub(crate) async fn run(
-    host: &Host,
+    backend: &Backend,
     plugin: Option<&str>,
     follow: bool,
     as_json: bool,
 ) -> Result<ExitCode, Failure> {
-    host.start_all().await;
-    let mut seen = 0;
+    backend.start_all().await;
+    let mut after = 0;
     loop {
-        let records = host.logs(plugin);
-        for record in records.iter().skip(seen) {
+        for record in backend.logs(plugin, after).await? {
+            after = record.seq;
             if as_json {
-                print_json(&log_json(record));
+                print_json(&log_json(&record));
             } else {
-                println!("{}", log_text(record));
+                println!("{}", log_text(&record));
             }
         }
-        seen = records.len();
         if !follow {
             return Ok(ExitCode::SUCCESS);
         }

@@ -3,26 +3,26 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use plugwire_host::{CommandSignal, Host, RunOptions};
+use plugwire_host::CommandSignal;
 
+use crate::backend::Backend;
 use crate::output::Failure;
 
-/// The caller's environment a command sees: what shapes its output, not
-/// the user's secrets.
-const PASSED_ENV: [&str; 5] = ["TERM", "LANG", "LC_ALL", "NO_COLOR", "COLUMNS"];
-
-pub(crate) async fn run(host: &Host, line: &[String]) -> Result<ExitCode, Failure> {
-    let mut options = RunOptions::default();
-    for name in PASSED_ENV {
-        if let Ok(value) = std::env::var(name) {
-            options.env.insert(name.into(), value);
+pub(crate) async fn run(backend: &Backend, line: &[String]) -> Result<ExitCode, Failure> {
+    let mut env = Vec::new();
+    for name in plugwire_daemon::api::PASSED_ENV {
+        let value = if name == "PWD" {
+            std::env::current_dir()
+                .ok()
+                .map(|d| d.display().to_string())
+        } else {
+            std::env::var(name).ok()
+        };
+        if let Some(value) = value {
+            env.push((name.to_owned(), value));
         }
     }
-    if let Ok(pwd) = std::env::current_dir() {
-        options.env.insert("PWD".into(), pwd.display().to_string());
-    }
     let (signals, rx) = tokio::sync::mpsc::channel(4);
-    options.signals = Some(rx);
     tokio::spawn(async move {
         while tokio::signal::ctrl_c().await.is_ok() {
             if signals.send(CommandSignal::Interrupt).await.is_err() {
@@ -30,22 +30,21 @@ pub(crate) async fn run(host: &Host, line: &[String]) -> Result<ExitCode, Failur
             }
         }
     });
-    let stdin: Box<dyn tokio::io::AsyncRead + Unpin + Send> = if std::io::stdin().is_terminal() {
-        // An interactive terminal is not input; end stdin at once.
-        Box::new(tokio::io::empty())
-    } else {
-        Box::new(tokio::io::stdin())
-    };
-    let code = host
-        .run_command(
+    let stdin: Box<dyn tokio::io::AsyncRead + Unpin + Send + Sync> =
+        if std::io::stdin().is_terminal() {
+            // An interactive terminal is not input; end stdin at once.
+            Box::new(tokio::io::empty())
+        } else {
+            Box::new(tokio::io::stdin())
+        };
+    let code = backend
+        .run(
             line,
-            stdin,
-            tokio::io::stdout(),
-            tokio::io::stderr(),
-            options,
+            env,
+            rx,
+            (stdin, tokio::io::stdout(), tokio::io::stderr()),
         )
-        .await
-        .map_err(Failure::from_status)?;
+        .await?;
     Ok(ExitCode::from(
         u8::try_from(code.clamp(0, 255)).unwrap_or(1),
     ))

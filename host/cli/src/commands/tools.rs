@@ -2,21 +2,19 @@
 
 use std::process::ExitCode;
 
-use plugwire_host::Host;
-use serde_json::Value;
+use crate::backend::Backend;
+use crate::output::{Failure, print_json, table, to_json};
 
-use crate::output::{Failure, print_json, table, tool_json};
-
-pub(crate) async fn run(host: &Host, as_json: bool) -> Result<ExitCode, Failure> {
-    let tools = host.tools().await;
+pub(crate) async fn run(backend: &Backend, as_json: bool) -> Result<ExitCode, Failure> {
+    let tools = backend.tools().await?;
     if as_json {
-        print_json(&Value::Array(tools.iter().map(tool_json).collect()));
+        print_json(&to_json(&tools));
         return Ok(ExitCode::SUCCESS);
     }
     let rows = tools
         .iter()
         .map(|t| {
-            let short = if t.bare_ok {
+            let short = if t.bare_name_ok {
                 t.name.clone()
             } else {
                 "-".into()

@@ -35,6 +35,17 @@ pub(crate) trait CgroupManager: std::fmt::Debug + Send + Sync {
     /// Kills every member at once, where the version can; false when the
     /// caller must signal them one by one.
     fn kill_all(&self) -> bool;
+
+    /// Memory in use by every member, in bytes.
+    fn memory_bytes(&self) -> Option<u64>;
+
+    /// CPU time every member has used, in microseconds.
+    fn cpu_usec(&self) -> Option<u64>;
+}
+
+/// A number alone in a file (`memory.current`, `cpuacct.usage`).
+pub(crate) fn read_number(path: &Path) -> Option<u64> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
 /// Reclaims dead hosts' cgroups under `parent`, once per process.

@@ -264,6 +264,24 @@ impl Cgroup {
         counter(&stat, "nr_throttled")
     }
 
+    /// Memory and CPU time used by everything inside.
+    ///
+    /// ```no_run
+    /// # fn f(cgroup: plugwire_host::sandbox::cgroup::Cgroup) {
+    /// let usage = cgroup.usage();
+    /// assert!(usage.memory_bytes.is_some(), "the memory controller counts");
+    /// # }
+    /// ```
+    pub fn usage(&self) -> crate::usage::Usage {
+        crate::usage::Usage {
+            memory_bytes: self.manager.memory_bytes(),
+            cpu_time: self
+                .manager
+                .cpu_usec()
+                .map(std::time::Duration::from_micros),
+        }
+    }
+
     /// Processes still in the cgroup.
     ///
     /// ```no_run

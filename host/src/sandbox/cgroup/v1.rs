@@ -3,7 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use super::manager::{
-    CPU_PERIOD_US, CgroupLimits, CgroupManager, counter, cpu_quota, create_dir, reclaim_once, write,
+    CPU_PERIOD_US, CgroupLimits, CgroupManager, counter, cpu_quota, create_dir, read_number,
+    reclaim_once, write,
 };
 
 #[derive(Debug)]
@@ -76,5 +77,15 @@ impl CgroupManager for V1 {
 
     fn kill_all(&self) -> bool {
         false
+    }
+
+    fn memory_bytes(&self) -> Option<u64> {
+        read_number(&self.dir("memory")?.join("memory.usage_in_bytes"))
+    }
+
+    fn cpu_usec(&self) -> Option<u64> {
+        // cpuacct shares the cpu directory where both are mounted together
+        // ("cpu,cpuacct"); it counts nanoseconds.
+        read_number(&self.dir("cpu")?.join("cpuacct.usage")).map(|ns| ns / 1000)
     }
 }

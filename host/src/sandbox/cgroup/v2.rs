@@ -3,7 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use super::manager::{
-    CPU_PERIOD_US, CgroupLimits, CgroupManager, counter, cpu_quota, create_dir, reclaim_once, write,
+    CPU_PERIOD_US, CgroupLimits, CgroupManager, counter, cpu_quota, create_dir, read_number,
+    reclaim_once, write,
 };
 
 #[derive(Debug)]
@@ -75,5 +76,14 @@ impl CgroupManager for V2 {
 
     fn kill_all(&self) -> bool {
         write(&self.unified().join("cgroup.kill"), "1").is_ok()
+    }
+
+    fn memory_bytes(&self) -> Option<u64> {
+        read_number(&self.unified().join("memory.current"))
+    }
+
+    fn cpu_usec(&self) -> Option<u64> {
+        let text = std::fs::read_to_string(self.unified().join("cpu.stat")).ok()?;
+        counter(&text, "usage_usec")
     }
 }

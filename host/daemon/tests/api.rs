@@ -1,0 +1,499 @@
+//! The management API against a real daemon over its real socket and TCP
+//! listener, with the example plugins: the routes, their errors, the
+//! limits, tokens and the OpenAPI document.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use plugwire_daemon::api::{ApiError, CallResult, PluginList};
+use plugwire_daemon::tokens::{Scope, Tokens};
+use plugwire_daemon::{Client, Daemon, DaemonOptions, Limits};
+use plugwire_host::{Host, HostConfig};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn examples() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/plugwire-examples-debug");
+    assert!(
+        dir.join("echo/plugin.toml").is_file(),
+        "{} is missing: run `PLUGWIRE_PROFILE=debug ./scripts/build-examples.sh` first (scripts/test.sh does)",
+        dir.display()
+    );
+    dir
+}
+
+/// A daemon over the examples, on a socket and a loopback port of its own.
+struct Running {
+    dir: tempfile::TempDir,
+    socket: PathBuf,
+    tcp: std::net::SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    done: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    async fn start(limits: Limits) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = HostConfig::new("test", "0.0.0")
+            .sandbox(plugwire_host::sandbox::SandboxLevel::None)
+            .without_standard_dirs()
+            .plugin_dir(examples())
+            .data_dir(dir.path().join("data"))
+            .grant_all();
+        config.timeouts.shutdown_grace = Duration::from_millis(500);
+        let host = Host::start(config).await.unwrap();
+        host.start_all().await;
+        let socket = dir.path().join("run/daemon.sock");
+        let mut options = DaemonOptions::new(&socket);
+        options.listen = Some("127.0.0.1:0".parse().unwrap());
+        options.tokens = dir.path().join("tokens.json");
+        options.limits = limits;
+        let daemon = Daemon::bind(host, options).await.unwrap();
+        let tcp = daemon.tcp_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let done = tokio::spawn(async move {
+            daemon
+                .run(async {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap();
+        });
+        Self {
+            dir,
+            socket,
+            tcp,
+            stop: Some(stop),
+            done: Some(done),
+        }
+    }
+
+    async fn client(&self) -> Client {
+        Client::connect(&self.socket).await.unwrap()
+    }
+
+    fn token(&self, scope: Scope) -> String {
+        let path = self.dir.path().join("tokens.json");
+        let mut tokens = Tokens::load(&path).unwrap();
+        let token = tokens
+            .create(&format!("t{}", tokens.tokens.len()), scope)
+            .unwrap();
+        tokens.save(&path).unwrap();
+        token
+    }
+
+    async fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        self.done.take().unwrap().await.unwrap();
+    }
+}
+
+/// One raw HTTP/1.1 exchange over TCP; the status and the body.
+async fn tcp(addr: std::net::SocketAddr, request: &str) -> (u16, String) {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    read_response(&mut stream).await
+}
+
+async fn read_response(stream: &mut (impl AsyncReadExt + Unpin)) -> (u16, String) {
+    let mut text = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut text)).await;
+    let text = String::from_utf8_lossy(&text).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
+    (status, body)
+}
+
+fn get(path: &str, addr: std::net::SocketAddr, token: Option<&str>) -> String {
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n")
+}
+
+fn post(path: &str, addr: std::net::SocketAddr, token: Option<&str>, body: &str) -> String {
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+fn code_of(body: &str) -> String {
+    serde_json::from_str::<ApiError>(body)
+        .map(|e| e.code)
+        .unwrap_or_else(|_| format!("not an error body: {body}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_routes_answer_over_the_socket() {
+    let daemon = Running::start(Limits::default()).await;
+    let client = daemon.client().await;
+    let list: PluginList = client.get("/v1/plugins").await.unwrap();
+    let echo = list.plugins.iter().find(|p| p.name == "echo").unwrap();
+    assert_eq!(echo.state, "ready");
+    assert!(
+        echo.pid.is_some() && echo.memory_bytes.unwrap() > 0,
+        "{echo:?}"
+    );
+
+    let result: CallResult = client
+        .send(
+            hyper::Method::POST,
+            "/v1/tools/echo.echo/call",
+            Some(&json!({"arguments": {"text": "hi"}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(result.content, json!("hi"));
+    let list: PluginList = client.get("/v1/plugins").await.unwrap();
+    let echo = list.plugins.iter().find(|p| p.name == "echo").unwrap();
+    assert_eq!((echo.calls, echo.errors), (1, 0));
+
+    // The schema is checked before the plugin sees anything.
+    let refused = client
+        .send::<Value>(
+            hyper::Method::POST,
+            "/v1/tools/echo.echo/call",
+            Some(&json!({"arguments": {"text": 5}})),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code, "invalid_argument");
+    assert!(refused.hint.is_some());
+    let missing = client.get::<Value>("/v1/plugins/nope").await.unwrap_err();
+    assert_eq!(missing.code, "not_found");
+
+    // Progress as server-sent events, then the result.
+    use futures_util::StreamExt;
+    let events: Vec<_> = client
+        .events(
+            hyper::Method::POST,
+            "/v1/tools/echo.slow/call",
+            Some(&json!({})),
+        )
+        .await
+        .unwrap()
+        .map(|e| e.unwrap())
+        .collect()
+        .await;
+    let names: Vec<&str> = events.iter().map(|e| e.event.as_str()).collect();
+    assert_eq!(
+        names.iter().filter(|n| **n == "progress").count(),
+        5,
+        "{names:?}"
+    );
+    assert_eq!(names.last(), Some(&"result"));
+
+    // A command, stdin up and stdout down.
+    let mut out = Vec::new();
+    let code = client
+        .run(
+            &["wc".into(), "--words".into()],
+            &[],
+            std::io::Cursor::new(b"one two three\n".to_vec()),
+            &mut out,
+            tokio::io::sink(),
+        )
+        .await
+        .unwrap();
+    assert_eq!((code, String::from_utf8_lossy(&out).trim()), (0, "3"));
+
+    let outcome: Value = client
+        .send(
+            hyper::Method::POST,
+            "/v1/events/request.before",
+            Some(&json!({"password": "x"})),
+        )
+        .await
+        .unwrap();
+    assert!(outcome["decisions"].is_array(), "{outcome}");
+
+    // Reload: a new process, the same name.
+    let reloaded: Value = client
+        .send(hyper::Method::POST, "/v1/plugins/echo/reload", None)
+        .await
+        .unwrap();
+    assert_ne!(reloaded["pid"], json!(echo.pid));
+    // Disable, then a call is refused; enable again.
+    let _: Value = client
+        .send(hyper::Method::POST, "/v1/plugins/echo/disable", None)
+        .await
+        .unwrap();
+    let refused = client
+        .send::<Value>(
+            hyper::Method::POST,
+            "/v1/tools/echo.echo/call",
+            Some(&json!({"arguments": {"text": "x"}})),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code, "failed_precondition");
+    let _: Value = client
+        .send(hyper::Method::POST, "/v1/plugins/echo/enable", None)
+        .await
+        .unwrap();
+
+    // Configuration: checked against the schema, then applied.
+    let config: Value = client.get("/v1/plugins/probe/config").await.unwrap();
+    assert_eq!(config["greeting"], "hello");
+    let refused = client
+        .send::<Value>(
+            hyper::Method::PUT,
+            "/v1/plugins/probe/config",
+            Some(&json!({"loud": "very"})),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code, "invalid_argument");
+    let config: Value = client
+        .send(
+            hyper::Method::PUT,
+            "/v1/plugins/probe/config",
+            Some(&json!({"greeting": "hey"})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(config["greeting"], "hey");
+
+    let logs: Vec<Value> = client.get("/v1/logs?plugin=echo").await.unwrap();
+    assert!(logs.iter().all(|l| l["plugin"] == "echo") && !logs.is_empty());
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_socket_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let daemon = Running::start(Limits::default()).await;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&daemon.socket), 0o600);
+    assert_eq!(mode(daemon.socket.parent().unwrap()), 0o700);
+    // A second daemon on the same socket is refused, the first unharmed.
+    let host = Host::start(HostConfig::new("t", "0.0.0").without_standard_dirs())
+        .await
+        .unwrap();
+    let second = Daemon::bind(host, DaemonOptions::new(&daemon.socket)).await;
+    assert!(matches!(
+        second,
+        Err(plugwire_daemon::DaemonError::Running(_))
+    ));
+    let _: Value = daemon.client().await.get("/v1/health").await.unwrap();
+
+    // Another user who gets past the file modes (they are opened up here
+    // on purpose) is still refused by the peer check.
+    std::fs::set_permissions(
+        daemon.socket.parent().unwrap(),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    std::fs::set_permissions(daemon.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&daemon.socket, std::fs::Permissions::from_mode(0o666)).unwrap();
+    if nix::unistd::geteuid().is_root() {
+        let script = format!(
+            "import socket\ns=socket.socket(socket.AF_UNIX)\ns.connect({:?})\ntry:\n  s.sendall(b'GET /v1/health HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n')\n  print(len(s.recv(4096)))\nexcept (ConnectionResetError, BrokenPipeError):\n  print(0)",
+            daemon.socket.display().to_string()
+        );
+        let out = std::process::Command::new("python3")
+            .arg("-c")
+            .arg(&script)
+            .uid(65534)
+            .gid(65534)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            text.trim(),
+            "0",
+            "nobody got an answer: {text} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    daemon.stop().await;
+}
+
+use std::os::unix::process::CommandExt;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_needs_a_token_of_the_right_scope() {
+    let daemon = Running::start(Limits {
+        token_rate: 5,
+        ..Limits::default()
+    })
+    .await;
+    let addr = daemon.tcp;
+    let (status, body) = tcp(addr, &get("/v1/plugins", addr, None)).await;
+    assert_eq!((status, code_of(&body).as_str()), (401, "unauthenticated"));
+    let (status, body) = tcp(addr, &get("/v1/plugins", addr, Some("pwt_deadbeef_forged"))).await;
+    assert_eq!((status, code_of(&body).as_str()), (401, "unauthenticated"));
+
+    let read = daemon.token(Scope::Read);
+    let (status, body) = tcp(addr, &get("/v1/plugins", addr, Some(&read))).await;
+    assert_eq!(status, 200, "{body}");
+    let call = post(
+        "/v1/tools/echo.echo/call",
+        addr,
+        Some(&read),
+        r#"{"arguments":{"text":"x"}}"#,
+    );
+    let (status, body) = tcp(addr, &call).await;
+    assert_eq!(
+        (status, code_of(&body).as_str()),
+        (403, "permission_denied")
+    );
+    let caller = daemon.token(Scope::Call);
+    let call = post(
+        "/v1/tools/echo.echo/call",
+        addr,
+        Some(&caller),
+        r#"{"arguments":{"text":"x"}}"#,
+    );
+    assert_eq!(tcp(addr, &call).await.0, 200);
+    let reload = post("/v1/plugins/echo/reload", addr, Some(&caller), "");
+    assert_eq!(tcp(addr, &reload).await.0, 403, "reloading is admin's");
+
+    // A page elsewhere that rebinds its name to 127.0.0.1 sends its name.
+    let rebound = get("/v1/plugins", addr, Some(&read))
+        .replace(&format!("Host: {addr}"), "Host: evil.example");
+    let (status, body) = tcp(addr, &rebound).await;
+    assert_eq!(
+        (status, code_of(&body).as_str()),
+        (403, "permission_denied")
+    );
+
+    // Beyond the rate: 429 for that token, while another is still served.
+    let flooder = daemon.token(Scope::Read);
+    let mut limited = 0;
+    for _ in 0..30 {
+        let (status, body) = tcp(addr, &get("/v1/health", addr, Some(&flooder))).await;
+        if status == 429 {
+            assert_eq!(code_of(&body), "rate_limited");
+            limited += 1;
+        }
+    }
+    assert!(limited > 0, "30 requests at once against 5 a second");
+    assert_eq!(
+        tcp(addr, &get("/v1/health", addr, Some(&read))).await.0,
+        200
+    );
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_clients_get_their_status_and_others_are_still_served() {
+    let daemon = Running::start(Limits {
+        max_body: 1024,
+        header_timeout: Duration::from_millis(500),
+        body_timeout: Duration::from_millis(500),
+        ..Limits::default()
+    })
+    .await;
+    let addr = daemon.tcp;
+    let token = daemon.token(Scope::Admin);
+
+    // An oversized body.
+    let big = format!(r#"{{"arguments":{{"text":"{}"}}}}"#, "x".repeat(4096));
+    let (status, body) = tcp(
+        addr,
+        &post("/v1/tools/echo.echo/call", addr, Some(&token), &big),
+    )
+    .await;
+    assert_eq!(
+        (status, code_of(&body).as_str()),
+        (413, "payload_too_large")
+    );
+    // A malformed body, and a malformed request line.
+    let (status, body) = tcp(
+        addr,
+        &post("/v1/tools/echo.echo/call", addr, Some(&token), "{"),
+    )
+    .await;
+    assert_eq!(
+        (status, code_of(&body).as_str()),
+        (400, "malformed_request")
+    );
+    assert!(body.contains("expected") || body.contains("EOF"), "{body}");
+    let (status, _) = tcp(addr, "NOT HTTP AT ALL\r\n\r\n").await;
+    assert_eq!(status, 400);
+    // Unknown routes and methods.
+    let (status, body) = tcp(addr, &get("/v2/nothing", addr, Some(&token))).await;
+    assert_eq!((status, code_of(&body).as_str()), (404, "not_found"));
+    let (status, body) = tcp(addr, &post("/v1/health", addr, Some(&token), "")).await;
+    assert_eq!(
+        (status, code_of(&body).as_str()),
+        (405, "method_not_allowed")
+    );
+
+    // A client that sends half its headers and stops is cut off, while a
+    // normal client is served meanwhile.
+    let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
+    slow.write_all(b"GET /v1/health HTTP/1.1\r\nHost: 127")
+        .await
+        .unwrap();
+    // And one that sends headers, then a body slower than its deadline.
+    let mut dribble = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = post("/v1/events/x", addr, Some(&token), &"{".repeat(100));
+    let head = &head[..head.len() - 90];
+    dribble.write_all(head.as_bytes()).await.unwrap();
+    let started = Instant::now();
+    let (status, _) = tcp(addr, &get("/v1/health", addr, Some(&token))).await;
+    assert_eq!(status, 200);
+    assert!(
+        started.elapsed() < Duration::from_millis(400),
+        "served while others stall"
+    );
+    let (status, body) = read_response(&mut dribble).await;
+    assert_eq!((status, code_of(&body).as_str()), (408, "request_timeout"));
+    let mut rest = Vec::new();
+    let cut = tokio::time::timeout(Duration::from_secs(5), slow.read_to_end(&mut rest)).await;
+    assert!(
+        cut.is_ok(),
+        "the stalled connection was closed by the daemon"
+    );
+    daemon.stop().await;
+}
+
+#[test]
+fn the_openapi_document_matches_the_routes() {
+    let doc: Value = serde_json::from_str(plugwire_daemon::OPENAPI).unwrap();
+    let mut documented = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let scope = op["x-plugwire-scope"]
+                .as_str()
+                .unwrap_or("missing")
+                .to_owned();
+            documented.push((method.to_uppercase(), path.clone(), scope));
+        }
+    }
+    let mut served: Vec<(String, String, String)> = plugwire_daemon::routes()
+        .iter()
+        .map(|r| {
+            let scope = match r.need {
+                plugwire_daemon::Need::Public => "public".to_owned(),
+                plugwire_daemon::Need::Scope(s) => s.to_string(),
+            };
+            (r.method.to_string(), r.path.to_owned(), scope)
+        })
+        .collect();
+    documented.sort();
+    served.sort();
+    assert_eq!(
+        documented, served,
+        "host/daemon/openapi.json and the routes differ"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_serves_its_openapi_document() {
+    let daemon = Running::start(Limits::default()).await;
+    let addr = daemon.tcp;
+    // Public: a client learns the API before it has a token.
+    let (status, body) = tcp(addr, &get("/v1/openapi.json", addr, None)).await;
+    assert_eq!(status, 200);
+    let served: Value = serde_json::from_str(&body).unwrap();
+    let checked_in: Value = serde_json::from_str(plugwire_daemon::OPENAPI).unwrap();
+    assert_eq!(served, checked_in);
+    daemon.stop().await;
+}
