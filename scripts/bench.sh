@@ -7,4 +7,7 @@ cd "$(dirname "$0")/.."
 ./scripts/build-examples.sh
 cargo build --release --locked -p plugwire-host --example bare_tonic_server
 sdk-examples/python/setup.sh
-exec cargo bench --locked -p plugwire-host --bench plugwire -- "$@"
+cargo bench --locked -p plugwire-host --bench plugwire -- "$@"
+echo
+echo "The management API (plugwire serve):"
+exec cargo bench --locked -p plugwire-daemon --bench daemon -- "$@"

@@ -53,6 +53,14 @@ pub struct ServerEvent {
 impl Client {
     /// Connects to the daemon at `socket`, after checking that it runs as
     /// this user. Fails with `unavailable` when none answers there.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let e = plugwire_daemon::Client::connect(&dir.path().join("daemon.sock")).await.unwrap_err();
+    /// assert_eq!(e.code, "unavailable");
+    /// # }
+    /// ```
     pub async fn connect(socket: &Path) -> Result<Self, ApiError> {
         let unreachable = |why: String| {
             ApiError::new(
@@ -171,6 +179,16 @@ impl Client {
     }
 
     /// A request whose answer is server-sent events.
+    ///
+    /// ```no_run
+    /// # async fn f(client: plugwire_daemon::Client) -> Result<(), plugwire_daemon::api::ApiError> {
+    /// use futures_util::StreamExt;
+    /// let body = serde_json::json!({"arguments": {}});
+    /// let events = client.events(hyper::Method::POST, "/v1/tools/echo.slow/call", Some(&body)).await?;
+    /// let last = events.map(|e| e.unwrap()).collect::<Vec<_>>().await.pop().unwrap();
+    /// assert_eq!(last.event, "result");
+    /// # Ok(()) }
+    /// ```
     pub async fn events(
         &self,
         method: Method,
@@ -186,6 +204,16 @@ impl Client {
 
     /// Runs a command in the daemon: `stdin` is sent as it is read, stdout
     /// and stderr are written as they arrive; returns the exit code.
+    ///
+    /// ```no_run
+    /// # async fn f(client: plugwire_daemon::Client) -> Result<(), plugwire_daemon::api::ApiError> {
+    /// let mut out = Vec::new();
+    /// let stdin = std::io::Cursor::new(b"one two\n".to_vec());
+    /// let line = ["wc".to_owned(), "--words".to_owned()];
+    /// let code = client.run(&line, &[], stdin, &mut out, tokio::io::sink()).await?;
+    /// assert_eq!((code, out), (0, b"2\n".to_vec()));
+    /// # Ok(()) }
+    /// ```
     pub async fn run<I, O, E>(
         &self,
         line: &[String],

@@ -4,12 +4,15 @@
 //!
 //! ```no_run
 //! # async fn f() -> Result<(), Box<dyn std::error::Error>> {
-//! use plugwire_daemon::{Daemon, DaemonOptions};
+//! use plugwire_daemon::{Client, Daemon, DaemonOptions};
 //! let host = plugwire_host::Host::start(plugwire_host::HostConfig::new("app", "1.0.0")).await?;
 //! let daemon = Daemon::bind(host, DaemonOptions::new("/run/user/1000/plugwire/daemon.sock")).await?;
-//! let client = plugwire_daemon::Client::connect(daemon.socket()).await?;
-//! daemon.run(async { tokio::signal::ctrl_c().await.ok(); }).await?;
-//! # let _unused = client;
+//! let socket = daemon.socket().to_owned();
+//! tokio::spawn(daemon.run(async { tokio::signal::ctrl_c().await.ok(); }));
+//!
+//! let client = Client::connect(&socket).await?;
+//! let health: plugwire_daemon::api::Health = client.get("/v1/health").await?;
+//! assert_eq!(health.status, "ok");
 //! # Ok(()) }
 //! ```
 //!
@@ -123,6 +126,15 @@ pub struct Daemon {
 
 impl Daemon {
     /// Binds the listeners. TCP is allowed on loopback addresses only.
+    ///
+    /// ```no_run
+    /// # async fn f(host: plugwire_host::Host) -> Result<(), plugwire_daemon::DaemonError> {
+    /// let mut options = plugwire_daemon::DaemonOptions::new("/tmp/plugwire-1000/daemon.sock");
+    /// options.listen = Some("0.0.0.0:7411".parse().unwrap());
+    /// let refused = plugwire_daemon::Daemon::bind(host, options).await;
+    /// assert!(matches!(refused, Err(plugwire_daemon::DaemonError::Tcp(..))), "not loopback");
+    /// # Ok(()) }
+    /// ```
     pub async fn bind(host: Host, options: DaemonOptions) -> Result<Self, DaemonError> {
         let unix = listen::bind_unix(&options.socket).await?;
         let tcp = match options.listen {
@@ -153,6 +165,15 @@ impl Daemon {
     }
 
     /// The TCP address it listens on, once bound (the port chosen for `:0`).
+    ///
+    /// ```no_run
+    /// # async fn f(host: plugwire_host::Host) -> Result<(), plugwire_daemon::DaemonError> {
+    /// let mut options = plugwire_daemon::DaemonOptions::new("/tmp/plugwire-1000/daemon.sock");
+    /// options.listen = Some("127.0.0.1:0".parse().unwrap());
+    /// let daemon = plugwire_daemon::Daemon::bind(host, options).await?;
+    /// assert_ne!(daemon.tcp_addr().unwrap().port(), 0);
+    /// # Ok(()) }
+    /// ```
     pub fn tcp_addr(&self) -> Option<SocketAddr> {
         self.tcp.as_ref().and_then(|l| l.local_addr().ok())
     }

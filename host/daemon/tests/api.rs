@@ -33,11 +33,15 @@ struct Running {
 
 impl Running {
     async fn start(limits: Limits) -> Self {
+        Self::start_over(&examples(), limits).await
+    }
+
+    async fn start_over(plugins: &Path, limits: Limits) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut config = HostConfig::new("test", "0.0.0")
             .sandbox(plugwire_host::sandbox::SandboxLevel::None)
             .without_standard_dirs()
-            .plugin_dir(examples())
+            .plugin_dir(plugins)
             .data_dir(dir.path().join("data"))
             .grant_all();
         config.timeouts.shutdown_grace = Duration::from_millis(500);
@@ -495,5 +499,107 @@ async fn the_daemon_serves_its_openapi_document() {
     let served: Value = serde_json::from_str(&body).unwrap();
     let checked_in: Value = serde_json::from_str(plugwire_daemon::OPENAPI).unwrap();
     assert_eq!(served, checked_in);
+    daemon.stop().await;
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// Calls keep flowing through the API while plugins are added, reloaded
+/// and removed: none fails that was not meant to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_flow_while_plugins_change() {
+    let plugins = tempfile::tempdir().unwrap();
+    copy_dir(&examples().join("echo"), &plugins.path().join("echo"));
+    let spare = tempfile::tempdir().unwrap();
+    copy_dir(&examples().join("probe"), &spare.path().join("probe"));
+    let daemon = Running::start_over(plugins.path(), Limits::default()).await;
+    let client = daemon.client().await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut callers = Vec::new();
+    for n in 0..4 {
+        let client = client.clone();
+        let stop = stop.clone();
+        callers.push(tokio::spawn(async move {
+            let (mut ok, mut failed) = (0u32, Vec::new());
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let text = format!("caller {n} call {ok}");
+                let body = json!({"arguments": {"text": text}});
+                match client
+                    .send::<CallResult>(
+                        hyper::Method::POST,
+                        "/v1/tools/echo.echo/call",
+                        Some(&body),
+                    )
+                    .await
+                {
+                    Ok(r) if r.content == json!(text) => ok += 1,
+                    other => failed.push(format!("{other:?}")),
+                }
+            }
+            (ok, failed)
+        }));
+    }
+    let probe_dir = spare.path().join("probe");
+    for round in 0..3 {
+        let added: Value = client
+            .send(
+                hyper::Method::POST,
+                "/v1/plugins",
+                Some(&json!({"dir": probe_dir})),
+            )
+            .await
+            .unwrap();
+        assert_eq!(added["name"], "probe", "round {round}");
+        let config: CallResult = client
+            .send(
+                hyper::Method::POST,
+                "/v1/tools/probe.config/call",
+                Some(&json!({})),
+            )
+            .await
+            .unwrap();
+        assert!(!config.is_error);
+        let _: Value = client
+            .send(hyper::Method::POST, "/v1/plugins/echo/reload", None)
+            .await
+            .unwrap();
+        let _: Value = client
+            .send(hyper::Method::POST, "/v1/plugins/probe/reload", None)
+            .await
+            .unwrap();
+        let _: Value = client
+            .send(hyper::Method::DELETE, "/v1/plugins/probe", None)
+            .await
+            .unwrap();
+        // Meant to fail: it is gone.
+        let gone = client
+            .send::<Value>(
+                hyper::Method::POST,
+                "/v1/tools/probe.config/call",
+                Some(&json!({})),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(gone.code, "not_found", "{gone:?}");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut total = 0;
+    for caller in callers {
+        let (ok, failed) = caller.await.unwrap();
+        assert!(failed.is_empty(), "calls failed during changes: {failed:?}");
+        total += ok;
+    }
+    assert!(total > 20, "only {total} calls were made");
     daemon.stop().await;
 }
