@@ -76,44 +76,31 @@ pub(crate) async fn serve_unix(
     app: Router,
     limits: Limits,
     graceful: Arc<GracefulShutdown>,
-    mut shutdown: tokio::sync::watch::Receiver<bool>,
+    shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
-    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let listener = Arc::new(listener);
     let uid = nix::unistd::geteuid().as_raw();
-    loop {
-        let Ok(permit) = slots.clone().acquire_owned().await else {
-            return;
-        };
-        let accepted = tokio::select! {
-            a = listener.accept() => a,
-            _ = shutdown.changed() => return,
-        };
-        let Ok((stream, _)) = accepted else {
-            continue;
-        };
-        match stream.peer_cred() {
-            Ok(cred) if cred.uid() == uid => {}
-            Ok(cred) => {
-                tracing::warn!(
-                    peer_uid = cred.uid(),
-                    "refused a connection from another user"
-                );
-                continue;
-            }
-            Err(e) => {
-                tracing::warn!("refused a connection whose peer is unknown: {e}");
-                continue;
+    let accept = move || {
+        let listener = listener.clone();
+        async move {
+            let (stream, _) = listener.accept().await.ok()?;
+            match stream.peer_cred() {
+                Ok(cred) if cred.uid() == uid => Some(stream),
+                Ok(cred) => {
+                    tracing::warn!(
+                        peer_uid = cred.uid(),
+                        "refused a connection from another user"
+                    );
+                    None
+                }
+                Err(e) => {
+                    tracing::warn!("refused a connection whose peer is unknown: {e}");
+                    None
+                }
             }
         }
-        serve_connection(
-            stream,
-            app.clone(),
-            Transport::Local,
-            &limits,
-            &graceful,
-            permit,
-        );
-    }
+    };
+    serve(accept, Transport::Local, app, limits, graceful, shutdown).await;
 }
 
 /// Serves the TCP listener until `shutdown`.
@@ -122,30 +109,55 @@ pub(crate) async fn serve_tcp(
     app: Router,
     limits: Limits,
     graceful: Arc<GracefulShutdown>,
-    mut shutdown: tokio::sync::watch::Receiver<bool>,
+    shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
-    let slots = Arc::new(Semaphore::new(limits.max_connections));
     let port = listener.local_addr().map_or(0, |a| a.port());
+    let listener = Arc::new(listener);
+    let accept = move || {
+        let listener = listener.clone();
+        async move {
+            let (stream, _) = listener.accept().await.ok()?;
+            let _ = stream.set_nodelay(true);
+            Some(stream)
+        }
+    };
+    serve(
+        accept,
+        Transport::Tcp(port),
+        app,
+        limits,
+        graceful,
+        shutdown,
+    )
+    .await;
+}
+
+/// Accepts connections (those `accept` lets through) until `shutdown`,
+/// at most `max_connections` served at once.
+async fn serve<S, F, Fut>(
+    mut accept: F,
+    transport: Transport,
+    app: Router,
+    limits: Limits,
+    graceful: Arc<GracefulShutdown>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<S>>,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
     loop {
         let Ok(permit) = slots.clone().acquire_owned().await else {
             return;
         };
         let accepted = tokio::select! {
-            a = listener.accept() => a,
+            a = accept() => a,
             _ = shutdown.changed() => return,
         };
-        let Ok((stream, _)) = accepted else {
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
-        serve_connection(
-            stream,
-            app.clone(),
-            Transport::Tcp(port),
-            &limits,
-            &graceful,
-            permit,
-        );
+        if let Some(stream) = accepted {
+            serve_connection(stream, app.clone(), transport, &limits, &graceful, permit);
+        }
     }
 }
 
