@@ -6,22 +6,14 @@
 use std::sync::Arc;
 
 use axum::extract::{MatchedPath, Request, State as AxumState};
-use axum::http::{HeaderMap, Method, header};
+use axum::http::{HeaderMap, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::api::ApiError;
+use crate::need::Need;
 use crate::state::State;
 use crate::tokens::Scope;
-
-/// What a route needs of a caller.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Need {
-    /// Nothing: static files with no data in them.
-    Public,
-    /// A token of this scope or a wider one.
-    Scope(Scope),
-}
 
 /// How a request reached the daemon, set on each connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,9 +155,6 @@ fn loopback_host(headers: &HeaderMap, port: u16) -> Result<(), ApiError> {
         .with_hint(format!("address it as 127.0.0.1:{port}")))
     }
 }
-
-/// The method/path pair a route table entry is keyed by.
-pub(crate) type RouteKey = (Method, &'static str);
 
 #[cfg(test)]
 mod tests {

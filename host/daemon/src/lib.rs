@@ -25,6 +25,7 @@ pub mod client;
 pub mod error;
 mod limits;
 mod listen;
+mod need;
 mod routes;
 mod state;
 pub mod tokens;
@@ -41,10 +42,10 @@ use axum::Router;
 use hyper_util::server::graceful::GracefulShutdown;
 use plugwire_host::Host;
 
-pub use auth::Need;
 pub use client::Client;
 pub use limits::Limits;
 pub use listen::{default_socket, private_dir};
+pub use need::Need;
 pub use routes::RouteInfo;
 
 /// The OpenAPI document of the management API, as served at

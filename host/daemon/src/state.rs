@@ -10,8 +10,8 @@ use std::time::{Instant, SystemTime};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use plugwire_host::Host;
 
-use crate::auth::{Need, RouteKey};
 use crate::limits::Limits;
+use crate::need::{Need, RouteKey};
 use crate::tokens::Tokens;
 
 /// The daemon's shared state.

@@ -17,7 +17,7 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::Routes;
 use crate::api::{ApiError, CommandView, PASSED_ENV, RunFrame};
-use crate::auth::Need;
+use crate::need::Need;
 use crate::state::State;
 use crate::tokens::Scope::{Call, Read};
 

@@ -18,9 +18,9 @@ use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use super::Routes;
 use super::tools::json_event;
 use crate::api::{EmitView, EventView};
-use crate::auth::Need;
 use crate::error::ApiResult;
 use crate::limits::{parse_json, read_body};
+use crate::need::Need;
 use crate::state::State;
 use crate::tokens::Scope::{Call, Read};
 

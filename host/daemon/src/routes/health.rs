@@ -9,7 +9,7 @@ use axum::response::IntoResponse;
 
 use super::Routes;
 use crate::api::Health;
-use crate::auth::Need;
+use crate::need::Need;
 use crate::state::State;
 use crate::tokens::Scope;
 

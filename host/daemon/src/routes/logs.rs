@@ -15,7 +15,7 @@ use serde::Deserialize;
 use super::Routes;
 use super::tools::json_event;
 use crate::api::LogView;
-use crate::auth::Need;
+use crate::need::Need;
 use crate::state::State;
 use crate::tokens::Scope::Read;
 

@@ -11,7 +11,7 @@ use axum::handler::Handler;
 use axum::http::Method;
 use axum::routing::{MethodFilter, on};
 
-use crate::auth::Need;
+use crate::need::Need;
 use crate::state::State;
 
 mod commands;

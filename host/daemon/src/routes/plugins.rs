@@ -12,9 +12,9 @@ use serde_json::Value;
 
 use super::Routes;
 use crate::api::{ApiError, PluginDetail, PluginList, PluginView};
-use crate::auth::Need;
 use crate::error::ApiResult;
 use crate::limits::{parse_json, read_body};
+use crate::need::Need;
 use crate::state::State;
 use crate::tokens::Scope::{Admin, Read};
 use crate::views::{detail as plugin_detail, no_plugin, plugin_list};

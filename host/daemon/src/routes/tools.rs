@@ -16,9 +16,9 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::Routes;
 use crate::api::{ApiError, CallRequest, CallResult, ProgressView, ToolView};
-use crate::auth::Need;
 use crate::error::ApiResult;
 use crate::limits::{parse_json, read_body};
+use crate::need::Need;
 use crate::state::State;
 use crate::tokens::Scope::{Call, Read};
 
