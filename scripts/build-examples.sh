@@ -24,5 +24,9 @@ for name in "${examples[@]}"; do
     mkdir -p "$dir"
     cp "sdk-examples/rust/$name/plugin.toml" "$dir/"
     cp "target/$profile/plugwire-example-$name" "$dir/"
+    # A dashboard panel's static files, where the example has one.
+    if [ -d "sdk-examples/rust/$name/panel" ]; then
+        cp -r "sdk-examples/rust/$name/panel" "$dir/"
+    fi
 done
 echo "plugin directories ready in $out: ${examples[*]}" >&2

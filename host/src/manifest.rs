@@ -19,6 +19,8 @@ pub const MAX_MANIFEST_LEN: u64 = 64 * 1024;
 /// The manifest file name inside a plugin directory.
 pub const MANIFEST_FILE: &str = "plugin.toml";
 
+pub mod http;
+
 /// Permissions a manifest may request for host callbacks (PW-HOST-3).
 pub const HOST_PERMISSIONS: [&str; 3] = ["host.events.emit", "host.tools.call", "host.storage"];
 
@@ -69,6 +71,8 @@ pub struct Manifest {
     /// With an executable per platform: each platform's, as written
     /// (relative to `dir`); empty with one executable for all.
     pub platforms: BTreeMap<String, String>,
+    /// The HTTP routes and dashboard panel it adds to the daemon.
+    pub http: http::Http,
 }
 
 /// This machine's platform as manifests and packages name it:
@@ -184,6 +188,8 @@ struct RawManifest {
     icon: Option<String>,
     #[serde(default)]
     dependencies: BTreeMap<String, String>,
+    #[serde(default)]
+    http: http::RawHttp,
 }
 
 /// One executable, or one per platform (`linux-x86_64 = "bin/x86_64/p"`).
@@ -307,6 +313,7 @@ impl Manifest {
             icon: None,
             dependencies: BTreeMap::new(),
             platforms: BTreeMap::new(),
+            http: http::Http::default(),
         }
     }
 
@@ -639,6 +646,10 @@ impl Manifest {
                 "give a relative path such as \"icon.png\"",
             ));
         }
+        let http = raw
+            .http
+            .validate()
+            .map_err(|(field, value, why, fix)| err(&field, &value, why, fix))?;
         Ok(Self {
             name: raw.name,
             version,
@@ -666,6 +677,7 @@ impl Manifest {
             icon: raw.icon,
             dependencies,
             platforms,
+            http,
         })
     }
 }

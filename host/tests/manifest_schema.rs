@@ -56,6 +56,11 @@ fn the_schema_and_the_parser_reject_the_same_mistakes() {
         base.to_owned() + "[limits]\nopen_files = 3\n",
         base.to_owned() + "[limits]\npids = 0\n",
         base.to_owned() + "[protocol]\nversions = []\n",
+        base.to_owned() + "[[http.routes]]\nmethod = \"TRACE\"\npath = \"/a\"\ntool = \"t\"\n",
+        base.to_owned() + "[[http.routes]]\nmethod = \"GET\"\npath = \"a\"\ntool = \"t\"\n",
+        base.to_owned()
+            + "[[http.routes]]\nmethod = \"GET\"\npath = \"/a\"\ntool = \"t\"\naccess = \"root\"\n",
+        base.to_owned() + "[http.panel]\ndir = \"/etc\"\n",
     ];
     for text in bad {
         assert!(

@@ -404,6 +404,26 @@ pub enum RunFrame {
     Error(ApiError),
 }
 
+/// One plugin's panel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PanelView {
+    /// The plugin.
+    pub plugin: String,
+    /// Its title.
+    pub title: String,
+    /// Where its page is.
+    pub url: String,
+}
+
+/// A token for a panel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PanelToken {
+    /// The token, for `Authorization: Bearer`.
+    pub token: String,
+    /// How long it lasts, in milliseconds.
+    pub expires_in_ms: u64,
+}
+
 /// The daemon's answer to `GET /v1/health`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Health {

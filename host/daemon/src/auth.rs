@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use axum::extract::{MatchedPath, Request, State as AxumState};
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -36,6 +36,12 @@ pub(crate) enum Caller {
         /// Its scope.
         scope: Scope,
     },
+    /// A dashboard panel, with the token the dashboard gave it: it may
+    /// reach its own plugin only.
+    Panel {
+        /// The plugin.
+        plugin: String,
+    },
     /// Nobody in particular (a public route over TCP).
     Anonymous,
 }
@@ -63,7 +69,8 @@ pub(crate) async fn authorize(
         .get::<Transport>()
         .copied()
         .unwrap_or(Transport::Tcp(0));
-    match check(&state, transport, request.headers(), need) {
+    let target = (request.method().clone(), request.uri().path().to_owned());
+    match check(&state, transport, request.headers(), need, &target) {
         Ok(caller) => {
             request.extensions_mut().insert(caller);
             next.run(request).await
@@ -78,6 +85,7 @@ pub(crate) fn check(
     transport: Transport,
     headers: &HeaderMap,
     need: Need,
+    target: &(Method, String),
 ) -> Result<Caller, ApiError> {
     let port = match transport {
         Transport::Local => return Ok(Caller::Local),
@@ -88,6 +96,22 @@ pub(crate) fn check(
     let Need::Scope(wanted) = need else {
         return Ok(Caller::Anonymous);
     };
+    if let Some(token) = token.filter(|t| t.starts_with(PANEL_PREFIX)) {
+        let plugin = state.panels.plugin_of(token).ok_or_else(|| {
+            ApiError::new("unauthenticated", "the panel token is unknown or expired")
+                .with_hint("reload the dashboard for a new one")
+        })?;
+        if wanted > Scope::Call || !panel_may(&plugin, target) {
+            return Err(ApiError::new(
+                "permission_denied",
+                format!(
+                    "a panel of {plugin:?} may reach only its own plugin, not {} {}",
+                    target.0, target.1
+                ),
+            ));
+        }
+        return Ok(Caller::Panel { plugin });
+    }
     let token = token.ok_or_else(|| {
         ApiError::new(
             "unauthenticated",
@@ -126,6 +150,27 @@ pub(crate) fn check(
         id: record.id.clone(),
         scope: record.scope,
     })
+}
+
+/// Panel tokens start so; API tokens with `pwt_`.
+pub(crate) const PANEL_PREFIX: &str = "pwp_";
+
+/// What a panel of `plugin` may ask: its plugin's details, calls to its
+/// plugin's tools, and its plugin's own routes.
+fn panel_may(plugin: &str, (method, path): &(Method, String)) -> bool {
+    let own_tool = path
+        .strip_prefix("/v1/tools/")
+        .and_then(|rest| rest.strip_suffix("/call"))
+        .and_then(|tool| tool.split_once('.'))
+        .is_some_and(|(p, _)| p == plugin);
+    let details = path
+        .strip_prefix("/v1/plugins/")
+        .is_some_and(|p| p == plugin);
+    let route = path
+        .strip_prefix("/plugins/")
+        .and_then(|rest| rest.split_once('/'))
+        .is_some_and(|(p, _)| p == plugin);
+    (*method == Method::POST && own_tool) || (*method == Method::GET && details) || route
 }
 
 /// The token in `Authorization: Bearer TOKEN`.
@@ -167,6 +212,20 @@ mod tests {
         assert_eq!(bearer(&h), Some("pwt_x_y"));
         h.insert(header::AUTHORIZATION, "Basic abc".parse().unwrap());
         assert_eq!(bearer(&h), None);
+    }
+
+    #[test]
+    fn a_panel_reaches_its_own_plugin_only() {
+        let may = |m: Method, p: &str| panel_may("echo", &(m, p.to_owned()));
+        assert!(may(Method::POST, "/v1/tools/echo.echo/call"));
+        assert!(may(Method::GET, "/v1/plugins/echo"));
+        assert!(may(Method::GET, "/plugins/echo/say/hi"));
+        assert!(!may(Method::POST, "/v1/tools/kv.get/call"));
+        assert!(!may(Method::POST, "/v1/tools/echoes.x/call"));
+        assert!(!may(Method::POST, "/v1/plugins/echo/reload"));
+        assert!(!may(Method::GET, "/v1/plugins"));
+        assert!(!may(Method::GET, "/v1/logs"));
+        assert!(!may(Method::GET, "/plugins/kv/x"));
     }
 
     #[test]

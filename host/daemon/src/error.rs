@@ -23,6 +23,7 @@ pub fn http_status(code: &str) -> StatusCode {
         "request_timeout" => StatusCode::REQUEST_TIMEOUT,
         "conflict" | "failed_precondition" => StatusCode::CONFLICT,
         "payload_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
+        "tool_error" => StatusCode::UNPROCESSABLE_ENTITY,
         "unsupported_media_type" => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         "rate_limited" | "resource_exhausted" => StatusCode::TOO_MANY_REQUESTS,
         "cancelled" => StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST),

@@ -12,6 +12,9 @@ pub enum Need {
     Public,
     /// A token of this scope or a wider one.
     Scope(Scope),
+    /// What the plugin's manifest says of the route (its `access`); the
+    /// handler checks it once it knows the route.
+    Manifest,
 }
 
 /// The method/path pair a route table entry is keyed by.

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use plugwire_host::Host;
@@ -24,6 +24,10 @@ pub(crate) struct State {
     pub(crate) token_rate: DefaultKeyedRateLimiter<String>,
     /// What each route needs of a caller.
     pub(crate) needs: HashMap<RouteKey, Need>,
+    /// Tokens handed to dashboard panels.
+    pub(crate) panels: PanelTokens,
+    /// Budgets of plugin routes with a rate limit.
+    pub(crate) route_rates: RouteLimiters,
 }
 
 impl State {
@@ -42,6 +46,8 @@ impl State {
             tokens: TokenFile::new(tokens),
             token_rate: RateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst)),
             needs,
+            panels: PanelTokens::default(),
+            route_rates: RouteLimiters::default(),
         }
     }
 }
@@ -84,5 +90,77 @@ impl TokenFile {
             *cached = (stamp, tokens);
         }
         cached.1.clone()
+    }
+}
+
+/// How long a panel's token lasts; the dashboard asks for a new one when
+/// it shows the panel again.
+pub(crate) const PANEL_TOKEN_LIFE: Duration = Duration::from_secs(3600);
+
+/// Most panel tokens kept at once: each dashboard view makes one per
+/// panel, and the oldest go first.
+const MAX_PANEL_TOKENS: usize = 1024;
+
+/// Short-lived tokens for dashboard panels, kept in memory only (hashed,
+/// like the others).
+#[derive(Default)]
+pub(crate) struct PanelTokens(Mutex<HashMap<String, (String, Instant)>>);
+
+impl PanelTokens {
+    /// A new token for `plugin`'s panel.
+    pub(crate) fn issue(&self, plugin: &str) -> Result<String, String> {
+        let mut secret = [0u8; 32];
+        getrandom::fill(&mut secret).map_err(|e| format!("no randomness: {e}"))?;
+        let token = format!(
+            "{}{}",
+            crate::auth::PANEL_PREFIX,
+            base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, secret)
+        );
+        let mut all = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        all.retain(|_, (_, until)| *until > now);
+        if all.len() >= MAX_PANEL_TOKENS
+            && let Some(oldest) = all
+                .iter()
+                .min_by_key(|(_, (_, until))| *until)
+                .map(|(k, _)| k.clone())
+        {
+            all.remove(&oldest);
+        }
+        all.insert(
+            crate::tokens::hash(&token),
+            (plugin.to_owned(), now + PANEL_TOKEN_LIFE),
+        );
+        Ok(token)
+    }
+
+    /// The plugin a live token was issued for.
+    pub(crate) fn plugin_of(&self, token: &str) -> Option<String> {
+        let all = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let (plugin, until) = all.get(&crate::tokens::hash(token))?;
+        (*until > Instant::now()).then(|| plugin.clone())
+    }
+}
+
+/// Per-route limiters made on first use (one per plugin route).
+#[derive(Default)]
+pub(crate) struct RouteLimiters(
+    Mutex<HashMap<String, std::sync::Arc<governor::DefaultDirectRateLimiter>>>,
+);
+
+impl RouteLimiters {
+    /// Takes one request from `key`'s budget of `per_second`; false when
+    /// it is spent.
+    pub(crate) fn allow(&self, key: &str, per_second: u32) -> bool {
+        let limiter = {
+            let mut all = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            all.entry(key.to_owned())
+                .or_insert_with(|| {
+                    let rate = NonZeroU32::new(per_second.max(1)).unwrap_or(NonZeroU32::MIN);
+                    std::sync::Arc::new(RateLimiter::direct(Quota::per_second(rate)))
+                })
+                .clone()
+        };
+        limiter.check().is_ok()
     }
 }

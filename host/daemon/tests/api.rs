@@ -476,9 +476,11 @@ fn the_openapi_document_matches_the_routes() {
         .map(|r| {
             let scope = match r.need {
                 plugwire_daemon::Need::Public => "public".to_owned(),
+                plugwire_daemon::Need::Manifest => "manifest".to_owned(),
                 plugwire_daemon::Need::Scope(s) => s.to_string(),
             };
-            (r.method.to_string(), r.path.to_owned(), scope)
+            // OpenAPI writes a wildcard as a plain parameter.
+            (r.method.to_string(), r.path.replace("{*", "{"), scope)
         })
         .collect();
     documented.sort();
@@ -601,5 +603,170 @@ async fn calls_flow_while_plugins_change() {
         total += ok;
     }
     assert!(total > 20, "only {total} calls were made");
+    daemon.stop().await;
+}
+
+fn request(
+    method: &str,
+    path: &str,
+    addr: std::net::SocketAddr,
+    token: Option<&str>,
+    body: &str,
+) -> String {
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// The routes the echo example's manifest declares, served by its tool.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugin_endpoints_are_served_as_declared() {
+    let daemon = Running::start(Limits::default()).await;
+    let addr = daemon.tcp;
+    // `access = "public"`: no token needed; the path parameter is the argument.
+    let (status, body) = tcp(addr, &get("/plugins/echo/say/hello%20there", addr, None)).await;
+    assert_eq!((status, body.as_str()), (200, "\"hello there\""));
+    // `access = "call"`: a token of that scope, the body's fields as arguments.
+    let echo =
+        |token: Option<&str>, body: &str| request("POST", "/plugins/echo/echo", addr, token, body);
+    let (status, body) = tcp(addr, &echo(None, r#"{"text":"x"}"#)).await;
+    assert_eq!((status, code_of(&body).as_str()), (401, "unauthenticated"));
+    let read = daemon.token(Scope::Read);
+    let (status, body) = tcp(addr, &echo(Some(&read), r#"{"text":"x"}"#)).await;
+    assert_eq!(
+        (status, code_of(&body).as_str()),
+        (403, "permission_denied")
+    );
+    let call = daemon.token(Scope::Call);
+    let (status, body) = tcp(addr, &echo(Some(&call), r#"{"text":"posted"}"#)).await;
+    assert_eq!((status, body.as_str()), (200, "\"posted\""));
+    // The tool's schema is checked first.
+    let (status, body) = tcp(addr, &echo(Some(&call), r#"{"text":5}"#)).await;
+    assert_eq!((status, code_of(&body).as_str()), (400, "invalid_argument"));
+    let (status, body) = tcp(addr, &echo(Some(&call), "[1]")).await;
+    assert_eq!((status, code_of(&body).as_str()), (400, "invalid_argument"));
+    // What the manifest does not declare is not served.
+    let (status, body) = tcp(addr, &get("/plugins/echo/fail", addr, Some(&call))).await;
+    assert_eq!((status, code_of(&body).as_str()), (404, "not_found"));
+    assert!(
+        body.contains("GET /say/{text}"),
+        "the hint lists the routes: {body}"
+    );
+    let (status, body) = tcp(
+        addr,
+        &request("DELETE", "/plugins/echo/echo", addr, Some(&call), ""),
+    )
+    .await;
+    assert_eq!(
+        (status, code_of(&body).as_str()),
+        (405, "method_not_allowed")
+    );
+    let (status, _) = tcp(addr, &get("/plugins/kv/say/x", addr, Some(&call))).await;
+    assert_eq!(status, 404, "kv declares no routes");
+    // An escaped slash stays inside its parameter, which then matches no route.
+    let (status, _) = tcp(addr, &get("/plugins/echo/say/a%2Fb", addr, None)).await;
+    assert_eq!(status, 404);
+    // `rate_limit = 20`: a flood gets 429 for that route.
+    let mut limited = 0;
+    for _ in 0..60 {
+        let (status, body) = tcp(addr, &get("/plugins/echo/say/x", addr, None)).await;
+        if status == 429 {
+            assert_eq!(code_of(&body), "rate_limited");
+            limited += 1;
+        }
+    }
+    assert!(limited > 0, "60 requests at once against 20 a second");
+    daemon.stop().await;
+}
+
+/// A panel's files come from its plugin's directory under a sandboxing
+/// policy, and its token reaches its own plugin only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn panels_are_sandboxed_and_their_tokens_scoped() {
+    let daemon = Running::start(Limits::default()).await;
+    let addr = daemon.tcp;
+    let raw =
+        |path: &str| format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(raw("/panels/echo/index.html").as_bytes())
+        .await
+        .unwrap();
+    let mut all = String::new();
+    stream.read_to_string(&mut all).await.unwrap();
+    assert!(all.starts_with("HTTP/1.1 200"), "{all}");
+    let lower = all.to_ascii_lowercase();
+    assert!(
+        lower.contains("content-security-policy: sandbox allow-scripts"),
+        "{all}"
+    );
+    assert!(lower.contains("x-content-type-options: nosniff"));
+    for escape in [
+        "/panels/echo/%2e%2e/plugin.toml",
+        "/panels/echo/../plugin.toml",
+        "/panels/kv/index.html",
+    ] {
+        let (status, _) = tcp(addr, &raw(escape)).await;
+        assert_eq!(status, 404, "{escape}");
+    }
+
+    let read = daemon.token(Scope::Read);
+    let (status, body) = tcp(
+        addr,
+        &request("POST", "/v1/panels/echo/token", addr, Some(&read), ""),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let panel: Value = serde_json::from_str(&body).unwrap();
+    let panel = panel["token"].as_str().unwrap().to_owned();
+    let call = request(
+        "POST",
+        "/v1/tools/echo.echo/call",
+        addr,
+        Some(&panel),
+        r#"{"arguments":{"text":"p"}}"#,
+    );
+    assert_eq!(tcp(addr, &call).await.0, 200, "its own plugin's tools");
+    assert_eq!(
+        tcp(addr, &get("/v1/plugins/echo", addr, Some(&panel)))
+            .await
+            .0,
+        200
+    );
+    for (method, path) in [
+        ("POST", "/v1/tools/kv.get/call"),
+        ("POST", "/v1/plugins/echo/reload"),
+        ("POST", "/v1/plugins/kv/reload"),
+        ("GET", "/v1/plugins"),
+        ("GET", "/v1/logs"),
+    ] {
+        let (status, body) = tcp(addr, &request(method, path, addr, Some(&panel), "{}")).await;
+        assert_eq!(
+            (status, code_of(&body).as_str()),
+            (403, "permission_denied"),
+            "{method} {path}"
+        );
+    }
+    let (status, _) = tcp(addr, &get("/v1/plugins/echo", addr, Some("pwp_forged"))).await;
+    assert_eq!(status, 401);
+
+    // A sandboxed frame's requests come from origin `null`: preflights
+    // are answered, and answers marked readable to it.
+    let preflight = format!(
+        "OPTIONS /v1/tools/echo.echo/call HTTP/1.1\r\nHost: {addr}\r\nOrigin: null\r\nAccess-Control-Request-Method: POST\r\nAccess-Control-Request-Headers: authorization\r\nConnection: close\r\n\r\n"
+    );
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(preflight.as_bytes()).await.unwrap();
+    let mut all = String::new();
+    stream.read_to_string(&mut all).await.unwrap();
+    let lower = all.to_ascii_lowercase();
+    assert!(all.starts_with("HTTP/1.1 204"), "{all}");
+    assert!(lower.contains("access-control-allow-origin: null"), "{all}");
+    assert!(
+        lower.contains("access-control-allow-headers: authorization"),
+        "{all}"
+    );
     daemon.stop().await;
 }

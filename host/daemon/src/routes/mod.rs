@@ -15,9 +15,12 @@ use crate::need::Need;
 use crate::state::State;
 
 mod commands;
+mod dashboard;
+mod endpoints;
 mod events;
 mod health;
 mod logs;
+mod panels;
 mod plugins;
 mod tools;
 
@@ -75,6 +78,9 @@ pub(crate) fn all() -> (Router<Arc<State>>, Vec<RouteInfo>) {
     let routes = commands::add(routes);
     let routes = events::add(routes);
     let routes = logs::add(routes);
+    let routes = endpoints::add(routes);
+    let routes = panels::add(routes);
+    let routes = dashboard::add(routes);
     (routes.router, routes.table)
 }
 
