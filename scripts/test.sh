@@ -13,6 +13,17 @@ step "install: buf (npm, into tools/buf/node_modules)"
 (cd tools/buf && npm install --no-audit --no-fund --loglevel=error)
 BUF=tools/buf/node_modules/.bin/buf
 
+step "install: chromium (Debian's package, for the dashboard test), if missing"
+if ! command -v chromium >/dev/null 2>&1 && [ -z "${PLUGWIRE_CHROMIUM:-}" ]; then
+    if [ "$(id -u)" = 0 ]; then
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get install -y -qq chromium >/dev/null 2>&1 \
+            || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+    else
+        echo "chromium is missing and this is not root: install Debian's chromium, or set PLUGWIRE_CHROMIUM" >&2
+    fi
+fi
+
 step "cargo fmt --check"
 cargo fmt --all --check
 
