@@ -8,7 +8,7 @@
 //! fails the test, elsewhere it is skipped with a note.
 
 use std::io::{BufRead, BufReader, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -113,7 +113,7 @@ impl Browser {
         });
         Self {
             child,
-            commands: std::fs::File::from(OwnedFd::from(command_write)),
+            commands: std::fs::File::from(command_write),
             answers,
             next: 1,
             session: None,
