@@ -66,16 +66,34 @@ pub(crate) struct Context {
     host: Weak<dyn HostCallbacks>,
     /// Whether the host has said what its best-effort sandbox lacks.
     sandbox_warned: AtomicBool,
+    /// What the user granted: the configuration's at first, replaced by
+    /// [`crate::Host::set_grants`] (a long-running host re-reads them).
+    grants: std::sync::RwLock<Arc<crate::grants::Grants>>,
 }
 
 impl Context {
+    /// The grants a plugin starting now is checked against.
+    pub(crate) fn grants(&self) -> Arc<crate::grants::Grants> {
+        self.grants
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Replaces the grants; plugins already running keep running.
+    pub(crate) fn set_grants(&self, grants: crate::grants::Grants) {
+        *self.grants.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(grants);
+    }
+
     pub(crate) fn new(
         config: HostConfig,
         spawner: Spawner,
         launcher: Option<PathBuf>,
         host: Weak<dyn HostCallbacks>,
     ) -> Self {
+        let grants = std::sync::RwLock::new(Arc::new(config.grants.clone()));
         Self {
+            grants,
             config,
             spawner,
             launcher,

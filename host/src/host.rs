@@ -419,6 +419,23 @@ impl Host {
             .map_err(|why| Status::invalid_argument(why.to_owned()))
     }
 
+    /// Replaces what the user granted (a long-running host re-reads the
+    /// grants file when it changes). Plugins already running keep running;
+    /// a plugin starting, restarting or reloading from now on is checked
+    /// against these.
+    ///
+    /// ```no_run
+    /// # async fn f(host: plugwire_host::Host) -> Result<(), tonic::Status> {
+    /// use plugwire_host::grants::Grants;
+    /// let grants = Grants::load(&Grants::default_path()).map_err(tonic::Status::internal)?;
+    /// host.set_grants(grants);
+    /// host.reload_plugin("audit").await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn set_grants(&self, grants: crate::grants::Grants) {
+        self.inner.ctx.set_grants(grants);
+    }
+
     /// A plugin's manifest as the host read it.
     ///
     /// ```no_run

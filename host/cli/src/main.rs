@@ -6,6 +6,7 @@
 
 mod backend;
 mod commands;
+mod daemon_packages;
 mod host_config;
 mod input;
 mod output;
@@ -408,9 +409,16 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 into: into.as_deref(),
                 signature: signature.as_deref(),
                 allow_unsigned: *allow_unsigned,
-                yes: cli.yes,
+                grant: if cli.yes {
+                    commands::install::Grant::Yes
+                } else {
+                    commands::install::Grant::Ask
+                },
             };
-            return on_disk(&cli, || commands::install::run(source, &options, json)).await;
+            return on_disk(&cli, async {
+                commands::install::command(source, &options, json)
+            })
+            .await;
         }
         Command::Index { action } => {
             return match action {
@@ -450,13 +458,19 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
     }
     match &cli.command {
         Command::Remove { plugin } => {
-            return on_disk(&cli, || commands::installed::remove(plugin)).await;
+            return on_disk(&cli, async { commands::installed::remove(plugin) }).await;
         }
         Command::Enable { plugin } => {
-            return on_disk(&cli, || commands::installed::set_enabled(plugin, true)).await;
+            return on_disk(&cli, async {
+                commands::installed::set_enabled(plugin, true)
+            })
+            .await;
         }
         Command::Disable { plugin } => {
-            return on_disk(&cli, || commands::installed::set_enabled(plugin, false)).await;
+            return on_disk(&cli, async {
+                commands::installed::set_enabled(plugin, false)
+            })
+            .await;
         }
         _ => {}
     }
@@ -478,16 +492,23 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             allow_unsigned,
         } => {
             let only = if *all { None } else { plugin.as_deref() };
-            return commands::update::update(only, *dry_run, *allow_unsigned, config).await;
+            let update = commands::update::command(only, *dry_run, *allow_unsigned, config);
+            return on_disk(&cli, update).await;
         }
         Command::Grant {
             plugin,
             permissions,
-        } => return commands::grant::change(&config, plugin, permissions, true),
+        } => {
+            let changed = async { commands::grant::change(&config, plugin, permissions, true) };
+            return granted(&cli, plugin, changed).await;
+        }
         Command::Revoke {
             plugin,
             permissions,
-        } => return commands::grant::change(&config, plugin, permissions, false),
+        } => {
+            let changed = async { commands::grant::change(&config, plugin, permissions, false) };
+            return granted(&cli, plugin, changed).await;
+        }
         _ => {}
     }
     let (backend, why_local) = match choose(&cli).await? {
@@ -603,15 +624,36 @@ async fn choose(cli: &Cli) -> Result<Choice, Failure> {
     }
 }
 
+/// Runs a command that changes a plugin's grants, then has a running
+/// daemon re-read them and restart the plugin with them.
+async fn granted(
+    cli: &Cli,
+    plugin: &str,
+    change: impl std::future::Future<Output = Result<ExitCode, Failure>>,
+) -> Result<ExitCode, Failure> {
+    let code = change.await?;
+    if let Choice::Daemon(client) = choose(cli).await? {
+        let daemon = backend::Backend::Daemon(client);
+        match daemon.reload(plugin).await {
+            Ok(_) => eprintln!("the daemon restarted {plugin} with its grants"),
+            Err(failure) => eprintln!(
+                "the daemon could not restart {plugin}: {}",
+                failure.message()
+            ),
+        }
+    }
+    Ok(code)
+}
+
 /// Runs a command that changes installed plugins on disk, then tells a
 /// running daemon what changed so that its live host follows.
 async fn on_disk(
     cli: &Cli,
-    change: impl FnOnce() -> Result<ExitCode, Failure>,
+    change: impl std::future::Future<Output = Result<ExitCode, Failure>>,
 ) -> Result<ExitCode, Failure> {
     let registry = commands::install::registry_path();
     let before = plugwire_host::packages::Registry::load(&registry).unwrap_or_default();
-    let code = change()?;
+    let code = change.await?;
     let Choice::Daemon(client) = choose(cli).await? else {
         return Ok(code);
     };

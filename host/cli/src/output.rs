@@ -28,6 +28,16 @@ impl Failure {
         self
     }
 
+    /// What to try, if there is a hint.
+    pub(crate) fn hint_text(&self) -> Option<&str> {
+        self.hint.as_deref()
+    }
+
+    /// What went wrong, without the hint.
+    pub(crate) fn message(&self) -> &str {
+        &self.message
+    }
+
     pub(crate) fn report(self) -> ExitCode {
         // Errors quote plugins (their stderr, their messages).
         eprintln!("error: {}", escape_controls(&self.message));

@@ -613,11 +613,7 @@ fn an_index_served_over_http() {
     };
     // Version 0.1.0 of echo, signed.
     let echo = work.path().join("echo");
-    std::fs::create_dir_all(&echo).unwrap();
-    for entry in std::fs::read_dir(examples().join("echo")).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), echo.join(entry.file_name())).unwrap();
-    }
+    copy_dir(&examples().join("echo"), &echo);
     publish(&echo, true);
     let url = serve(site.clone());
     ok(run(&["index", "add", "test", &format!("{url}/index.json")]));
@@ -780,11 +776,7 @@ fn dependencies_are_resolved_from_the_index() {
     std::fs::create_dir_all(&site).unwrap();
     let copy = |from: &str, name: &str, extra: &str| {
         let dir = work.path().join("src").join(name);
-        std::fs::create_dir_all(&dir).unwrap();
-        for entry in std::fs::read_dir(examples().join(from)).unwrap() {
-            let entry = entry.unwrap();
-            std::fs::copy(entry.path(), dir.join(entry.file_name())).unwrap();
-        }
+        copy_dir(&examples().join(from), &dir);
         let manifest = std::fs::read_to_string(dir.join("plugin.toml"))
             .unwrap()
             .replacen(&format!("name = \"{from}\""), &format!("name = \"{name}\""), 1)
@@ -909,11 +901,7 @@ fn an_update_keeps_the_grants_it_needs() {
     let site = work.path().join("site");
     std::fs::create_dir_all(&site).unwrap();
     let audit = work.path().join("audit");
-    std::fs::create_dir_all(&audit).unwrap();
-    for entry in std::fs::read_dir(examples().join("audit")).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), audit.join(entry.file_name())).unwrap();
-    }
+    copy_dir(&examples().join("audit"), &audit);
     ok(run(&[
         "pack",
         audit.to_str().unwrap(),
@@ -955,4 +943,18 @@ fn an_update_keeps_the_grants_it_needs() {
     assert!(out.contains("updated audit 0.1.0 -> 0.2.0"), "{out}");
     let grants = std::fs::read_to_string(config.join("plugwire/grants.toml")).unwrap();
     assert!(grants.contains("host.storage"), "{grants}");
+}
+
+/// Copies a plugin directory, with its subfolders (a panel, say).
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
 }

@@ -27,7 +27,9 @@ struct Served {
 
 impl Served {
     fn start(extra: &[&str]) -> Self {
-        Self::start_over(&examples(), extra)
+        let mut args = vec!["--yes"];
+        args.extend(extra);
+        Self::start_over(&examples(), &args)
     }
 
     fn start_over(plugins: &Path, extra: &[&str]) -> Self {
@@ -36,7 +38,7 @@ impl Served {
         let mut command = Command::new(env!("CARGO_BIN_EXE_plugwire"));
         Self::environment(&mut command, home.path(), plugins);
         let child = command
-            .args(["serve", "--sandbox", "none", "--yes"])
+            .args(["serve", "--sandbox", "none"])
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -242,7 +244,7 @@ fn changes_on_disk_reach_the_running_daemon() {
     let plugins = tempfile::tempdir().unwrap();
     copy_dir(&examples().join("kv"), &plugins.path().join("kv"));
     copy_dir(&examples().join("echo"), &plugins.path().join("echo"));
-    let served = Served::start_over(plugins.path(), &[]);
+    let served = Served::start_over(plugins.path(), &["--yes"]);
     // Reload: a new process serves the plugin, and calls go on.
     let pid = |served: &Served| {
         let out = served.plugwire(&["--json", "list"], b"");
@@ -306,7 +308,7 @@ fn changes_on_disk_reach_the_running_daemon() {
 fn watch_reloads_a_plugin_whose_directory_changes() {
     let plugins = tempfile::tempdir().unwrap();
     copy_dir(&examples().join("echo"), &plugins.path().join("echo"));
-    let served = Served::start_over(plugins.path(), &["--watch"]);
+    let served = Served::start_over(plugins.path(), &["--yes", "--watch"]);
     let pid = |served: &Served| {
         let out = served.plugwire(&["--json", "info", "echo"], b"");
         let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -345,4 +347,113 @@ fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(entry.path(), &target).unwrap();
         }
     }
+}
+
+/// A request to the daemon's API over its socket, as another program
+/// would make it.
+fn api(
+    served: &Served,
+    method: &str,
+    path: &str,
+    body: serde_json::Value,
+) -> Result<serde_json::Value, plugwire_daemon::api::ApiError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let client = plugwire_daemon::Client::connect(&served.socket()).await?;
+        let method = hyper::Method::from_bytes(method.as_bytes()).unwrap();
+        client.send(method, path, Some(&body)).await
+    })
+}
+
+#[test]
+fn packages_are_installed_and_updated_through_the_api() {
+    let work = tempfile::tempdir().unwrap();
+    let plugins = work.path().join("plugins");
+    copy_dir(&examples().join("kv"), &plugins.join("kv"));
+    // No --yes: what a plugin requests must be granted.
+    let served = Served::start_over(&plugins, &[]);
+    let ok = |out: Output| {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let site = work.path().join("site");
+    std::fs::create_dir_all(&site).unwrap();
+    let echo = work.path().join("echo");
+    copy_dir(&examples().join("echo"), &echo);
+    let pack = |served: &Served| {
+        ok(served.plugwire(
+            &["pack", echo.to_str().unwrap(), "-o", site.to_str().unwrap()],
+            b"",
+        ));
+        ok(served.plugwire(&["index", "build", site.to_str().unwrap()], b""));
+    };
+    pack(&served);
+    ok(served.plugwire(&["index", "add", "local", site.to_str().unwrap()], b""));
+
+    // By name, from the index: installed, then started by the daemon.
+    let body = serde_json::json!({"source": "echo", "allow_unsigned": true});
+    let outcome = api(&served, "POST", "/v1/packages", body).unwrap();
+    assert_eq!(outcome[0]["installed"]["version"], "0.1.0", "{outcome}");
+    assert_eq!(outcome[0]["status"]["state"], "ready", "{outcome}");
+    let out = ok(served.plugwire(&["call", "echo.echo", r#"{"text":"installed"}"#], b""));
+    assert_eq!(out.trim(), "installed");
+
+    // A newer version in the index: updated, checked, reloaded.
+    let manifest = std::fs::read_to_string(echo.join("plugin.toml")).unwrap();
+    std::fs::write(
+        echo.join("plugin.toml"),
+        manifest.replacen("version = \"0.1.0\"", "version = \"0.2.0\"", 1),
+    )
+    .unwrap();
+    pack(&served);
+    let body = serde_json::json!({"allow_unsigned": true});
+    let outcome = api(&served, "POST", "/v1/plugins/echo/update", body.clone()).unwrap();
+    assert_eq!(outcome["updated"]["from"], "0.1.0", "{outcome}");
+    assert_eq!(outcome["updated"]["to"], "0.2.0", "{outcome}");
+    assert_eq!(outcome["status"]["version"], "0.2.0", "{outcome}");
+    let again = api(&served, "POST", "/v1/plugins/echo/update", body).unwrap();
+    assert!(again["updated"].is_null(), "up to date: {again}");
+
+    // What a plugin requests is not granted by an install that does not
+    // say so; `plugwire grant` then reaches the daemon, which restarts it.
+    let audit = examples().join("audit");
+    let body = serde_json::json!({"source": audit});
+    let outcome = api(&served, "POST", "/v1/packages", body).unwrap();
+    assert_eq!(outcome[0]["installed"]["granted"], false, "{outcome}");
+    let why = outcome[0]["start_error"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(why.contains("not granted"), "{outcome}");
+    let out = served.plugwire(&["grant", "audit"], b"");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list: serde_json::Value =
+        serde_json::from_str(&ok(served.plugwire(&["--json", "list"], b""))).unwrap();
+    let audit = list["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "audit")
+        .unwrap();
+    assert_eq!(audit["state"], "ready", "{audit}");
+
+    let refused = api(
+        &served,
+        "POST",
+        "/v1/packages",
+        serde_json::json!({"source": "nope"}),
+    )
+    .unwrap_err();
+    assert_eq!(refused.code, "failed_precondition");
+    assert!(refused.message.contains("nope"), "{refused:?}");
 }

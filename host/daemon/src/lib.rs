@@ -26,6 +26,7 @@ pub mod error;
 mod limits;
 mod listen;
 mod need;
+pub mod packages;
 mod routes;
 mod state;
 pub mod tokens;
@@ -66,8 +67,18 @@ pub fn routes() -> Vec<RouteInfo> {
     routes::table()
 }
 
+/// The user's grants file, re-read before the daemon starts or reloads a
+/// plugin (`plugwire grant` writes it while the daemon runs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantsFile {
+    /// Its path.
+    pub path: PathBuf,
+    /// Grant everything anyway (`plugwire serve --yes`).
+    pub all: bool,
+}
+
 /// How to run the daemon.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct DaemonOptions {
     /// The Unix socket.
     pub socket: PathBuf,
@@ -79,6 +90,11 @@ pub struct DaemonOptions {
     pub tokens: PathBuf,
     /// Limits on clients.
     pub limits: Limits,
+    /// How to install and update packages (`POST /v1/packages`); without
+    /// one those routes answer `unimplemented`.
+    pub packages: Option<Arc<dyn packages::PackageManager>>,
+    /// The grants file to follow, if any.
+    pub grants: Option<GrantsFile>,
 }
 
 impl DaemonOptions {
@@ -96,6 +112,8 @@ impl DaemonOptions {
             watch: false,
             tokens: tokens::Tokens::default_path(),
             limits: Limits::default(),
+            packages: None,
+            grants: None,
         }
     }
 }
@@ -185,8 +203,7 @@ impl Daemon {
         let (routes, table) = routes::all();
         let state = Arc::new(state::State::new(
             self.host.clone(),
-            self.options.limits.clone(),
-            self.options.tokens.clone(),
+            &self.options,
             routes::needs(&table),
         ));
         let app = app(routes, state);

@@ -28,15 +28,20 @@ pub(crate) struct State {
     pub(crate) panels: PanelTokens,
     /// Budgets of plugin routes with a rate limit.
     pub(crate) route_rates: RouteLimiters,
+    /// The application's way to install and update packages.
+    pub(crate) packages: Option<std::sync::Arc<dyn crate::packages::PackageManager>>,
+    /// Where the user's grants are, to re-read before plugins change.
+    pub(crate) grants: Option<crate::GrantsFile>,
 }
 
 impl State {
     pub(crate) fn new(
         host: Host,
-        limits: Limits,
-        tokens: PathBuf,
+        options: &crate::DaemonOptions,
         needs: HashMap<RouteKey, Need>,
     ) -> Self {
+        let limits = options.limits.clone();
+        let tokens = options.tokens.clone();
         let per_second = NonZeroU32::new(limits.token_rate.max(1)).unwrap_or(NonZeroU32::MIN);
         let burst = per_second.saturating_mul(NonZeroU32::new(2).unwrap_or(NonZeroU32::MIN));
         Self {
@@ -48,6 +53,45 @@ impl State {
             needs,
             panels: PanelTokens::default(),
             route_rates: RouteLimiters::default(),
+            packages: options.packages.clone(),
+            grants: options.grants.clone(),
+        }
+    }
+
+    /// Reloads a plugin and has it running: a reload replaces what runs,
+    /// and a plugin that was not running (it had failed to start, say) is
+    /// started, so that the daemon keeps every plugin up.
+    pub(crate) async fn reload_running(
+        &self,
+        name: &str,
+    ) -> Result<plugwire_host::PluginStatus, tonic::Status> {
+        self.refresh_grants();
+        let status = self.host.reload_plugin(name).await?;
+        if status.state == plugwire_host::PluginState::Ready || !status.enabled {
+            return Ok(status);
+        }
+        self.host.start_plugin(name).await?;
+        self.host
+            .status()
+            .into_iter()
+            .find(|s| s.name == name)
+            .ok_or_else(|| {
+                tonic::Status::not_found(format!("plugin {name:?} was removed meanwhile"))
+            })
+    }
+
+    /// Re-reads the grants file, so that what was granted since the
+    /// daemon started counts for the plugins it starts next.
+    pub(crate) fn refresh_grants(&self) {
+        let Some(file) = &self.grants else {
+            return;
+        };
+        match plugwire_host::grants::Grants::load(&file.path) {
+            Ok(mut grants) => {
+                grants.all = file.all;
+                self.host.set_grants(grants);
+            }
+            Err(why) => tracing::warn!("keeping the grants read before: {why}"),
         }
     }
 }

@@ -112,10 +112,11 @@ pub(crate) async fn connect(plan: &Plan<'_>) -> Result<Connection, String> {
     let manifest = plan.manifest;
     let span = tracing::info_span!("plugin", name = %manifest.name);
     plan.logs.clear_tail();
-    let missing = config.grants.missing(manifest);
+    let grants = ctx.grants();
+    let missing = grants.missing(manifest);
     if !missing.is_empty() {
         let mut why = crate::grants::refusal(&manifest.name, &missing);
-        if let Some(mismatch) = config.grants.mismatch(manifest) {
+        if let Some(mismatch) = grants.mismatch(manifest) {
             why.push_str(&format!("\n({mismatch})"));
         }
         return Err(why);

@@ -50,11 +50,7 @@ impl Plugins {
         for name in names {
             let from = examples().join(name);
             let to = dir.path().join(name);
-            std::fs::create_dir_all(&to).unwrap();
-            for entry in std::fs::read_dir(&from).unwrap() {
-                let entry = entry.unwrap();
-                std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
-            }
+            copy_dir(&from, &to);
         }
         Self {
             dir,
@@ -67,11 +63,7 @@ impl Plugins {
     /// echo and hostile read).
     pub fn copy_as(&self, from: &str, name: &str) {
         let to = self.dir.path().join(name);
-        std::fs::create_dir_all(&to).unwrap();
-        for entry in std::fs::read_dir(examples().join(from)).unwrap() {
-            let entry = entry.unwrap();
-            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
-        }
+        copy_dir(&examples().join(from), &to);
         let variable = format!("{}_PLUGIN_NAME", from.to_uppercase());
         self.edit(name, |t| {
             t.replacen(
@@ -177,4 +169,18 @@ pub async fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> boo
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     check()
+}
+
+/// Copies a plugin directory, with its subfolders (a panel, say).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
 }

@@ -23,14 +23,96 @@ pub(crate) struct InstallOptions<'a> {
     pub(crate) into: Option<&'a Path>,
     pub(crate) signature: Option<&'a Path>,
     pub(crate) allow_unsigned: bool,
-    pub(crate) yes: bool,
+    pub(crate) grant: Grant,
 }
 
-pub(crate) fn run(
+/// Whether to grant what an installed plugin requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Grant {
+    /// Grant it (`--yes`, or an API request that says so).
+    Yes,
+    /// Ask at the terminal, when there is one.
+    Ask,
+    /// Never ask: the daemon has no one to ask.
+    No,
+}
+
+/// One plugin installed.
+pub(crate) struct Done {
+    pub(crate) name: String,
+    pub(crate) version: String,
+    pub(crate) dir: PathBuf,
+    pub(crate) digest: String,
+    pub(crate) replaced: Option<String>,
+    /// What it requests, each with its risk.
+    pub(crate) requests: Vec<(String, String)>,
+    /// Whether what it requests was granted (true when it requests nothing).
+    pub(crate) granted: bool,
+}
+
+/// `plugwire install`: installs, then says what was installed.
+pub(crate) fn command(
     source: &Path,
     options: &InstallOptions<'_>,
     as_json: bool,
 ) -> Result<ExitCode, Failure> {
+    for done in run(source, options)? {
+        report(&done, options.grant, as_json);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What `plugwire install` prints of one installed plugin.
+pub(crate) fn report(done: &Done, grant: Grant, as_json: bool) {
+    if as_json {
+        print_json(&serde_json::json!({
+            "name": done.name,
+            "version": done.version,
+            "dir": done.dir,
+            "digest": done.digest,
+            "replaced": done.replaced,
+            "requests": done.requests.iter().map(|(p, _)| p).collect::<Vec<_>>(),
+        }));
+    } else {
+        match &done.replaced {
+            Some(old) => println!(
+                "updated {} {old} -> {} in {}",
+                done.name,
+                done.version,
+                done.dir.display()
+            ),
+            None => println!(
+                "installed {} {} in {}",
+                done.name,
+                done.version,
+                done.dir.display()
+            ),
+        }
+        println!("  package {}", done.digest);
+    }
+    if done.requests.is_empty() {
+        return;
+    }
+    if grant == Grant::Yes {
+        eprintln!("{} requests:", done.name);
+        for (p, risk) in &done.requests {
+            eprintln!("  {p}: {risk}");
+        }
+    }
+    if done.granted {
+        eprintln!("granted, for {}", done.dir.display());
+    } else {
+        eprintln!(
+            "not granted: it will not start until you run `plugwire grant {}`",
+            done.name
+        );
+    }
+}
+
+/// Installs from `source` (what it needs first), granting as `options`
+/// says; what was installed.
+pub(crate) fn run(source: &Path, options: &InstallOptions<'_>) -> Result<Vec<Done>, Failure> {
+    let mut installed = Vec::new();
     let root = match options.into {
         Some(root) => root.to_path_buf(),
         None => user_root()?,
@@ -43,31 +125,30 @@ pub(crate) fn run(
         let bytes = pack(source)
             .map_err(|e| Failure::new(format!("cannot install {}: {e}", source.display())))?
             .bytes;
-        finish(&bytes, None, &source_name, &root, options.yes, as_json)?;
+        installed.push(finish(&bytes, None, &source_name, &root, options.grant)?);
     } else if source.exists() {
         let bytes = read_package(source)?;
         let signer = check_signature(source, &bytes, options)?;
-        finish(&bytes, signer, &source_name, &root, options.yes, as_json)?;
+        installed.push(finish(&bytes, signer, &source_name, &root, options.grant)?);
     } else if let Some(url) = source
         .to_str()
         .filter(|s| s.starts_with("https://") || s.starts_with("http://"))
     {
         let (bytes, signer) = from_url(url, options)?;
-        finish(&bytes, signer, url, &root, options.yes, as_json)?;
+        installed.push(finish(&bytes, signer, url, &root, options.grant)?);
     } else {
         let (name, requirement) = name_and_requirement(&source.to_string_lossy())?;
         // What it needs first, then itself.
         let all = from_indexes(&name, &requirement, options.allow_unsigned)?;
         let last = all.len().saturating_sub(1);
         for (i, found) in all.into_iter().enumerate() {
-            finish(
+            installed.push(finish(
                 &found.bytes,
                 found.signer,
                 &found.source,
                 &root,
-                options.yes,
-                as_json,
-            )?;
+                options.grant,
+            )?);
             // `install NAME@REQ` pins the plugin (updates stay within REQ);
             // `install NAME` lifts the pin.
             if i == last {
@@ -83,19 +164,18 @@ pub(crate) fn run(
             }
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(installed)
 }
 
-/// Installs one package under `root`, records it, and shows (and grants,
-/// when asked) what it requests.
+/// Installs one package under `root`, records it, and grants what it
+/// requests when `grant` says so (asking at a terminal for [`Grant::Ask`]).
 pub(crate) fn finish(
     bytes: &[u8],
     signer: Option<String>,
     source_name: &str,
     root: &Path,
-    yes: bool,
-    as_json: bool,
-) -> Result<(), Failure> {
+    grant: Grant,
+) -> Result<Done, Failure> {
     let installed = install(bytes, root, &Limits::default()).map_err(|e| {
         Failure::new(format!("cannot install {source_name}: {e}"))
             .hint("nothing was changed; `plugwire pack DIR` builds a package")
@@ -122,55 +202,41 @@ pub(crate) fn finish(
     })?;
     let manifest = Manifest::load(&installed.dir).map_err(|e| Failure::new(e.to_string()))?;
     let wanted = requested(&manifest);
-    if as_json {
-        print_json(&serde_json::json!({
-            "name": installed.name,
-            "version": installed.version,
-            "dir": installed.dir,
-            "digest": installed.digest,
-            "replaced": installed.replaced,
-            "requests": wanted.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
-        }));
-    } else {
-        match &installed.replaced {
-            Some(old) => println!(
-                "updated {} {old} -> {} in {}",
-                installed.name,
-                installed.version,
-                installed.dir.display()
-            ),
-            None => println!(
-                "installed {} {} in {}",
-                installed.name,
-                installed.version,
-                installed.dir.display()
-            ),
-        }
-        println!("  package {}", installed.digest);
-    }
+    let mut done = Done {
+        name: installed.name.clone(),
+        version: installed.version.clone(),
+        dir: installed.dir.clone(),
+        digest: installed.digest.clone(),
+        replaced: installed.replaced.clone(),
+        requests: wanted
+            .iter()
+            .map(|p| (p.to_string(), p.risk().to_string()))
+            .collect(),
+        granted: wanted.is_empty(),
+    };
     if wanted.is_empty() {
-        return Ok(());
+        return Ok(done);
     }
-    eprintln!("{} requests:", installed.name);
-    for p in &wanted {
-        eprintln!("  {p}: {}", p.risk());
-    }
-    let grant = yes || crate::commands::grant::confirm("grant and remember?");
-    if grant {
+    done.granted = match grant {
+        Grant::Yes => true,
+        Grant::No => false,
+        Grant::Ask => {
+            eprintln!("{} requests:", installed.name);
+            for p in &wanted {
+                eprintln!("  {p}: {}", p.risk());
+            }
+            crate::commands::grant::confirm("grant and remember?")
+        }
+    };
+    if done.granted {
         let path = Grants::default_path();
         let mut grants = Grants::load(&path).map_err(Failure::new)?;
         grants
             .grant_to(&manifest, wanted.iter().map(ToString::to_string))
             .map_err(Failure::new)?;
         grants.save(&path).map_err(Failure::new)?;
-        eprintln!("granted, for {}", installed.dir.display());
-    } else {
-        eprintln!(
-            "not granted: it will not start until you run `plugwire grant {}`",
-            installed.name
-        );
     }
-    Ok(())
+    Ok(done)
 }
 
 /// A package at `url`, with its signature at `url.minisig` (required unless

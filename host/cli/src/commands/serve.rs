@@ -18,6 +18,13 @@ pub(crate) struct ServeOptions {
 }
 
 pub(crate) async fn run(config: HostConfig, options: ServeOptions) -> Result<ExitCode, Failure> {
+    let packages = crate::daemon_packages::CliPackages {
+        config: config.clone(),
+    };
+    let grants = plugwire_daemon::GrantsFile {
+        path: plugwire_host::grants::Grants::default_path(),
+        all: config.grants.all,
+    };
     let host = Host::start(config)
         .await
         .map_err(|e| Failure::new(e.to_string()))?;
@@ -25,6 +32,8 @@ pub(crate) async fn run(config: HostConfig, options: ServeOptions) -> Result<Exi
     let mut daemon_options = DaemonOptions::new(options.socket);
     daemon_options.listen = options.listen;
     daemon_options.watch = options.watch;
+    daemon_options.packages = Some(std::sync::Arc::new(packages));
+    daemon_options.grants = Some(grants);
     let daemon = match Daemon::bind(host.clone(), daemon_options).await {
         Ok(d) => d,
         Err(e) => {

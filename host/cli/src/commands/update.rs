@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use plugwire_host::packages::{Limits, Record, Registry, stage};
 use plugwire_host::{Host, HostConfig};
 
-use super::install::{finish, from_indexes, registry_path};
+use super::install::{Grant, finish, from_indexes, registry_path};
 use crate::output::{Failure, table};
 
 /// (name, installed version, newest within the pin) of each plugin with a
@@ -64,22 +64,64 @@ pub(crate) fn outdated() -> Result<ExitCode, Failure> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub(crate) async fn update(
+/// What an update run did.
+#[derive(Default)]
+pub(crate) struct UpdateReport {
+    /// Would be updated (`--dry-run`): name, installed, newest.
+    pub(crate) planned: Vec<(String, String, String)>,
+    /// Updated: name, from, to, where.
+    pub(crate) updated: Vec<(String, String, String, std::path::PathBuf)>,
+    /// Not updated because the new version did not start: name, version, why.
+    pub(crate) failed: Vec<(String, String, String)>,
+}
+
+/// `plugwire update`: updates, then says what it did.
+pub(crate) async fn command(
     only: Option<&str>,
     dry_run: bool,
     allow_unsigned: bool,
     config: HostConfig,
 ) -> Result<ExitCode, Failure> {
-    let pending = newer(only)?;
-    if pending.is_empty() {
+    let grant = if config.grants.all {
+        Grant::Yes
+    } else {
+        Grant::Ask
+    };
+    let report = update(only, dry_run, allow_unsigned, config, grant).await?;
+    if report.planned.is_empty() && report.updated.is_empty() && report.failed.is_empty() {
         eprintln!("nothing to update");
-        return Ok(ExitCode::SUCCESS);
     }
+    for (name, installed, newest) in &report.planned {
+        println!("would update {name} {installed} -> {newest}");
+    }
+    for (name, from, to, _) in &report.updated {
+        println!("updated {name} {from} -> {to}");
+    }
+    for (name, version, why) in &report.failed {
+        eprintln!("{name} {version} did not start: {why}");
+    }
+    Ok(if report.failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Updates what is outdated (or `only`), each new version checked by
+/// starting it once before it is kept.
+pub(crate) async fn update(
+    only: Option<&str>,
+    dry_run: bool,
+    allow_unsigned: bool,
+    config: HostConfig,
+    grant: Grant,
+) -> Result<UpdateReport, Failure> {
+    let pending = newer(only)?;
+    let mut report = UpdateReport::default();
     let registry = Registry::load(&registry_path()).map_err(Failure::new)?;
-    let mut failed = false;
     for (name, installed, newest, pin) in pending {
         if dry_run {
-            println!("would update {name} {installed} -> {newest}");
+            report.planned.push((name, installed, newest));
             continue;
         }
         let record = &registry.plugins[&name];
@@ -94,14 +136,10 @@ pub(crate) async fn update(
         };
         // What the new version needs that is not installed yet comes first.
         for needed in found {
-            finish(
-                &needed.bytes,
-                needed.signer,
-                &needed.source,
-                &root,
-                config.grants.all,
-                false,
-            )?;
+            let done = finish(&needed.bytes, needed.signer, &needed.source, &root, grant)?;
+            if grant != Grant::No {
+                super::install::report(&done, grant, false);
+            }
         }
         let found = own;
         let staged = stage(&found.bytes, &root, &Limits::default())
@@ -121,7 +159,7 @@ pub(crate) async fn update(
             Ok(old)
         })
         .map_err(Failure::new)?;
-        let (config, previous_grant) = match carry_grants(&name, &done.dir, &config) {
+        let (config, previous_grant) = match carry_grants(&name, &done.dir, &config, grant) {
             Ok(carried) => carried,
             Err(why) => {
                 eprintln!("{why}");
@@ -131,7 +169,9 @@ pub(crate) async fn update(
         match health_check(&name, &root, config.clone()).await {
             Ok(()) => {
                 let done = staged.commit();
-                println!("updated {name} {installed} -> {}", done.version);
+                report
+                    .updated
+                    .push((name, installed, done.version.clone(), done.dir.clone()));
             }
             Err(why) => {
                 staged.rollback().map_err(|e| {
@@ -147,16 +187,13 @@ pub(crate) async fn update(
                     Ok(())
                 })
                 .map_err(Failure::new)?;
-                eprintln!("{name} {newest} did not start, {installed} stays: {why}");
-                failed = true;
+                report
+                    .failed
+                    .push((name, newest, format!("{why}; {installed} stays")));
             }
         }
     }
-    Ok(if failed {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(report)
 }
 
 /// What the user granted the installed version carries over to the new one
@@ -169,6 +206,7 @@ fn carry_grants(
     name: &str,
     dir: &std::path::Path,
     config: &HostConfig,
+    grant: Grant,
 ) -> Result<(HostConfig, Option<Option<plugwire_host::grants::Bound>>), String> {
     use plugwire_host::grants::{Grants, requested};
     let manifest = plugwire_host::manifest::Manifest::load(dir).map_err(|e| e.to_string())?;
@@ -187,16 +225,22 @@ fn carry_grants(
         .map(|b| b.permissions.clone())
         .unwrap_or_default();
     let more: Vec<&String> = wanted.iter().filter(|w| !before.contains(*w)).collect();
-    let granted = more.is_empty() || config.grants.all || {
-        eprintln!(
-            "{name}'s new version requests more: {}",
-            more.iter()
-                .map(|m| m.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        crate::commands::grant::confirm("grant and remember?")
-    };
+    let granted = more.is_empty()
+        || config.grants.all
+        || match grant {
+            Grant::Yes => true,
+            Grant::No => false,
+            Grant::Ask => {
+                eprintln!(
+                    "{name}'s new version requests more: {}",
+                    more.iter()
+                        .map(|m| m.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                crate::commands::grant::confirm("grant and remember?")
+            }
+        };
     if !granted {
         return Err(format!(
             "{name}'s new version requests {} which is not granted: it will not start (grant it with --yes)",

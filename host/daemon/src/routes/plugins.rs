@@ -87,7 +87,7 @@ async fn reload(
     AxumState(state): AxumState<Arc<State>>,
     Path(name): Path<String>,
 ) -> ApiResult<Json<PluginView>> {
-    let status = state.host.reload_plugin(&name).await?;
+    let status = state.reload_running(&name).await?;
     Ok(Json(PluginView::from(&status)))
 }
 
@@ -95,6 +95,7 @@ async fn enable(
     AxumState(state): AxumState<Arc<State>>,
     Path(name): Path<String>,
 ) -> ApiResult<Json<PluginView>> {
+    state.refresh_grants();
     state.host.set_enabled(&name, true).await?;
     view_of(&state, &name)
 }
@@ -135,13 +136,17 @@ async fn add_dir(
         ApiError::new("invalid_argument", e.to_string())
             .with_hint("the directory must hold a plugin.toml (docs/manifest.md)")
     })?;
+    state.refresh_grants();
     let known = state.host.status().iter().any(|s| s.name == manifest.name);
     if known {
-        let status = state.host.reload_plugin(&manifest.name).await?;
+        let status = state.reload_running(&manifest.name).await?;
         return Ok((StatusCode::OK, Json(PluginView::from(&status))));
     }
-    let status = state.host.add_plugin(&request.dir).await?;
-    Ok((StatusCode::CREATED, Json(PluginView::from(&status))))
+    let added = state.host.add_plugin(&request.dir).await?;
+    // Started at once, like every plugin of a daemon; a start failure
+    // shows in its status.
+    let _ = state.host.start_plugin(&added.name).await;
+    view_of(&state, &added.name).map(|view| (StatusCode::CREATED, view))
 }
 
 async fn get_config(
