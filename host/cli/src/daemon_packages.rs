@@ -94,4 +94,24 @@ impl PackageManager for CliPackages {
                 }))
         })
     }
+
+    fn uninstall(&self, plugin: String) -> Pending<bool> {
+        Box::pin(async move {
+            if !crate::commands::installed::is_installed(&plugin) {
+                return Ok(false);
+            }
+            crate::commands::installed::uninstall(&plugin).map_err(refused)?;
+            Ok(true)
+        })
+    }
+
+    fn remember_enabled(&self, plugin: String, enabled: bool) -> Pending<bool> {
+        Box::pin(async move {
+            if !crate::commands::installed::is_installed(&plugin) {
+                return Ok(false);
+            }
+            crate::commands::installed::remember_enabled(&plugin, enabled).map_err(refused)?;
+            Ok(true)
+        })
+    }
 }

@@ -27,6 +27,14 @@ pub trait PackageManager: Send + Sync + 'static {
     /// after checking that the new version starts; `None` when it is up
     /// to date.
     fn update(&self, plugin: String, request: UpdateRequest) -> Pending<Option<Updated>>;
+
+    /// Uninstalls a plugin (its files and its record); false when it was
+    /// not installed (found in a plugin directory instead).
+    fn uninstall(&self, plugin: String) -> Pending<bool>;
+
+    /// Remembers an installed plugin as enabled or disabled, so that the
+    /// next start honours it; false when it is not installed.
+    fn remember_enabled(&self, plugin: String, enabled: bool) -> Pending<bool>;
 }
 
 /// The body of `POST /v1/packages`.

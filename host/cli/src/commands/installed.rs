@@ -21,7 +21,18 @@ fn not_installed(name: &str, registry: &Registry) -> Failure {
 
 /// Removes an installed plugin: its directory, then its record.
 pub(crate) fn remove(name: &str) -> Result<ExitCode, Failure> {
-    let removed = Registry::update(&registry_path(), |registry| {
+    let removed = uninstall(name)?;
+    println!(
+        "removed {name} {} from {}",
+        removed.version,
+        removed.dir.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Removes an installed plugin's directory and record; the record.
+pub(crate) fn uninstall(name: &str) -> Result<plugwire_host::packages::Record, Failure> {
+    Registry::update(&registry_path(), |registry| {
         let Some(record) = registry.plugins.get(name).cloned() else {
             return Ok(Err(not_installed(name, registry)));
         };
@@ -32,18 +43,24 @@ pub(crate) fn remove(name: &str) -> Result<ExitCode, Failure> {
         registry.plugins.remove(name);
         Ok(Ok(record))
     })
-    .map_err(Failure::new)??;
-    println!(
-        "removed {name} {} from {}",
-        removed.version,
-        removed.dir.display()
-    );
-    Ok(ExitCode::SUCCESS)
+    .map_err(Failure::new)?
+}
+
+/// Whether `name` is installed (in the registry).
+pub(crate) fn is_installed(name: &str) -> bool {
+    Registry::load(&registry_path()).is_ok_and(|r| r.plugins.contains_key(name))
 }
 
 /// Remembers a plugin as enabled or disabled; a disabled one is listed and
 /// never started.
 pub(crate) fn set_enabled(name: &str, enabled: bool) -> Result<ExitCode, Failure> {
+    remember_enabled(name, enabled)?;
+    println!("{} {name}", if enabled { "enabled" } else { "disabled" });
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Records an installed plugin as enabled or disabled.
+pub(crate) fn remember_enabled(name: &str, enabled: bool) -> Result<(), Failure> {
     Registry::update(&registry_path(), |registry| {
         Ok(match registry.plugins.get_mut(name) {
             Some(record) => {
@@ -53,9 +70,7 @@ pub(crate) fn set_enabled(name: &str, enabled: bool) -> Result<ExitCode, Failure
             None => Err(not_installed(name, registry)),
         })
     })
-    .map_err(Failure::new)??;
-    println!("{} {name}", if enabled { "enabled" } else { "disabled" });
-    Ok(ExitCode::SUCCESS)
+    .map_err(Failure::new)?
 }
 
 /// Re-hashes everything installed: valid or modified, per plugin; exits 1

@@ -97,6 +97,7 @@ async fn enable(
 ) -> ApiResult<Json<PluginView>> {
     state.refresh_grants();
     state.host.set_enabled(&name, true).await?;
+    remember(&state, &name, true).await?;
     view_of(&state, &name)
 }
 
@@ -105,6 +106,7 @@ async fn disable(
     Path(name): Path<String>,
 ) -> ApiResult<Json<PluginView>> {
     state.host.set_enabled(&name, false).await?;
+    remember(&state, &name, false).await?;
     view_of(&state, &name)
 }
 
@@ -113,7 +115,20 @@ async fn remove(
     Path(name): Path<String>,
 ) -> ApiResult<StatusCode> {
     state.host.remove_plugin(&name).await?;
+    // An installed plugin is uninstalled too: it would come back at the
+    // daemon's next start otherwise.
+    if let Some(packages) = &state.packages {
+        packages.uninstall(name).await?;
+    }
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// An installed plugin's enabled state, remembered for the next start.
+async fn remember(state: &State, name: &str, enabled: bool) -> ApiResult<()> {
+    if let Some(packages) = &state.packages {
+        packages.remember_enabled(name.to_owned(), enabled).await?;
+    }
+    Ok(())
 }
 
 /// The body of `POST /v1/plugins`.
