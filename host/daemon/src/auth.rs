@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use crate::api::ApiError;
 use crate::need::Need;
 use crate::state::State;
-use crate::tokens::Scope;
+use crate::tokens::{PANEL_PREFIX, Scope};
 
 /// How a request reached the daemon, set on each connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,9 +151,6 @@ pub(crate) fn check(
         scope: record.scope,
     })
 }
-
-/// Panel tokens start so; API tokens with `pwt_`.
-pub(crate) const PANEL_PREFIX: &str = "pwp_";
 
 /// What a panel of `plugin` may ask: its plugin's details, calls to its
 /// plugin's tools, and its plugin's own routes.

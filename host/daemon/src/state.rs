@@ -157,7 +157,7 @@ impl PanelTokens {
         getrandom::fill(&mut secret).map_err(|e| format!("no randomness: {e}"))?;
         let token = format!(
             "{}{}",
-            crate::auth::PANEL_PREFIX,
+            crate::tokens::PANEL_PREFIX,
             base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, secret)
         );
         let mut all = self.0.lock().unwrap_or_else(|e| e.into_inner());

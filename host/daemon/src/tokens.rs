@@ -68,6 +68,9 @@ pub struct Tokens {
     pub tokens: Vec<TokenRecord>,
 }
 
+/// Dashboard panels' tokens start so (API tokens with `pwt_`).
+pub(crate) const PANEL_PREFIX: &str = "pwp_";
+
 /// Largest tokens file read.
 const MAX_FILE: u64 = 1 << 20;
 

@@ -2,95 +2,18 @@
 //! listener, with the example plugins: the routes, their errors, the
 //! limits, tokens and the OpenAPI document.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::{Running, copy_dir, examples};
 use plugwire_daemon::api::{ApiError, CallResult, PluginList};
-use plugwire_daemon::tokens::{Scope, Tokens};
-use plugwire_daemon::{Client, Daemon, DaemonOptions, Limits};
+use plugwire_daemon::tokens::Scope;
+use plugwire_daemon::{Daemon, DaemonOptions, Limits};
 use plugwire_host::{Host, HostConfig};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-fn examples() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/plugwire-examples-debug");
-    assert!(
-        dir.join("echo/plugin.toml").is_file(),
-        "{} is missing: run `PLUGWIRE_PROFILE=debug ./scripts/build-examples.sh` first (scripts/test.sh does)",
-        dir.display()
-    );
-    dir
-}
-
-/// A daemon over the examples, on a socket and a loopback port of its own.
-struct Running {
-    dir: tempfile::TempDir,
-    socket: PathBuf,
-    tcp: std::net::SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    done: Option<tokio::task::JoinHandle<()>>,
-}
-
-impl Running {
-    async fn start(limits: Limits) -> Self {
-        Self::start_over(&examples(), limits).await
-    }
-
-    async fn start_over(plugins: &Path, limits: Limits) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let mut config = HostConfig::new("test", "0.0.0")
-            .sandbox(plugwire_host::sandbox::SandboxLevel::None)
-            .without_standard_dirs()
-            .plugin_dir(plugins)
-            .data_dir(dir.path().join("data"))
-            .grant_all();
-        config.timeouts.shutdown_grace = Duration::from_millis(500);
-        let host = Host::start(config).await.unwrap();
-        host.start_all().await;
-        let socket = dir.path().join("run/daemon.sock");
-        let mut options = DaemonOptions::new(&socket);
-        options.listen = Some("127.0.0.1:0".parse().unwrap());
-        options.tokens = dir.path().join("tokens.json");
-        options.limits = limits;
-        let daemon = Daemon::bind(host, options).await.unwrap();
-        let tcp = daemon.tcp_addr().unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let done = tokio::spawn(async move {
-            daemon
-                .run(async {
-                    let _ = stopped.await;
-                })
-                .await
-                .unwrap();
-        });
-        Self {
-            dir,
-            socket,
-            tcp,
-            stop: Some(stop),
-            done: Some(done),
-        }
-    }
-
-    async fn client(&self) -> Client {
-        Client::connect(&self.socket).await.unwrap()
-    }
-
-    fn token(&self, scope: Scope) -> String {
-        let path = self.dir.path().join("tokens.json");
-        let mut tokens = Tokens::load(&path).unwrap();
-        let token = tokens
-            .create(&format!("t{}", tokens.tokens.len()), scope)
-            .unwrap();
-        tokens.save(&path).unwrap();
-        token
-    }
-
-    async fn stop(mut self) {
-        let _ = self.stop.take().unwrap().send(());
-        self.done.take().unwrap().await.unwrap();
-    }
-}
 
 /// One raw HTTP/1.1 exchange over TCP; the status and the body.
 async fn tcp(addr: std::net::SocketAddr, request: &str) -> (u16, String) {
@@ -502,19 +425,6 @@ async fn the_daemon_serves_its_openapi_document() {
     let checked_in: Value = serde_json::from_str(plugwire_daemon::OPENAPI).unwrap();
     assert_eq!(served, checked_in);
     daemon.stop().await;
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }
 
 /// Calls keep flowing through the API while plugins are added, reloaded

@@ -16,20 +16,12 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use plugwire_daemon::tokens::{Scope, Tokens};
-use plugwire_daemon::{Client, Daemon, DaemonOptions};
-use plugwire_host::{Host, HostConfig};
-use serde_json::{Value, json};
+mod common;
 
-fn examples() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/plugwire-examples-debug");
-    assert!(
-        dir.join("echo/panel/index.html").is_file(),
-        "{} is missing: run `PLUGWIRE_PROFILE=debug ./scripts/build-examples.sh` first (scripts/test.sh does)",
-        dir.display()
-    );
-    dir
-}
+use common::Running;
+use plugwire_daemon::Limits;
+use plugwire_daemon::tokens::Scope;
+use serde_json::{Value, json};
 
 fn chromium() -> Option<PathBuf> {
     let named = std::env::var_os("PLUGWIRE_CHROMIUM").map(PathBuf::from);
@@ -194,30 +186,10 @@ async fn the_dashboard_in_a_real_browser() {
         eprintln!("skipped: no chromium (apt-get install chromium, or set PLUGWIRE_CHROMIUM)");
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = HostConfig::new("test", "0.0.0")
-        .sandbox(plugwire_host::sandbox::SandboxLevel::None)
-        .without_standard_dirs()
-        .plugin_dir(examples())
-        .data_dir(dir.path().join("data"))
-        .grant_all();
-    config.timeouts.shutdown_grace = Duration::from_millis(500);
-    let host = Host::start(config).await.unwrap();
-    host.start_all().await;
-    let socket = dir.path().join("run/daemon.sock");
-    let mut options = DaemonOptions::new(&socket);
-    options.listen = Some("127.0.0.1:0".parse().unwrap());
-    options.tokens = dir.path().join("tokens.json");
-    let mut tokens = Tokens::default();
-    let token = tokens.create("dashboard", Scope::Admin).unwrap();
-    tokens.save(&options.tokens).unwrap();
-    let daemon = Daemon::bind(host, options).await.unwrap();
-    let addr = daemon.tcp_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let served = tokio::spawn(daemon.run(async {
-        let _ = stopped.await;
-    }));
-    let client = Client::connect(&socket).await.unwrap();
+    let daemon = Running::start(Limits::default()).await;
+    let token = daemon.token(Scope::Admin);
+    let addr = daemon.tcp;
+    let client = daemon.client().await;
     let pid_of = |list: &Value, name: &str| {
         list["plugins"]
             .as_array()
@@ -305,8 +277,7 @@ async fn the_dashboard_in_a_real_browser() {
     );
     assert_eq!(after_pid, json!(pid_of(&after, "echo").to_string()));
     assert_ne!(before_pid, after_pid);
-    let _ = stop.send(());
-    let _ = served.await;
+    daemon.stop().await;
 }
 
 fn url_host(url: &str) -> String {

@@ -127,7 +127,7 @@ async fn serve(
                     "invalid_argument",
                     format!(
                         "the body must be a JSON object (its fields become the tool's arguments), not {}",
-                        kind(&other)
+                        plugwire_proto::text::json_kind(&other)
                     ),
                 ));
             }
@@ -203,17 +203,6 @@ fn typed(schema: &Value, key: &str, text: String) -> Value {
             _ => Value::String(text),
         },
         _ => Value::String(text),
-    }
-}
-
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 
