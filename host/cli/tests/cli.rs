@@ -1,21 +1,13 @@
 //! The `plugwire` command line, as a user and a script see it.
 
+mod common;
+
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
+use common::{copy_dir, examples};
 use serde_json::Value;
-
-/// The example plugins, built in debug by `scripts/test.sh`.
-fn examples() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/plugwire-examples-debug");
-    assert!(
-        dir.join("echo/plugin.toml").is_file(),
-        "{} is missing: run `PLUGWIRE_PROFILE=debug ./scripts/build-examples.sh` first (scripts/test.sh does)",
-        dir.display()
-    );
-    dir
-}
 
 fn plugwire(args: &[&str], stdin: &[u8]) -> Output {
     plugwire_with(&["--yes"], args, stdin)
@@ -943,18 +935,4 @@ fn an_update_keeps_the_grants_it_needs() {
     assert!(out.contains("updated audit 0.1.0 -> 0.2.0"), "{out}");
     let grants = std::fs::read_to_string(config.join("plugwire/grants.toml")).unwrap();
     assert!(grants.contains("host.storage"), "{grants}");
-}
-
-/// Copies a plugin directory, with its subfolders (a panel, say).
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }

@@ -3,19 +3,13 @@
 //! exit codes. And the changes commands make on disk (install, remove)
 //! reaching the daemon's live host.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn examples() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/plugwire-examples-debug");
-    assert!(
-        dir.join("echo/plugin.toml").is_file(),
-        "{} is missing: run `PLUGWIRE_PROFILE=debug ./scripts/build-examples.sh` first (scripts/test.sh does)",
-        dir.display()
-    );
-    dir
-}
+use common::{copy_dir, examples};
 
 /// A daemon with its own runtime, configuration and data directories.
 struct Served {
@@ -334,19 +328,6 @@ fn watch_reloads_a_plugin_whose_directory_changes() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_ne!(pid(&served), before, "a new process serves it");
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }
 
 /// A request to the daemon's API over its socket, as another program
