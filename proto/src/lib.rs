@@ -28,6 +28,7 @@ pub mod bootstrap;
 pub mod cli;
 pub mod constants;
 pub mod deadline;
+pub mod help;
 pub mod log;
 pub mod names;
 pub mod text;

@@ -155,6 +155,42 @@ fn run_streams_stdio_and_propagates_the_exit_code() {
 }
 
 #[test]
+fn help_of_a_plugin_command_comes_from_its_declaration() {
+    for flag in ["--help", "-h"] {
+        let out = plugwire(&["run", "wc", flag], b"");
+        let help = succeeded(out);
+        assert!(help.starts_with("wc: "), "{help}");
+        assert!(help.contains("Usage: "), "{help}");
+        assert!(help.contains("-l, --lines"), "{help}");
+        assert!(help.contains("-h, --help"), "{help}");
+    }
+    // After `--` it is the command's argument, not a request for help.
+    let out = plugwire(&["run", "wc", "--", "--help"], b"");
+    assert_eq!(out.status.code(), Some(2), "wc reads a file named --help");
+}
+
+#[test]
+fn misspelt_names_get_the_closest_ones() {
+    let err = failed(plugwire(&["call", "echo.ecoh", "{}"], b""));
+    assert!(err.contains("did you mean \"echo\"?"), "{err}");
+    let err = failed(plugwire(&["call", "ecoh.echo", "{}"], b""));
+    assert!(err.contains("did you mean \"echo\"?"), "{err}");
+    let err = failed(plugwire(&["run", "cta"], b""));
+    assert!(err.contains("did you mean \"cat\"?"), "{err}");
+}
+
+#[test]
+fn a_command_of_a_plugin_that_did_not_start_says_why() {
+    // Without --yes, wordcount (which requests read:~) is not granted.
+    let err = failed(plugwire_with(&[], &["run", "wc", "--words"], b"a b\n"));
+    assert!(err.contains("plugins that could not start may offer it: "), "{err}");
+    assert!(
+        err.contains("wordcount (requests permissions that were not granted: read:~"),
+        "{err}"
+    );
+}
+
+#[test]
 fn emit_shows_decisions() {
     let out = plugwire(
         &["--json", "emit", "request.before", r#"{"token":"t","x":1}"#],

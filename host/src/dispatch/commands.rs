@@ -35,6 +35,20 @@ impl Core {
         E: AsyncWrite + Unpin,
     {
         let (instance, _guard, conn, command, words) = self.resolve_command(line).await?;
+        // `--help` is the host's (PW-CMD-10): answered from the declaration,
+        // the command never starts.
+        if plugwire_proto::help::wants_help(&words) {
+            let full = command_full_name(&command);
+            let subcommands: Vec<&pb::Command> =
+                conn.commands.iter().filter(|c| c.parent == full).collect();
+            let text = plugwire_proto::help::render(&command, &subcommands);
+            stdout
+                .write_all(text.as_bytes())
+                .await
+                .map_err(|e| Status::internal(format!("cannot write the help: {e}")))?;
+            let _ = stdout.flush().await;
+            return Ok(0);
+        }
         let invocation = parse_invocation(&command, &words)
             .map_err(|e| Status::invalid_argument(e.to_string()))?;
         let (tx, rx) = mpsc::channel::<pb::RunCommandRequest>(8);
@@ -185,10 +199,42 @@ impl Core {
             .enumerate()
             .flat_map(|(i, h)| h.conn.commands.iter().map(move |c| (i, c)));
         match resolve::command(&line, declared) {
-            CommandMatch::None => Err(Status::not_found(format!(
-                "no command {:?}; `plugwire list` shows the plugins and `plugwire info <plugin>` their commands",
-                line.join(" ")
-            ))),
+            CommandMatch::None => {
+                let names: Vec<String> = held
+                    .iter()
+                    .flat_map(|h| h.conn.commands.iter().map(command_full_name))
+                    .collect();
+                let first = line.first().map_or("", String::as_str);
+                let suggestion = resolve::did_you_mean(first, names.iter().map(String::as_str));
+                // A plugin that could not start may be the one offering it:
+                // say so, and why, rather than only "no command".
+                let stopped: Vec<String> = self
+                    .registry
+                    .all()
+                    .iter()
+                    .filter(|i| only.is_none_or(|p| p == i.name()))
+                    .filter_map(|i| {
+                        let status = i.status();
+                        let why = status.last_error?;
+                        Some(format!(
+                            "{} ({})",
+                            status.name,
+                            first_reason(&status.name, &why)
+                        ))
+                    })
+                    .collect();
+                let unstarted = if stopped.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; plugins that could not start may offer it: {}",
+                        stopped.join("; ")
+                    )
+                };
+                Err(Status::not_found(format!(
+                    "no command {first:?}{suggestion}{unstarted}; `plugwire info <plugin>` lists a plugin's commands"
+                )))
+            }
             CommandMatch::One(i, command, words) => {
                 // Only the command that runs is copied.
                 let command = command.clone();
@@ -209,5 +255,35 @@ impl Core {
                     .join(" or ")
             ))),
         }
+    }
+}
+
+/// The gist of why a plugin did not start, on one line: its first line
+/// without the plugin's name, and the line it introduces ("...not granted:"
+/// then what).
+fn first_reason(name: &str, why: &str) -> String {
+    let mut lines = why.lines().map(str::trim);
+    let first = lines.next().unwrap_or_default();
+    let first = first
+        .strip_prefix(&format!("plugin {name:?} "))
+        .unwrap_or(first);
+    match (first.strip_suffix(':'), lines.next()) {
+        (Some(head), Some(next)) => format!("{head}: {next}"),
+        _ => first.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reason_fits_one_line() {
+        let why = "plugin \"wc\" requests permissions that were not granted:\n  read:~: can read these files\ngrant them";
+        assert_eq!(
+            first_reason("wc", why),
+            "requests permissions that were not granted: read:~: can read these files"
+        );
+        assert_eq!(first_reason("x", "crashed"), "crashed");
     }
 }

@@ -34,8 +34,9 @@ impl Core {
             let conn = instance.ensure_ready().await?;
             if !conn.tools_by_name.contains_key(name) {
                 let known: Vec<&str> = conn.tools.iter().map(|t| t.decl.name.as_str()).collect();
+                let suggestion = resolve::did_you_mean(name, known.iter().copied());
                 return Err(Status::not_found(format!(
-                    "plugin {plugin:?} has no tool {name:?}; it has {}",
+                    "plugin {plugin:?} has no tool {name:?}{suggestion}; it has {}",
                     if known.is_empty() {
                         "none".to_owned()
                     } else {
@@ -83,9 +84,20 @@ impl Core {
                     name: tool.to_owned(),
                 })
             }
-            Err(owners) if owners.is_empty() => Err(Status::not_found(format!(
-                "no tool named {tool:?}; `plugwire tools` lists them, addressed as <plugin>.<tool>"
-            ))),
+            Err(owners) if owners.is_empty() => {
+                let qualified: Vec<String> = known
+                    .iter()
+                    .flat_map(|(p, tools)| tools.iter().map(move |t| format!("{p}.{t}")))
+                    .collect();
+                let bare = known
+                    .iter()
+                    .flat_map(|(_, tools)| tools.iter().map(String::as_str));
+                let suggestion =
+                    resolve::did_you_mean(tool, bare.chain(qualified.iter().map(String::as_str)));
+                Err(Status::not_found(format!(
+                    "no tool named {tool:?}{suggestion}; `plugwire tools` lists them, addressed as <plugin>.<tool>"
+                )))
+            }
             Err(owners) => Err(Status::failed_precondition(format!(
                 "tool name {tool:?} is ambiguous: use {}",
                 owners
