@@ -38,8 +38,7 @@ pub(crate) struct Core {
 impl Core {
     fn not_found(&self, name: &str) -> Status {
         let names = self.registry.names();
-        let suggestion =
-            crate::dispatch::resolve::did_you_mean(name, names.iter().map(String::as_str));
+        let suggestion = plugwire_proto::text::did_you_mean(name, names.iter().map(String::as_str));
         Status::not_found(format!(
             "no plugin named {name:?}{suggestion}; loaded: {}",
             names.join(", ")

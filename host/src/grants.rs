@@ -36,6 +36,29 @@ impl std::fmt::Display for Permission {
 }
 
 impl Permission {
+    /// A permission as grants write it, or `None` for text that is none.
+    ///
+    /// ```
+    /// use plugwire_host::grants::Permission;
+    /// assert_eq!(Permission::parse("read:~/notes"), Some(Permission::Read("~/notes".into())));
+    /// assert_eq!(Permission::parse("network"), Some(Permission::Network));
+    /// assert_eq!(Permission::parse("netwrok"), None);
+    /// ```
+    pub fn parse(text: &str) -> Option<Self> {
+        if text == "network" {
+            return Some(Self::Network);
+        }
+        if let Some(path) = text.strip_prefix("read:") {
+            return Some(Self::Read(path.to_owned()));
+        }
+        if let Some(path) = text.strip_prefix("write:") {
+            return Some(Self::Write(path.to_owned()));
+        }
+        crate::manifest::HOST_PERMISSIONS
+            .contains(&text)
+            .then(|| Self::Host(text.to_owned()))
+    }
+
     /// What granting it risks, in a few words.
     ///
     /// ```

@@ -96,3 +96,8 @@ pub mod features {
     /// The host serves `HostService` on `PLUGWIRE_HOST_SOCKET`.
     pub const HOST_SERVICE: &str = "host.service";
 }
+
+/// Metadata key on a host's `INVALID_ARGUMENT` whose value `usage` says a
+/// command line did not fit its command's declaration (not a tool's
+/// arguments): clients show the command's help rather than a schema.
+pub const USAGE_METADATA: &str = "plugwire-error-kind";

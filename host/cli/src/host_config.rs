@@ -53,18 +53,18 @@ pub(crate) fn build(cli: &Cli) -> Result<HostConfig, Failure> {
     config.grants.all = cli.yes;
     for entry in &cli.grants {
         let (plugin, permission) = entry.split_once(':').ok_or_else(|| {
-            Failure::new(format!("--grant {entry:?}: expected PLUGIN:PERMISSION"))
+            Failure::usage(format!("--grant {entry:?}: expected PLUGIN:PERMISSION"))
                 .hint("for example --grant audit:host.storage")
         })?;
         config.grants.grant(plugin, [permission]);
     }
     for entry in &cli.plugin_config {
         let (name, json) = entry.split_once('=').ok_or_else(|| {
-            Failure::new(format!("--plugin-config {entry:?}: expected NAME=JSON"))
+            Failure::usage(format!("--plugin-config {entry:?}: expected NAME=JSON"))
                 .hint("for example --plugin-config 'greeter={\"greeting\":\"hey\"}'")
         })?;
         let value = serde_json::from_str(json)
-            .map_err(|e| Failure::new(format!("--plugin-config {name}: not JSON: {e}")))?;
+            .map_err(|e| Failure::usage(format!("--plugin-config {name}: not JSON: {e}")))?;
         config.plugin_config.insert(name.to_owned(), value);
     }
     Ok(config)

@@ -35,7 +35,7 @@ pub(crate) fn read_json(input: Option<&str>, what: &str) -> Result<Value, Failur
         return Err(Failure::new(format!("{what}: more than {MAX_INPUT} bytes")));
     }
     serde_json::from_str(&text).map_err(|e| {
-        Failure::new(format!("{what}: not JSON: {e}"))
+        Failure::usage(format!("{what}: not JSON: {e}"))
             .hint("quote it for the shell, e.g. '{\"text\":\"hi\"}', or use @file.json")
     })
 }

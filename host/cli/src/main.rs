@@ -44,7 +44,11 @@ use crate::output::Failure;
   plugwire completions bash > /etc/bash_completion.d/plugwire
 
 Plugins are found in $XDG_CONFIG_HOME/plugwire/plugins, ./plugins, /usr/share/plugwire/plugins,
-then PLUGWIRE_PLUGIN_PATH (colon-separated) and each --plugin-dir."
+then PLUGWIRE_PLUGIN_PATH (colon-separated) and each --plugin-dir.
+
+Exit codes: 0 success; 1 the tool or command failed (or an error result); 2 a usage error
+(bad arguments, flags or JSON); 3 a plugin that was needed could not start; 130 interrupted.
+With --json, errors are one JSON object on stderr: {\"error\": {\"code\", \"message\", \"hint\", \"exit\"}}."
 )]
 struct Cli {
     /// Also load plugins from this directory (repeatable).
@@ -146,6 +150,8 @@ enum Command {
         /// Permissions, e.g. network, host.storage, read:~/notes.
         permissions: Vec<String>,
     },
+    /// List what is granted, to which plugin directory.
+    Grants,
     /// Take back permissions (all when none are named).
     Revoke {
         /// The plugin.
@@ -350,7 +356,8 @@ enum TrustAction {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(cli.verbose);
+    init_tracing(cli.verbose, matches!(cli.command, Command::Serve { .. }));
+    let json = cli.json;
     if let Command::Completions { shell } = cli.command {
         return commands::completions::run(shell, &mut Cli::command());
     }
@@ -359,18 +366,24 @@ fn main() -> ExitCode {
         .build()
     {
         Ok(r) => r,
-        Err(e) => return Failure::new(format!("cannot start the async runtime: {e}")).report(),
+        Err(e) => {
+            return Failure::new(format!("cannot start the async runtime: {e}")).report(json);
+        }
     };
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
-        Err(failure) => failure.report(),
+        Err(failure) => failure.report(json),
     }
 }
 
-fn init_tracing(verbose: u8) {
-    let default = match verbose {
-        0 => "warn,plugwire::plugin=off",
-        1 => "info",
+/// Logs on stderr. A command says once, in its own error, why a plugin it
+/// needs could not start, so the host's own record of each plugin that
+/// failed is left to `-v`; a daemon's log is its output, and keeps them.
+fn init_tracing(verbose: u8, daemon: bool) {
+    let default = match (verbose, daemon) {
+        (0, false) => "warn,plugwire::plugin=off,plugwire_host::instance=off",
+        (0, true) => "warn,plugwire::plugin=off",
+        (1, _) => "info",
         _ => "debug",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("PLUGWIRE_LOG")
@@ -453,6 +466,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             };
         }
         Command::Verify => return commands::installed::verify(json),
+        Command::Grants => return commands::grant::list(json),
         Command::List { installed: true } => return commands::installed::list(json),
         _ => {}
     }
@@ -575,6 +589,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         | Command::Verify
         | Command::Completions { .. }
         | Command::Grant { .. }
+        | Command::Grants
         | Command::Revoke { .. } => unreachable!("handled before the host starts"),
     };
     backend.close().await;

@@ -11,7 +11,20 @@ use serde_json::{Value, json};
 pub(crate) struct Failure {
     message: String,
     hint: Option<String>,
+    /// Stable, for scripts: the API's error codes, `usage`, or `failed`.
+    kind: String,
     code: u8,
+}
+
+/// The exit code of an error, by its kind (README "Exit codes"): 2 for
+/// usage, 3 when a plugin could not start, 130 when interrupted, else 1.
+pub(crate) fn exit_code(kind: &str) -> u8 {
+    match kind {
+        "usage" | "invalid_argument" | "malformed_request" => 2,
+        "unavailable" => 3,
+        "cancelled" => 130,
+        _ => 1,
+    }
 }
 
 impl Failure {
@@ -19,8 +32,17 @@ impl Failure {
         Self {
             message: message.into(),
             hint: None,
+            kind: "failed".into(),
             code: 1,
         }
+    }
+
+    /// A command line that does not fit: exit 2.
+    pub(crate) fn usage(message: impl Into<String>) -> Self {
+        let mut failure = Self::new(message);
+        failure.kind = "usage".into();
+        failure.code = exit_code("usage");
+        failure
     }
 
     pub(crate) fn hint(mut self, hint: impl Into<String>) -> Self {
@@ -38,22 +60,35 @@ impl Failure {
         &self.message
     }
 
-    pub(crate) fn report(self) -> ExitCode {
-        // Errors quote plugins (their stderr, their messages).
-        eprintln!("error: {}", escape_controls(&self.message));
-        if let Some(hint) = self.hint {
-            eprintln!("hint: {}", escape_controls(&hint));
+    /// Says it on stderr (as one JSON object with `--json`) and gives the
+    /// exit code.
+    pub(crate) fn report(self, as_json: bool) -> ExitCode {
+        if as_json {
+            let error = json!({"error": {
+                "code": self.kind,
+                "message": self.message,
+                "hint": self.hint,
+                "exit": self.code,
+            }});
+            eprintln!("{error}");
+        } else {
+            // Errors quote plugins (their stderr, their messages).
+            eprintln!("error: {}", escape_controls(&self.message));
+            if let Some(hint) = self.hint {
+                eprintln!("hint: {}", escape_controls(&hint));
+            }
         }
         ExitCode::from(self.code)
     }
 }
 
 /// The API's errors, from the daemon or from a host of this process,
-/// are reported the same way: usage errors exit 2, the rest 1.
+/// are reported the same way, their code kept.
 impl From<ApiError> for Failure {
     fn from(e: ApiError) -> Self {
         let mut failure = Self::new(e.message);
-        failure.code = if e.code == "invalid_argument" { 2 } else { 1 };
+        failure.code = exit_code(&e.code);
+        failure.kind = e.code;
         failure.hint = e.hint;
         failure
     }

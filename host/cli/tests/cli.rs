@@ -122,7 +122,7 @@ fn call_prints_results_and_sets_the_exit_code() {
     assert!(err.contains("hint: "), "{err}");
 
     let out = plugwire(&["call", "echo.echo", "{not json"], b"");
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2), "a usage error");
     assert!(text(&out.stderr).contains("arguments: not JSON"));
 
     let out = plugwire(
@@ -183,11 +183,61 @@ fn misspelt_names_get_the_closest_ones() {
 fn a_command_of_a_plugin_that_did_not_start_says_why() {
     // Without --yes, wordcount (which requests read:~) is not granted.
     let err = failed(plugwire_with(&[], &["run", "wc", "--words"], b"a b\n"));
-    assert!(err.contains("plugins that could not start may offer it: "), "{err}");
+    assert!(
+        err.contains("plugins that could not start may offer it: "),
+        "{err}"
+    );
     assert!(
         err.contains("wordcount (requests permissions that were not granted: read:~"),
         "{err}"
     );
+}
+
+#[test]
+fn errors_have_a_stable_shape_and_exit_code() {
+    // --json: one object on stderr.
+    let out = plugwire(&["--json", "call", "echo.nope"], b"");
+    assert_eq!(out.status.code(), Some(1));
+    let error: Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(error["error"]["code"], "not_found");
+    assert_eq!(error["error"]["exit"], 1);
+    assert!(error["error"]["message"].as_str().unwrap().contains("nope"));
+    assert!(error["error"]["hint"].is_string());
+    // A bad flag is a usage error whose hint is the command's help.
+    let out = plugwire(&["run", "wc", "--nope"], b"");
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("unknown flag --nope"), "{err}");
+    assert!(err.contains("hint: `plugwire run COMMAND --help`"), "{err}");
+    // A plugin that could not start: exit 3.
+    let out = plugwire_with(&[], &["run", "wc"], b"");
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+}
+
+#[test]
+fn grants_are_checked_listed_and_revoked() {
+    let work = tempfile::tempdir().unwrap();
+    let config = work.path().join("config");
+    let run = |args: &[&str]| in_home(&config, work.path(), args);
+    let dir = examples();
+    let dir = dir.to_str().unwrap();
+    let err = failed(run(&["--plugin-dir", dir, "grant", "wordcount", "netwrok"]));
+    assert!(err.contains("does not request \"netwrok\""), "{err}");
+    let err = failed(run(&["--plugin-dir", dir, "grant", "wordcont"]));
+    assert!(err.contains("did you mean \"wordcount\"?"), "{err}");
+    succeeded(run(&["--plugin-dir", dir, "grant", "wordcount"]));
+    let listed = succeeded(run(&["grants"]));
+    assert!(
+        listed.contains("wordcount  read:~ (can read these files)"),
+        "{listed}"
+    );
+    let json: Value = serde_json::from_str(&succeeded(run(&["--json", "grants"]))).unwrap();
+    assert_eq!(json[0]["plugin"], "wordcount");
+    let out = run(&["revoke", "wordcount", "read:/"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("did you mean \"read:~\"?"));
+    succeeded(run(&["revoke", "wordcount", "read:~"]));
+    assert!(!succeeded(run(&["grants"])).contains("wordcount  read"));
 }
 
 #[test]
@@ -294,7 +344,7 @@ fn ungranted_permissions_are_refused_then_granted_and_remembered() {
     let out = run(&["revoke", "audit"]);
     assert!(out.status.success());
     let out = run(&["info", "audit"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(3), "it could not start");
 }
 
 #[test]

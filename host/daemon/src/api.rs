@@ -489,10 +489,20 @@ impl ApiError {
     /// ```
     pub fn from_status(status: &tonic::Status) -> Self {
         use tonic::Code;
+        let usage = status
+            .metadata()
+            .get(plugwire_proto::constants::USAGE_METADATA)
+            .is_some_and(|v| v == "usage");
         let (code, hint) = match status.code() {
+            Code::InvalidArgument if usage => (
+                "usage",
+                Some("`plugwire run COMMAND --help` shows the command's flags and arguments"),
+            ),
             Code::NotFound => (
                 "not_found",
-                Some("`plugwire tools` lists tools and `plugwire list` plugins"),
+                Some(
+                    "`plugwire list` shows the plugins, `plugwire tools` their tools, `plugwire info PLUGIN` the rest",
+                ),
             ),
             Code::InvalidArgument => (
                 "invalid_argument",

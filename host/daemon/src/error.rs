@@ -15,7 +15,7 @@ use crate::api::ApiError;
 /// ```
 pub fn http_status(code: &str) -> StatusCode {
     match code {
-        "invalid_argument" | "malformed_request" => StatusCode::BAD_REQUEST,
+        "invalid_argument" | "malformed_request" | "usage" => StatusCode::BAD_REQUEST,
         "unauthenticated" => StatusCode::UNAUTHORIZED,
         "permission_denied" | "forbidden" => StatusCode::FORBIDDEN,
         "not_found" => StatusCode::NOT_FOUND,

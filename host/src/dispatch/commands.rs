@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use plugwire_proto::cli::parse_invocation;
-use plugwire_proto::constants::MAX_STDIO_CHUNK;
+use plugwire_proto::constants::{MAX_STDIO_CHUNK, USAGE_METADATA};
 use plugwire_proto::names::command_full_name;
 use plugwire_proto::pb;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -49,8 +49,15 @@ impl Core {
             let _ = stdout.flush().await;
             return Ok(0);
         }
-        let invocation = parse_invocation(&command, &words)
-            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let invocation = parse_invocation(&command, &words).map_err(|e| {
+            let mut status = Status::invalid_argument(e.to_string());
+            // Told apart from a tool's arguments, so that the hint fits.
+            status.metadata_mut().insert(
+                USAGE_METADATA,
+                tonic::metadata::MetadataValue::from_static("usage"),
+            );
+            status
+        })?;
         let (tx, rx) = mpsc::channel::<pb::RunCommandRequest>(8);
         tx.send(pb::RunCommandRequest {
             message: Some(pb::run_command_request::Message::Start(pb::CommandStart {
@@ -205,7 +212,8 @@ impl Core {
                     .flat_map(|h| h.conn.commands.iter().map(command_full_name))
                     .collect();
                 let first = line.first().map_or("", String::as_str);
-                let suggestion = resolve::did_you_mean(first, names.iter().map(String::as_str));
+                let suggestion =
+                    plugwire_proto::text::did_you_mean(first, names.iter().map(String::as_str));
                 // A plugin that could not start may be the one offering it:
                 // say so, and why, rather than only "no command".
                 let stopped: Vec<String> = self
@@ -231,9 +239,16 @@ impl Core {
                         stopped.join("; ")
                     )
                 };
-                Err(Status::not_found(format!(
+                let message = format!(
                     "no command {first:?}{suggestion}{unstarted}; `plugwire info <plugin>` lists a plugin's commands"
-                )))
+                );
+                // When a plugin that may offer it could not start, that is
+                // the failure to report (and exit with).
+                Err(if stopped.is_empty() {
+                    Status::not_found(message)
+                } else {
+                    Status::unavailable(message)
+                })
             }
             CommandMatch::One(i, command, words) => {
                 // Only the command that runs is copied.

@@ -83,37 +83,6 @@ pub(crate) fn command<P: Clone + PartialEq, C: std::borrow::Borrow<pb::Command>>
     }
 }
 
-/// `; did you mean "x"?` with the candidates closest to `word` (at most
-/// three, best first), or nothing when none is close.
-pub(crate) fn did_you_mean<'a>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> String {
-    let mut scored: Vec<(f64, &str)> = candidates
-        .into_iter()
-        .filter(|c| *c != word)
-        // A few edits for the length (a swapped pair counts one: "cta"
-        // is one from "cat"), or the start of a name.
-        .filter_map(|c| {
-            let edits = strsim::damerau_levenshtein(word, c);
-            let allowed = (word.chars().count() / 4).max(1);
-            let begins = word.len() >= 3 && c.starts_with(word);
-            (edits <= allowed || begins).then_some((-(edits as f64), c))
-        })
-        .collect();
-    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
-    scored.dedup_by(|a, b| a.1 == b.1);
-    let best: Vec<String> = scored
-        .iter()
-        .take(3)
-        .map(|(_, c)| format!("{c:?}"))
-        .collect();
-    match best.len() {
-        0 => String::new(),
-        _ => format!("; did you mean {}?", best.join(" or ")),
-    }
-}
-
 /// The order intercepting hooks run in: priority, then plugin name.
 pub(crate) fn intercept_order<T>(chain: &mut [T], key: impl Fn(&T) -> (i32, &str)) {
     chain.sort_by(|a, b| key(a).cmp(&key(b)));
@@ -122,28 +91,6 @@ pub(crate) fn intercept_order<T>(chain: &mut [T], key: impl Fn(&T) -> (i32, &str
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn close_names_are_suggested() {
-        assert_eq!(
-            did_you_mean("ecoh", ["echo", "kv", "audit"]),
-            "; did you mean \"echo\"?"
-        );
-        assert_eq!(
-            did_you_mean("echo.ecoh", ["echo.echo", "echo.slow"]),
-            "; did you mean \"echo.echo\"?"
-        );
-        assert_eq!(
-            did_you_mean("cta", ["cat", "exit"]),
-            "; did you mean \"cat\"?"
-        );
-        assert_eq!(did_you_mean("zzz", ["echo", "kv"]), "");
-        assert_eq!(
-            did_you_mean("echo", ["echo"]),
-            "",
-            "the word itself is no suggestion"
-        );
-    }
 
     fn words(line: &str) -> Vec<String> {
         line.split(' ').map(str::to_owned).collect()

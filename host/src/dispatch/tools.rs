@@ -34,7 +34,7 @@ impl Core {
             let conn = instance.ensure_ready().await?;
             if !conn.tools_by_name.contains_key(name) {
                 let known: Vec<&str> = conn.tools.iter().map(|t| t.decl.name.as_str()).collect();
-                let suggestion = resolve::did_you_mean(name, known.iter().copied());
+                let suggestion = plugwire_proto::text::did_you_mean(name, known.iter().copied());
                 return Err(Status::not_found(format!(
                     "plugin {plugin:?} has no tool {name:?}{suggestion}; it has {}",
                     if known.is_empty() {
@@ -92,8 +92,10 @@ impl Core {
                 let bare = known
                     .iter()
                     .flat_map(|(_, tools)| tools.iter().map(String::as_str));
-                let suggestion =
-                    resolve::did_you_mean(tool, bare.chain(qualified.iter().map(String::as_str)));
+                let suggestion = plugwire_proto::text::did_you_mean(
+                    tool,
+                    bare.chain(qualified.iter().map(String::as_str)),
+                );
                 Err(Status::not_found(format!(
                     "no tool named {tool:?}{suggestion}; `plugwire tools` lists them, addressed as <plugin>.<tool>"
                 )))

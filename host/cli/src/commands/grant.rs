@@ -34,7 +34,10 @@ pub(crate) fn change(
             .into_iter()
             .find(|m| m.name == plugin)
             .ok_or_else(|| {
-                Failure::new(format!("no plugin named {plugin:?}"))
+                let names: Vec<String> = manifests(config).into_iter().map(|m| m.name).collect();
+                let suggestion =
+                    plugwire_proto::text::did_you_mean(plugin, names.iter().map(String::as_str));
+                Failure::usage(format!("no plugin named {plugin:?}{suggestion}"))
                     .hint("a grant is recorded for one plugin directory: add --plugin-dir DIR")
             })?;
         let wanted: Vec<String> = requested(&manifest)
@@ -47,8 +50,10 @@ pub(crate) fn change(
             permissions.to_vec()
         };
         if let Some(unknown) = names.iter().find(|n| !wanted.contains(n)) {
-            return Err(Failure::new(format!(
-                "plugin {plugin:?} does not request {unknown:?}; it requests {}",
+            let suggestion =
+                plugwire_proto::text::did_you_mean(unknown, wanted.iter().map(String::as_str));
+            return Err(Failure::usage(format!(
+                "plugin {plugin:?} does not request {unknown:?}{suggestion}; it requests {}",
                 if wanted.is_empty() {
                     "nothing".to_owned()
                 } else {
@@ -64,6 +69,27 @@ pub(crate) fn change(
             println!("granted {plugin} {name} (to {})", manifest.dir.display());
         }
     } else {
+        let granted: Vec<String> = grants
+            .plugins
+            .get(plugin)
+            .map(|b| b.permissions.iter().cloned().collect())
+            .unwrap_or_default();
+        if granted.is_empty() {
+            let known: Vec<&str> = grants.plugins.keys().map(String::as_str).collect();
+            let suggestion = plugwire_proto::text::did_you_mean(plugin, known.iter().copied());
+            return Err(
+                Failure::usage(format!("nothing is granted to {plugin:?}{suggestion}"))
+                    .hint("`plugwire grants` lists what is granted"),
+            );
+        }
+        if let Some(unknown) = permissions.iter().find(|p| !granted.contains(p)) {
+            let suggestion =
+                plugwire_proto::text::did_you_mean(unknown, granted.iter().map(String::as_str));
+            return Err(Failure::usage(format!(
+                "{plugin:?} is not granted {unknown:?}{suggestion}; it is granted {}",
+                granted.join(", ")
+            )));
+        }
         grants.revoke(plugin, permissions.iter().cloned());
         println!(
             "revoked {}",
@@ -75,6 +101,53 @@ pub(crate) fn change(
         );
     }
     grants.save(&path).map_err(Failure::new)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `plugwire grants`: what is granted, to which plugin directory.
+pub(crate) fn list(as_json: bool) -> Result<ExitCode, Failure> {
+    let grants = Grants::load(&Grants::default_path()).map_err(Failure::new)?;
+    if as_json {
+        crate::output::print_json(&serde_json::json!(
+            grants
+                .plugins
+                .iter()
+                .map(|(name, b)| serde_json::json!({
+                    "plugin": name, "dir": b.dir, "digest": b.digest, "permissions": b.permissions,
+                }))
+                .collect::<Vec<_>>()
+        ));
+        return Ok(ExitCode::SUCCESS);
+    }
+    if grants.plugins.is_empty() {
+        eprintln!("nothing is granted; `plugwire grant PLUGIN` grants what it requests");
+    }
+    let rows = grants
+        .plugins
+        .iter()
+        .map(|(name, b)| {
+            let permissions: Vec<String> = b
+                .permissions
+                .iter()
+                .map(|p| match plugwire_host::grants::Permission::parse(p) {
+                    Some(permission) => format!("{p} ({})", permission.risk()),
+                    None => p.clone(),
+                })
+                .collect();
+            vec![
+                name.clone(),
+                permissions.join(", "),
+                b.dir.display().to_string(),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        crate::output::table(&["PLUGIN", "PERMISSIONS", "DIRECTORY"], rows)
+    );
+    for why in &grants.ignored {
+        eprintln!("warning: {why}");
+    }
     Ok(ExitCode::SUCCESS)
 }
 
