@@ -37,6 +37,8 @@ use crate::output::Failure;
   plugwire call echo.echo '{\"text\":\"hi\"}'
   plugwire call echo.slow @args.json --progress
   echo 'a b c' | plugwire run wc --words
+  echo 'a b c' | plugwire wc --words
+  plugwire wc --help
   plugwire emit request.before '{\"password\":\"x\"}'
   plugwire --sandbox standard call echo.echo '{\"text\":\"isolated\"}'
   plugwire grant audit host.storage
@@ -285,6 +287,9 @@ enum Command {
         #[command(subcommand)]
         action: TokenAction,
     },
+    /// A plugin command, as `plugwire run` runs it: `plugwire wc --words`.
+    #[command(external_subcommand)]
+    External(Vec<String>),
     /// Print a shell completion script.
     Completions {
         /// The shell.
@@ -557,6 +562,9 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             .await
         }
         Command::Run { line } => commands::run::run(&backend, line).await,
+        Command::External(line) => commands::run::run(&backend, line)
+            .await
+            .map_err(|failure| builtin_hint(failure, line)),
         Command::Emit { event, payload } => {
             commands::emit::run(&backend, event, payload.as_deref(), json).await
         }
@@ -594,6 +602,22 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
     };
     backend.close().await;
     result
+}
+
+/// A word that is no plugin command may be a misspelt built-in one.
+fn builtin_hint(failure: Failure, line: &[String]) -> Failure {
+    let Some(word) = line.first() else {
+        return failure;
+    };
+    let cli = Cli::command();
+    let builtins: Vec<&str> = cli.get_subcommands().map(|c| c.get_name()).collect();
+    let suggestion = plugwire_proto::text::did_you_mean(word, builtins.iter().copied());
+    match suggestion.strip_prefix("; ") {
+        Some(text) => failure.hint(format!(
+            "{text} (a plugwire command; `plugwire --help` lists them)"
+        )),
+        None => failure,
+    }
 }
 
 /// The daemon's socket.

@@ -199,9 +199,13 @@ fn log_time(r: &LogView) -> String {
     clock(UNIX_EPOCH + Duration::from_millis(r.time_ms))
 }
 
+/// One log record for `logs --json`: a line of JSON Lines, its time in
+/// RFC 3339.
 pub(crate) fn log_json(r: &LogView) -> Value {
+    let time = UNIX_EPOCH + Duration::from_millis(r.time_ms);
     json!({
-        "time": log_time(r),
+        "time": humantime::format_rfc3339_millis(time).to_string(),
+        "seq": r.seq,
         "plugin": r.plugin,
         "stream": r.stream,
         "level": r.level,

@@ -170,6 +170,20 @@ fn help_of_a_plugin_command_comes_from_its_declaration() {
 }
 
 #[test]
+fn plugin_commands_are_plugwire_commands() {
+    let out = plugwire(&["wc", "--words"], b"one two three\n");
+    assert_eq!(succeeded(out).trim(), "3");
+    let help = succeeded(plugwire(&["wc", "--help"], b""));
+    assert!(help.starts_with("wc: "), "{help}");
+    // A misspelt built-in command is no plugin command either.
+    let err = failed(plugwire(&["lsit"], b""));
+    assert!(
+        err.contains("did you mean \"list\"? (a plugwire command"),
+        "{err}"
+    );
+}
+
+#[test]
 fn misspelt_names_get_the_closest_ones() {
     let err = failed(plugwire(&["call", "echo.ecoh", "{}"], b""));
     assert!(err.contains("did you mean \"echo\"?"), "{err}");
@@ -285,6 +299,16 @@ fn tools_info_logs_doctor_completions() {
         "{}",
         text(&out.stdout)
     );
+    // JSON Lines with RFC 3339 times.
+    let out = plugwire(&["--json", "logs", "echo"], b"");
+    let lines = text(&out.stdout);
+    assert!(!lines.is_empty());
+    for line in lines.lines() {
+        let record: Value = serde_json::from_str(line).unwrap();
+        let time = record["time"].as_str().unwrap();
+        assert!(humantime::parse_rfc3339(time).is_ok(), "{time}");
+        assert_eq!(record["plugin"], "echo");
+    }
 
     let out = plugwire(&["--json", "doctor"], b"");
     let checks: Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use crate::backend::Backend;
-use crate::output::{Failure, log_json, log_text, print_json};
+use crate::output::{Failure, log_json, log_text};
 
 pub(crate) async fn run(
     backend: &Backend,
@@ -19,7 +19,8 @@ pub(crate) async fn run(
         for record in backend.logs(plugin, after).await? {
             after = record.seq;
             if as_json {
-                print_json(&log_json(&record));
+                // JSON Lines: one record per line, for `jq` and log shippers.
+                println!("{}", log_json(&record));
             } else {
                 println!("{}", log_text(&record));
             }
