@@ -31,6 +31,21 @@ pub struct HostEvent {
     pub time: SystemTime,
 }
 
+/// One hook subscription of a plugin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HookInfo {
+    /// The plugin.
+    pub plugin: String,
+    /// The event pattern (`name`, `prefix.*`, `*`).
+    pub pattern: String,
+    /// Intercepts (in order, may modify or deny) rather than observes.
+    pub intercept: bool,
+    /// Lower runs first among intercepting hooks.
+    pub priority: i32,
+    /// A failure denies the event (an intercepting hook's policy).
+    pub fail_closed: bool,
+}
+
 /// Who denied an event, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Denial {

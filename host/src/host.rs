@@ -309,6 +309,18 @@ impl Host {
         self.inner.providers().await
     }
 
+    /// Every hook subscription of every plugin, starting them first.
+    ///
+    /// ```no_run
+    /// # async fn f(host: plugwire_host::Host) {
+    /// let hooks = host.hooks().await;
+    /// assert!(hooks.iter().any(|h| h.plugin == "audit" && h.intercept));
+    /// # }
+    /// ```
+    pub async fn hooks(&self) -> Vec<crate::HookInfo> {
+        self.inner.hooks().await
+    }
+
     /// Starts one plugin now (clearing a previous failure).
     ///
     /// ```no_run
@@ -434,6 +446,20 @@ impl Host {
     /// ```
     pub fn set_grants(&self, grants: crate::grants::Grants) {
         self.inner.ctx.set_grants(grants);
+    }
+
+    /// What a plugin requests that is not granted now (what it would be
+    /// refused for at its next start).
+    ///
+    /// ```no_run
+    /// # fn f(host: plugwire_host::Host) -> Result<(), tonic::Status> {
+    /// let missing = host.missing_grants("wordcount")?;
+    /// assert!(missing.iter().all(|p| p.to_string().starts_with("read:")));
+    /// # Ok(()) }
+    /// ```
+    pub fn missing_grants(&self, name: &str) -> Result<Vec<crate::grants::Permission>, Status> {
+        let instance = self.inner.instance(name)?;
+        Ok(self.inner.ctx.grants().missing(&instance.manifest))
     }
 
     /// A plugin's manifest as the host read it.

@@ -75,7 +75,9 @@ pub use calls::{
     CallOptions, CommandInfo, CommandSignal, Progress, RunOptions, ToolInfo, ToolOutput,
 };
 pub use config::{FailurePolicy, HostConfig, RestartPolicy, StartPolicy, Timeouts};
-pub use events::{Denial, EmitOutcome, HookOutcome, HookRecord, HostEvent, MAX_EVENT_PAYLOAD};
+pub use events::{
+    Denial, EmitOutcome, HookInfo, HookOutcome, HookRecord, HostEvent, MAX_EVENT_PAYLOAD,
+};
 pub use host::{Host, HostError};
 pub use instance::{PluginState, PluginStatus};
 pub use process::{LAUNCHER_NAME, launch};

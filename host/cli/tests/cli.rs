@@ -290,6 +290,24 @@ fn tools_info_logs_doctor_completions() {
         "{}",
         text(&out.stdout)
     );
+    // What people want to see of a plugin: who made it, what it may do,
+    // its limits, hooks and state.
+    let audit = succeeded(plugwire(&["info", "audit"], b""));
+    assert!(audit.contains("license MIT OR Apache-2.0"), "{audit}");
+    assert!(
+        audit.contains("permission host.storage (can keep data in the host): granted"),
+        "{audit}"
+    );
+    assert!(audit.contains("limits: memory 64 MiB"), "{audit}");
+    assert!(
+        audit.contains("hook request.before (intercept, priority -100, fail-closed)"),
+        "{audit}"
+    );
+    assert!(audit.contains("running: pid "), "{audit}");
+    let json: Value =
+        serde_json::from_str(&succeeded(plugwire(&["--json", "info", "audit"], b""))).unwrap();
+    assert_eq!(json["permissions"][0]["granted"], true);
+    assert_eq!(json["hooks"].as_array().unwrap().len(), 2);
     let out = plugwire(&["info", "nope"], b"");
     assert_eq!(out.status.code(), Some(1));
 

@@ -131,6 +131,18 @@ fn steady(text: &str) -> String {
             scrub(&mut value, &volatile);
             serde_json::to_string_pretty(&value).unwrap()
         }
+        // `info`: the running line is all readings.
+        Err(_) if !text.starts_with("PLUGIN") => text
+            .lines()
+            .map(|l| {
+                if l.starts_with("  running: ") {
+                    "  running: ..."
+                } else {
+                    l
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
         // A table: drop the PID and STARTUP columns.
         Err(_) => text
             .lines()

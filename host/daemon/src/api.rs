@@ -184,11 +184,73 @@ pub struct ProviderView {
     pub name: String,
 }
 
+/// What a plugin's manifest says of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AboutView {
+    /// Its authors.
+    pub authors: Vec<String>,
+    /// Its license.
+    pub license: Option<String>,
+    /// Where to read about it.
+    pub homepage: Option<String>,
+    /// Its source.
+    pub repository: Option<String>,
+    /// Words catalogs search.
+    pub keywords: Vec<String>,
+}
+
+/// One permission a plugin requests.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PermissionView {
+    /// As grants write it: `network`, `read:~/notes`, `host.storage`.
+    pub permission: String,
+    /// What granting it risks.
+    pub risk: String,
+    /// Whether it is granted now.
+    pub granted: bool,
+}
+
+/// A plugin's resource limits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LimitsView {
+    /// Bytes of memory.
+    pub memory_bytes: Option<u64>,
+    /// Processes and threads.
+    pub pids: Option<u32>,
+    /// CPUs.
+    pub cpu: Option<f64>,
+    /// Open files.
+    pub open_files: Option<u32>,
+    /// Longest call, in milliseconds.
+    pub call_timeout_ms: Option<u64>,
+}
+
+/// One hook subscription.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HookView {
+    /// The event pattern.
+    pub pattern: String,
+    /// `observe` or `intercept`.
+    pub mode: String,
+    /// Lower runs first among intercepting hooks.
+    pub priority: i32,
+    /// `open` (a failure continues) or `closed` (a failure denies).
+    pub on_failure: String,
+}
+
 /// One plugin in full (`GET /v1/plugins/{name}`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PluginDetail {
     /// Its status.
     pub status: PluginView,
+    /// What its manifest says of it.
+    pub about: AboutView,
+    /// What it requests, and whether each is granted.
+    pub permissions: Vec<PermissionView>,
+    /// Its resource limits.
+    pub limits: LimitsView,
+    /// Its hook subscriptions.
+    pub hooks: Vec<HookView>,
     /// Its tools.
     pub tools: Vec<ToolView>,
     /// Its commands.

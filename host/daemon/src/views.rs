@@ -4,7 +4,8 @@
 use plugwire_host::Host;
 
 use crate::api::{
-    ApiError, CommandView, PluginDetail, PluginList, PluginView, ProviderView, ToolView,
+    AboutView, ApiError, CommandView, HookView, LimitsView, PermissionView, PluginDetail,
+    PluginList, PluginView, ProviderView, ToolView,
 };
 
 /// Every plugin, as `plugwire list` shows them.
@@ -41,8 +42,49 @@ pub async fn detail(host: &Host, name: &str) -> Result<PluginDetail, ApiError> {
     let tools = host.tools().await;
     let commands = host.commands().await;
     let providers = host.providers().await;
+    let hooks = host.hooks().await;
+    let manifest = host.manifest(name).map_err(|s| ApiError::from_status(&s))?;
+    let missing: Vec<String> = host
+        .missing_grants(name)
+        .map_err(|s| ApiError::from_status(&s))?
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let limits = &manifest.limits;
     Ok(PluginDetail {
         status: PluginView::from(&status),
+        about: AboutView {
+            authors: manifest.authors.clone(),
+            license: manifest.license.clone(),
+            homepage: manifest.homepage.clone(),
+            repository: manifest.repository.clone(),
+            keywords: manifest.keywords.clone(),
+        },
+        permissions: plugwire_host::grants::requested(&manifest)
+            .iter()
+            .map(|p| PermissionView {
+                permission: p.to_string(),
+                risk: p.risk().to_owned(),
+                granted: !missing.contains(&p.to_string()),
+            })
+            .collect(),
+        limits: LimitsView {
+            memory_bytes: limits.memory,
+            pids: limits.pids,
+            cpu: limits.cpu,
+            open_files: limits.open_files,
+            call_timeout_ms: limits.call_timeout.map(|d| d.as_millis() as u64),
+        },
+        hooks: hooks
+            .iter()
+            .filter(|h| h.plugin == name)
+            .map(|h| HookView {
+                pattern: h.pattern.clone(),
+                mode: if h.intercept { "intercept" } else { "observe" }.into(),
+                priority: h.priority,
+                on_failure: if h.fail_closed { "closed" } else { "open" }.into(),
+            })
+            .collect(),
         tools: tools
             .iter()
             .filter(|t| t.plugin == name)

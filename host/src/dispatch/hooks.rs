@@ -218,3 +218,24 @@ impl Core {
         }
     }
 }
+
+impl Core {
+    /// Every hook subscription of every running plugin (starting them
+    /// first).
+    pub(crate) async fn hooks(&self) -> Vec<crate::events::HookInfo> {
+        self.start_all().await;
+        let mut out = Vec::new();
+        for (instance, conn) in self.running() {
+            for h in conn.hooks() {
+                out.push(crate::events::HookInfo {
+                    plugin: instance.name().to_owned(),
+                    pattern: h.pattern.clone(),
+                    intercept: h.mode == pb::HookMode::Intercept as i32,
+                    priority: h.priority,
+                    fail_closed: h.failure_policy == pb::FailurePolicy::Closed as i32,
+                });
+            }
+        }
+        out
+    }
+}
