@@ -28,11 +28,13 @@ pub(crate) enum Backend {
 }
 
 impl Backend {
-    /// Every plugin (started, in-process, to learn their state).
-    pub(crate) async fn plugins(&self) -> Result<PluginList, Failure> {
+    /// Every plugin; in-process, started first when `start` says so.
+    pub(crate) async fn plugins(&self, start: bool) -> Result<PluginList, Failure> {
         match self {
             Self::Local(host) => {
-                host.start_all().await;
+                if start {
+                    host.start_all().await;
+                }
                 Ok(plugwire_daemon::views::plugin_list(host))
             }
             Self::Daemon(client) => Ok(client.get("/v1/plugins").await?),

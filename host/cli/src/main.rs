@@ -93,11 +93,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// List plugins and their state.
+    /// List plugins and their state (without starting them; --start does).
     List {
         /// List what is installed (the registry) instead.
         #[arg(long)]
         installed: bool,
+        /// Start each plugin first, to see that it runs (a daemon's run
+        /// already).
+        #[arg(long)]
+        start: bool,
     },
     /// Show a plugin's manifest, tools, commands, hooks and providers.
     Info {
@@ -472,7 +476,9 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         }
         Command::Verify => return commands::installed::verify(json),
         Command::Grants => return commands::grant::list(json),
-        Command::List { installed: true } => return commands::installed::list(json),
+        Command::List {
+            installed: true, ..
+        } => return commands::installed::list(json),
         _ => {}
     }
     match &cli.command {
@@ -542,7 +548,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         }
     };
     let result = match &cli.command {
-        Command::List { .. } => commands::list::run(&backend, json).await,
+        Command::List { start, .. } => commands::list::run(&backend, *start, json).await,
         Command::Info { plugin, .. } => commands::info::run(&backend, plugin, json).await,
         Command::Tools => commands::tools::run(&backend, json).await,
         Command::Call {

@@ -83,16 +83,22 @@ fn list_as_table_and_json() {
     ] {
         assert!(table.contains(name), "{table}");
     }
-    let out = plugwire(&["--json", "list"], b"");
-    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(json["plugins"].as_array().unwrap().len(), 7);
-    assert!(
+    // Listing starts nothing; --start starts each plugin to show it runs.
+    let states = |args: &[&str]| -> Vec<String> {
+        let out = plugwire(args, b"");
+        let json: Value = serde_json::from_slice(&out.stdout).unwrap();
         json["plugins"]
             .as_array()
             .unwrap()
             .iter()
-            .all(|p| p["state"] == "ready")
-    );
+            .map(|p| p["state"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let listed = states(&["--json", "list"]);
+    assert_eq!(listed.len(), 7);
+    assert!(listed.iter().all(|s| s == "stopped"), "{listed:?}");
+    let started = states(&["--json", "list", "--start"]);
+    assert!(started.iter().all(|s| s == "ready"), "{started:?}");
 }
 
 #[test]

@@ -187,8 +187,8 @@ fn every_command_prints_the_same_through_the_daemon() {
     assert!(String::from_utf8_lossy(&local.stdout).contains("not in use (--no-daemon)"));
 
     let cases: &[(&[&str], &[u8])] = &[
-        (&["list"], b""),
-        (&["--json", "list"], b""),
+        (&["list", "--start"], b""),
+        (&["--json", "list", "--start"], b""),
         (&["tools"], b""),
         (&["--json", "tools"], b""),
         (&["info", "echo"], b""),

@@ -1,4 +1,6 @@
-//! `plugwire list`: every plugin and its state.
+//! `plugwire list [--start]`: every plugin and its state, read from the
+//! manifests (and a daemon's live state) without starting anything unless
+//! asked.
 
 use std::process::ExitCode;
 
@@ -7,8 +9,12 @@ use plugwire_proto::text::escape_controls;
 use crate::backend::Backend;
 use crate::output::{Failure, print_json, status_row, table, to_json};
 
-pub(crate) async fn run(backend: &Backend, as_json: bool) -> Result<ExitCode, Failure> {
-    let list = backend.plugins().await?;
+pub(crate) async fn run(
+    backend: &Backend,
+    start: bool,
+    as_json: bool,
+) -> Result<ExitCode, Failure> {
+    let list = backend.plugins(start).await?;
     if as_json {
         print_json(&to_json(&list));
         return Ok(ExitCode::SUCCESS);
