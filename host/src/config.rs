@@ -285,11 +285,5 @@ impl HostConfig {
 }
 
 fn default_data_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir).join("plugwire");
-    }
-    if let Some(home) = std::env::var_os("HOME").filter(|d| !d.is_empty()) {
-        return PathBuf::from(home).join(".local/share/plugwire");
-    }
-    std::env::temp_dir().join("plugwire-data")
+    crate::dirs::data().unwrap_or_else(|| std::env::temp_dir().join("plugwire-data"))
 }

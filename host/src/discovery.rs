@@ -33,12 +33,8 @@ pub enum Origin {
 /// ```
 pub fn standard_roots() -> Vec<(PathBuf, Origin)> {
     let mut roots = Vec::new();
-    let config_home = std::env::var_os("XDG_CONFIG_HOME")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")));
-    if let Some(config_home) = config_home {
-        roots.push((config_home.join("plugwire/plugins"), Origin::User));
+    if let Some(config) = crate::dirs::config() {
+        roots.push((config.join("plugins"), Origin::User));
     }
     roots.push((PathBuf::from("plugins"), Origin::Local));
     roots.push((PathBuf::from("/usr/share/plugwire/plugins"), Origin::System));

@@ -471,12 +471,9 @@ impl Grants {
     /// assert!(path.ends_with("plugwire/grants.toml"));
     /// ```
     pub fn default_path() -> PathBuf {
-        let base = std::env::var_os("XDG_CONFIG_HOME")
-            .filter(|d| !d.is_empty())
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
-            .unwrap_or_else(|| PathBuf::from("."));
-        base.join("plugwire/grants.toml")
+        crate::dirs::config()
+            .unwrap_or_else(|| PathBuf::from("plugwire"))
+            .join("grants.toml")
     }
 }
 

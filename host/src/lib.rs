@@ -33,6 +33,7 @@ mod context;
 mod core;
 mod debris;
 mod dependencies;
+pub mod dirs;
 pub mod discovery;
 mod dispatch;
 mod events;

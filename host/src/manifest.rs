@@ -722,29 +722,41 @@ fn resolve_executable(dir: &Path, executable: &str) -> Result<PathBuf, String> {
     Ok(path)
 }
 
-/// Parses sizes such as `512KiB`, `64MiB`, `1GiB`, `100M`, `4096`.
+/// Parses sizes such as `512KiB`, `64MiB`, `1.5GiB`, `100M`, `4096`: a
+/// number (with a fraction, if any) and a binary unit (`K`, `KB` and `KiB`
+/// all mean 1024, as memory limits do), rounded down to a byte.
 ///
 /// ```
 /// use plugwire_host::manifest::parse_size;
 /// assert_eq!(parse_size("64MiB"), Some(64 << 20));
+/// assert_eq!(parse_size("1.5GiB"), Some(3 << 29));
 /// assert_eq!(parse_size("1G"), Some(1 << 30));
 /// assert_eq!(parse_size("lots"), None);
 /// ```
 pub fn parse_size(text: &str) -> Option<u64> {
     let text = text.trim();
     let split = text
-        .find(|c: char| !c.is_ascii_digit())
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
         .unwrap_or(text.len());
-    let (digits, unit) = text.split_at(split);
-    let n: u64 = digits.parse().ok()?;
+    let (number, unit) = text.split_at(split);
     let shift = match unit.trim() {
         "" | "B" => 0,
         "K" | "KB" | "KiB" | "k" => 10,
         "M" | "MB" | "MiB" => 20,
         "G" | "GB" | "GiB" => 30,
+        "T" | "TB" | "TiB" => 40,
         _ => return None,
     };
-    n.checked_mul(1 << shift).filter(|v| *v > 0)
+    if let Ok(whole) = number.parse::<u64>() {
+        return whole.checked_mul(1 << shift).filter(|v| *v > 0);
+    }
+    // A fraction: exact enough for limits (f64 holds 53 bits).
+    let value: f64 = number
+        .parse()
+        .ok()
+        .filter(|v: &f64| v.is_finite() && *v > 0.0)?;
+    let bytes = value * (1u64 << shift) as f64;
+    (bytes >= 1.0 && bytes < u64::MAX as f64).then_some(bytes as u64)
 }
 
 #[cfg(test)]
@@ -897,6 +909,9 @@ mod tests {
         assert_eq!(parse_size("512KiB"), Some(512 << 10));
         assert_eq!(parse_size("0"), None);
         assert_eq!(parse_size("99999999999GiB"), None);
+        assert_eq!(parse_size("0.5KiB"), Some(512));
+        assert_eq!(parse_size("1.5.5GiB"), None);
+        assert_eq!(parse_size("0.0001B"), None, "under a byte");
     }
 
     #[test]

@@ -388,7 +388,7 @@ fn grants_follow_the_plugin_not_its_name() {
             "audit",
         ],
     );
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(3), "refused: it could not start");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("not the one in"), "{err}");
 
@@ -401,7 +401,7 @@ fn grants_follow_the_plugin_not_its_name() {
         workdir.path(),
         &["--plugin-dir", real_dir, "info", "audit"],
     );
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(3), "refused: it could not start");
     assert!(String::from_utf8_lossy(&out.stderr).contains("changed since it was granted"));
 }
 

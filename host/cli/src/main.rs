@@ -102,6 +102,10 @@ enum Command {
         /// already).
         #[arg(long)]
         start: bool,
+        /// Show what each plugin offers: tools, commands, hooks and
+        /// providers (starts them).
+        #[arg(long, short = 'c')]
+        capabilities: bool,
     },
     /// Show a plugin's manifest, tools, commands, hooks and providers.
     Info {
@@ -548,6 +552,9 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         }
     };
     let result = match &cli.command {
+        Command::List {
+            capabilities: true, ..
+        } => commands::list::capabilities(&backend, json).await,
         Command::List { start, .. } => commands::list::run(&backend, *start, json).await,
         Command::Info { plugin, .. } => commands::info::run(&backend, plugin, json).await,
         Command::Tools => commands::tools::run(&backend, json).await,

@@ -99,6 +99,29 @@ fn list_as_table_and_json() {
     assert!(listed.iter().all(|s| s == "stopped"), "{listed:?}");
     let started = states(&["--json", "list", "--start"]);
     assert!(started.iter().all(|s| s == "ready"), "{started:?}");
+    // What each offers.
+    let table = succeeded(plugwire(&["list", "--capabilities"], b""));
+    assert!(table.starts_with("PLUGIN"), "{table}");
+    let audit = table.lines().find(|l| l.starts_with("audit")).unwrap();
+    assert_eq!(
+        audit.split_whitespace().collect::<Vec<_>>(),
+        ["audit", "0.1.0", "ready", "0", "0", "2", "0"]
+    );
+    let json: Value =
+        serde_json::from_str(&succeeded(plugwire(&["--json", "list", "-c"], b""))).unwrap();
+    let echo = json["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "echo")
+        .unwrap();
+    assert!(
+        echo["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t == "echo.echo")
+    );
 }
 
 #[test]

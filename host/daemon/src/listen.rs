@@ -200,8 +200,8 @@ fn serve_connection<S>(
 /// assert!(path.ends_with("daemon.sock"));
 /// ```
 pub fn default_socket() -> PathBuf {
-    if let Some(runtime) = std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
-        return PathBuf::from(runtime).join("plugwire").join("daemon.sock");
+    if let Some(runtime) = plugwire_host::dirs::runtime() {
+        return runtime.join("plugwire").join("daemon.sock");
     }
     std::env::temp_dir()
         .join(format!("plugwire-{}", nix::unistd::geteuid().as_raw()))

@@ -680,3 +680,41 @@ async fn panels_are_sandboxed_and_their_tokens_scoped() {
     );
     daemon.stop().await;
 }
+
+/// A run that fails before reading its stdin, or succeeds without reading
+/// it, answers with its error or exit code while the client is still
+/// sending stdin (the daemon reads the request to its end rather than
+/// closing the connection under a sending client).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_answer_while_stdin_is_still_being_sent() {
+    let daemon = Running::start(Limits::default()).await;
+    let client = daemon.client().await;
+    for _ in 0..20 {
+        let stdin = std::io::Cursor::new(vec![b'x'; 256 * 1024]);
+        let e = client
+            .run(
+                &["nope".into()],
+                &[],
+                stdin,
+                tokio::io::sink(),
+                tokio::io::sink(),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(e.code, "not_found", "{e:?}");
+    }
+    // And one that reads none of it but succeeds.
+    let mut out = Vec::new();
+    let code = client
+        .run(
+            &["exit".into(), "--code".into(), "4".into()],
+            &[],
+            std::io::Cursor::new(vec![b'y'; 256 * 1024]),
+            &mut out,
+            tokio::io::sink(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(code, 4);
+    daemon.stop().await;
+}

@@ -20,7 +20,7 @@ use plugwire_proto::constants::MAX_SOCKET_PATH_LEN;
 /// ```
 pub fn runtime_dir() -> std::io::Result<tempfile::TempDir> {
     let candidates = [
-        std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from),
+        crate::dirs::runtime(),
         Some(PathBuf::from("/tmp")),
         Some(std::env::temp_dir()),
     ];
@@ -58,7 +58,7 @@ pub fn runtime_dir() -> std::io::Result<tempfile::TempDir> {
 /// Removes what hosts that died left in this user's runtime bases.
 pub(crate) fn reclaim_debris() {
     for base in [
-        std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from),
+        crate::dirs::runtime(),
         Some(PathBuf::from("/tmp")),
         Some(std::env::temp_dir()),
     ]

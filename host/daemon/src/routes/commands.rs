@@ -10,9 +10,8 @@ use axum::extract::{Path, RawQuery, State as AxumState};
 use axum::http::{Method, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use futures_util::TryStreamExt;
 use plugwire_host::RunOptions;
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::Routes;
@@ -89,8 +88,20 @@ async fn run(
     body: Body,
 ) -> Result<Response, ApiError> {
     let (line, options) = line_and_env(name, query.as_deref())?;
-    let stdin =
-        tokio_util::io::StreamReader::new(body.into_data_stream().map_err(std::io::Error::other));
+    // The request body feeds stdin through a pipe, and is read to its end
+    // even after the command is done with stdin (or failed before reading
+    // it): a request dropped half-read would close the connection under a
+    // client still sending, which loses the answer it is about to read.
+    let (mut stdin_writer, stdin) = tokio::io::duplex(PIPE);
+    let mut request_body = body.into_data_stream();
+    tokio::spawn(async move {
+        let mut open = true;
+        while let Some(Ok(chunk)) = futures_util::StreamExt::next(&mut request_body).await {
+            if open && stdin_writer.write_all(&chunk).await.is_err() {
+                open = false;
+            }
+        }
+    });
     let (stdout_writer, stdout_reader) = tokio::io::duplex(PIPE);
     let (stderr_writer, stderr_reader) = tokio::io::duplex(PIPE);
     let (frames, rx) = tokio::sync::mpsc::channel::<RunFrame>(16);
