@@ -311,8 +311,8 @@ async fn tcp_needs_a_token_of_the_right_scope() {
 async fn bad_clients_get_their_status_and_others_are_still_served() {
     let daemon = Running::start(Limits {
         max_body: 1024,
-        header_timeout: Duration::from_millis(500),
-        body_timeout: Duration::from_millis(500),
+        header_timeout: Duration::from_secs(2),
+        body_timeout: Duration::from_secs(2),
         ..Limits::default()
     })
     .await;
@@ -366,8 +366,9 @@ async fn bad_clients_get_their_status_and_others_are_still_served() {
     let started = Instant::now();
     let (status, _) = tcp(addr, &get("/v1/health", addr, Some(&token))).await;
     assert_eq!(status, 200);
+    // Well before either stalled client's deadline: not waiting behind them.
     assert!(
-        started.elapsed() < Duration::from_millis(400),
+        started.elapsed() < Duration::from_millis(1500),
         "served while others stall"
     );
     let (status, body) = read_response(&mut dribble).await;
