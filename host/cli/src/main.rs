@@ -371,6 +371,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.verbose, matches!(cli.command, Command::Serve { .. }));
     let json = cli.json;
+    output::set_json(json);
     if let Command::Completions { shell } = cli.command {
         return commands::completions::run(shell, &mut Cli::command());
     }
@@ -455,7 +456,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             };
         }
         Command::Search { query } => return commands::index::search(query, json),
-        Command::Outdated => return commands::update::outdated(),
+        Command::Outdated => return commands::update::outdated(json),
         Command::Info {
             plugin,
             remote: true,
@@ -521,7 +522,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             allow_unsigned,
         } => {
             let only = if *all { None } else { plugin.as_deref() };
-            let update = commands::update::command(only, *dry_run, *allow_unsigned, config);
+            let update = commands::update::command(only, *dry_run, *allow_unsigned, config, json);
             return on_disk(&cli, update).await;
         }
         Command::Grant {

@@ -94,6 +94,23 @@ impl From<ApiError> for Failure {
     }
 }
 
+/// Whether this run prints JSON (`--json`), set once by `main`: commands
+/// that only say what they did use [`said`] rather than taking a flag each.
+static JSON: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub(crate) fn set_json(on: bool) {
+    JSON.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// What a command did: `text` for people, or `value` as JSON with `--json`.
+pub(crate) fn said(text: impl std::fmt::Display, value: Value) {
+    if JSON.load(std::sync::atomic::Ordering::Relaxed) {
+        println!("{value}");
+    } else {
+        println!("{text}");
+    }
+}
+
 pub(crate) fn print_json(value: &Value) {
     println!(
         "{}",

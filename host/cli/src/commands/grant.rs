@@ -65,9 +65,14 @@ pub(crate) fn change(
         grants
             .grant_to(&manifest, names.iter().cloned())
             .map_err(Failure::new)?;
-        for name in &names {
-            println!("granted {plugin} {name} (to {})", manifest.dir.display());
-        }
+        let lines: Vec<String> = names
+            .iter()
+            .map(|name| format!("granted {plugin} {name} (to {})", manifest.dir.display()))
+            .collect();
+        crate::output::said(
+            lines.join("\n"),
+            serde_json::json!({"plugin": plugin, "granted": names, "dir": manifest.dir}),
+        );
     } else {
         let granted: Vec<String> = grants
             .plugins
@@ -91,13 +96,14 @@ pub(crate) fn change(
             )));
         }
         grants.revoke(plugin, permissions.iter().cloned());
-        println!(
-            "revoked {}",
-            if permissions.is_empty() {
-                "all".to_owned()
-            } else {
-                permissions.join(", ")
-            }
+        let revoked = if permissions.is_empty() {
+            granted
+        } else {
+            permissions.to_vec()
+        };
+        crate::output::said(
+            format!("revoked {}", revoked.join(", ")),
+            serde_json::json!({"plugin": plugin, "revoked": revoked}),
         );
     }
     grants.save(&path).map_err(Failure::new)?;

@@ -94,15 +94,23 @@ pub(crate) fn build(dir: &Path) -> Result<ExitCode, Failure> {
         .flatten()
         .filter(|e| e.signature.is_none())
         .count();
-    println!(
-        "{}: {} plugins, {versions} packages{}",
-        path.display(),
-        index.plugins.len(),
-        if unsigned > 0 {
-            format!(" ({unsigned} unsigned: `plugwire sign` them first)")
-        } else {
-            String::new()
-        }
+    crate::output::said(
+        format!(
+            "{}: {} plugins, {versions} packages{}",
+            path.display(),
+            index.plugins.len(),
+            if unsigned > 0 {
+                format!(" ({unsigned} unsigned: `plugwire sign` them first)")
+            } else {
+                String::new()
+            }
+        ),
+        serde_json::json!({
+            "index": path,
+            "plugins": index.plugins.len(),
+            "packages": versions,
+            "unsigned": unsigned,
+        }),
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -115,7 +123,10 @@ pub(crate) fn add(name: &str, location: &str) -> Result<ExitCode, Failure> {
     let mut indexes = Indexes::load()?;
     indexes.indexes.insert(name.to_owned(), location.clone());
     indexes.save()?;
-    println!("index {name}: {location}");
+    crate::output::said(
+        format!("index {name}: {location}"),
+        serde_json::json!({"index": name, "location": location}),
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -141,7 +152,10 @@ pub(crate) fn remove(name: &str) -> Result<ExitCode, Failure> {
             .hint("`plugwire index list` shows them"));
     }
     indexes.save()?;
-    println!("removed index {name}");
+    crate::output::said(
+        format!("removed index {name}"),
+        serde_json::json!({"removed_index": name}),
+    );
     Ok(ExitCode::SUCCESS)
 }
 

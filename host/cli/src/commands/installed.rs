@@ -22,10 +22,13 @@ fn not_installed(name: &str, registry: &Registry) -> Failure {
 /// Removes an installed plugin: its directory, then its record.
 pub(crate) fn remove(name: &str) -> Result<ExitCode, Failure> {
     let removed = uninstall(name)?;
-    println!(
-        "removed {name} {} from {}",
-        removed.version,
-        removed.dir.display()
+    crate::output::said(
+        format!(
+            "removed {name} {} from {}",
+            removed.version,
+            removed.dir.display()
+        ),
+        json!({"removed": name, "version": removed.version, "dir": removed.dir}),
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -55,7 +58,10 @@ pub(crate) fn is_installed(name: &str) -> bool {
 /// never started.
 pub(crate) fn set_enabled(name: &str, enabled: bool) -> Result<ExitCode, Failure> {
     remember_enabled(name, enabled)?;
-    println!("{} {name}", if enabled { "enabled" } else { "disabled" });
+    crate::output::said(
+        format!("{} {name}", if enabled { "enabled" } else { "disabled" }),
+        json!({"plugin": name, "enabled": enabled}),
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -39,12 +39,14 @@ pub(crate) fn generate(dir: Option<&Path>) -> Result<ExitCode, Failure> {
     write(&public_path, &public, 0o644)?;
     let mut store = TrustStore::default();
     let id = store.add(&public, "").map_err(Failure::new)?;
-    println!("key {id}");
-    println!(
-        "  public {}  (publish it; users `plugwire trust add` it)",
-        public_path.display()
+    crate::output::said(
+        format!(
+            "key {id}\n  public {}  (publish it; users `plugwire trust add` it)\n  secret {}  (keep it to yourself)",
+            public_path.display(),
+            secret_path.display()
+        ),
+        serde_json::json!({"key": id, "public": public_path, "secret": secret_path}),
     );
-    println!("  secret {}  (keep it to yourself)", secret_path.display());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -65,7 +67,10 @@ pub(crate) fn sign_package(package: &Path, key: Option<&Path>) -> Result<ExitCod
     let path = PathBuf::from(format!("{}{SIGNATURE_SUFFIX}", package.display()));
     std::fs::write(&path, signature)
         .map_err(|e| Failure::new(format!("cannot write {}: {e}", path.display())))?;
-    println!("signed {} -> {}", package.display(), path.display());
+    crate::output::said(
+        format!("signed {} -> {}", package.display(), path.display()),
+        serde_json::json!({"signed": package, "signature": path}),
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -88,7 +93,10 @@ pub(crate) fn add(key: &str, name: Option<&str>) -> Result<ExitCode, Failure> {
         .add(&text, name.unwrap_or(&fallback))
         .map_err(|e| Failure::new(e).hint("give a minisign .pub file, or its second line"))?;
     store.save(&path).map_err(Failure::new)?;
-    println!("trusted key {id}");
+    crate::output::said(
+        format!("trusted key {id}"),
+        serde_json::json!({"trusted": id}),
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -118,6 +126,9 @@ pub(crate) fn remove(id_or_name: &str) -> Result<ExitCode, Failure> {
             .hint("`plugwire trust list` shows them"));
     }
     store.save(&path).map_err(Failure::new)?;
-    println!("no longer trusted: {id_or_name}");
+    crate::output::said(
+        format!("no longer trusted: {id_or_name}"),
+        serde_json::json!({"untrusted": id_or_name}),
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -60,6 +60,9 @@ pub(crate) fn revoke(id_or_name: &str) -> Result<ExitCode, Failure> {
             .hint("`plugwire token list` shows ids and names"));
     }
     tokens.save(&path).map_err(Failure::new)?;
-    println!("revoked {id_or_name}");
+    crate::output::said(
+        format!("revoked {id_or_name}"),
+        json!({"revoked": id_or_name}),
+    );
     Ok(ExitCode::SUCCESS)
 }

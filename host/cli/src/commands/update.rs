@@ -52,8 +52,20 @@ fn newer(only: Option<&str>) -> Result<Vec<(String, String, String, semver::Vers
     Ok(out)
 }
 
-pub(crate) fn outdated() -> Result<ExitCode, Failure> {
-    let rows: Vec<Vec<String>> = newer(None)?
+pub(crate) fn outdated(as_json: bool) -> Result<ExitCode, Failure> {
+    let pending = newer(None)?;
+    if as_json {
+        crate::output::print_json(&serde_json::json!(
+            pending
+                .iter()
+                .map(|(n, i, v, pin)| serde_json::json!({
+                    "plugin": n, "installed": i, "newest": v, "pin": pin.to_string(),
+                }))
+                .collect::<Vec<_>>()
+        ));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows: Vec<Vec<String>> = pending
         .into_iter()
         .map(|(n, i, v, _)| vec![n, i, v])
         .collect();
@@ -81,6 +93,7 @@ pub(crate) async fn command(
     dry_run: bool,
     allow_unsigned: bool,
     config: HostConfig,
+    as_json: bool,
 ) -> Result<ExitCode, Failure> {
     let grant = if config.grants.all {
         Grant::Yes
@@ -88,6 +101,18 @@ pub(crate) async fn command(
         Grant::Ask
     };
     let report = update(only, dry_run, allow_unsigned, config, grant).await?;
+    if as_json {
+        crate::output::print_json(&serde_json::json!({
+            "planned": report.planned.iter().map(|(n, i, v)| serde_json::json!({"plugin": n, "installed": i, "newest": v})).collect::<Vec<_>>(),
+            "updated": report.updated.iter().map(|(n, f, t, d)| serde_json::json!({"plugin": n, "from": f, "to": t, "dir": d})).collect::<Vec<_>>(),
+            "failed": report.failed.iter().map(|(n, v, w)| serde_json::json!({"plugin": n, "version": v, "why": w})).collect::<Vec<_>>(),
+        }));
+        return Ok(if report.failed.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        });
+    }
     if report.planned.is_empty() && report.updated.is_empty() && report.failed.is_empty() {
         eprintln!("nothing to update");
     }
