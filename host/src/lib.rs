@@ -27,6 +27,8 @@ mod atomic_file;
 mod call_chains;
 mod calls;
 mod changes;
+#[cfg(feature = "clap")]
+pub mod clap_commands;
 pub mod config;
 mod connection_limit;
 mod context;

@@ -302,6 +302,10 @@ enum Command {
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
+        /// Also complete the plugins found now: their commands, tool names
+        /// and plugin names (starts each once; regenerate after installing).
+        #[arg(long)]
+        plugins: bool,
     },
 }
 
@@ -372,7 +376,11 @@ fn main() -> ExitCode {
     init_tracing(cli.verbose, matches!(cli.command, Command::Serve { .. }));
     let json = cli.json;
     output::set_json(json);
-    if let Command::Completions { shell } = cli.command {
+    if let Command::Completions {
+        shell,
+        plugins: false,
+    } = cli.command
+    {
         return commands::completions::run(shell, &mut Cli::command());
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -507,6 +515,14 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
     let config = host_config::build(&cli)?;
     match &cli.command {
         Command::Demo => return commands::demo::run(config).await,
+        Command::Completions { shell, .. } => {
+            let host = Host::start(config)
+                .await
+                .map_err(|e| Failure::new(e.to_string()))?;
+            let done = commands::completions::with_plugins(*shell, Cli::command(), &host).await;
+            host.shutdown().await;
+            return done;
+        }
         Command::Serve { listen, watch } => {
             let options = commands::serve::ServeOptions {
                 socket: socket_path(&cli),

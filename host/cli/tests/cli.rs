@@ -213,6 +213,29 @@ fn plugin_commands_are_plugwire_commands() {
 }
 
 #[test]
+fn completions_know_the_plugins() {
+    // Plugin commands and their flags everywhere; tool and plugin names
+    // where the shell's generator completes positional values.
+    let everywhere = ["wc", "words"];
+    let values = ["echo.echo", "probe.config", "wordcount"];
+    for (shell, words) in [
+        ("bash", [&everywhere[..], &values[..]].concat()),
+        ("zsh", [&everywhere[..], &values[..]].concat()),
+        ("fish", everywhere.to_vec()),
+    ] {
+        let script = succeeded(plugwire(&["completions", shell, "--plugins"], b""));
+        for word in words {
+            assert!(script.contains(word), "{shell}: no {word}");
+        }
+        let plain = succeeded(plugwire(&["completions", shell], b""));
+        assert!(
+            !plain.contains("echo.echo"),
+            "{shell}: plain completions start no plugin"
+        );
+    }
+}
+
+#[test]
 fn misspelt_names_get_the_closest_ones() {
     let err = failed(plugwire(&["call", "echo.ecoh", "{}"], b""));
     assert!(err.contains("did you mean \"echo\"?"), "{err}");
