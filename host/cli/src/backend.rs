@@ -33,7 +33,11 @@ impl Backend {
         match self {
             Self::Local(host) => {
                 if start {
+                    let spinner = crate::output::starting(host.status().len());
                     host.start_all().await;
+                    if let Some(spinner) = spinner {
+                        spinner.finish_and_clear();
+                    }
                 }
                 Ok(plugwire_daemon::views::plugin_list(host))
             }
@@ -227,7 +231,11 @@ impl Backend {
     /// Starts every plugin (in-process; the daemon's already run).
     pub(crate) async fn start_all(&self) {
         if let Self::Local(host) = self {
+            let spinner = crate::output::starting(host.status().len());
             host.start_all().await;
+            if let Some(spinner) = spinner {
+                spinner.finish_and_clear();
+            }
         }
     }
 

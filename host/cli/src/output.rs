@@ -118,36 +118,28 @@ pub(crate) fn print_json(value: &Value) {
     );
 }
 
-/// A plain aligned table.
-/// A table; every cell is escaped (names and descriptions come from
-/// plugins).
+/// A table of plain aligned columns (comfy-table, without borders; widths
+/// by display width, so wide characters line up); every cell is escaped
+/// (names and descriptions come from plugins).
 pub(crate) fn table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
-    let rows: Vec<Vec<String>> = rows
-        .into_iter()
-        .map(|row| row.iter().map(|c| escape_line(c).into_owned()).collect())
-        .collect();
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for row in &rows {
-        for (i, cell) in row.iter().enumerate() {
-            if let Some(w) = widths.get_mut(i) {
-                *w = (*w).max(cell.chars().count());
-            }
-        }
-    }
-    let line = |cells: Vec<String>| {
-        let mut out = String::new();
-        for (i, cell) in cells.iter().enumerate() {
-            if i + 1 == cells.len() {
-                out.push_str(cell);
-            } else {
-                out.push_str(&format!("{cell:<width$}  ", width = widths[i]));
-            }
-        }
-        out.trim_end().to_owned() + "\n"
-    };
-    let mut out = line(headers.iter().map(|h| h.to_string()).collect());
+    use comfy_table::{CellAlignment, ContentArrangement, Table, presets};
+    let mut table = Table::new();
+    table
+        .load_preset(presets::NOTHING)
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(headers.iter().map(|h| h.to_string()));
     for row in rows {
-        out.push_str(&line(row));
+        table.add_row(row.iter().map(|c| escape_line(c).into_owned()));
+    }
+    let last = headers.len().saturating_sub(1);
+    for (i, column) in table.column_iter_mut().enumerate() {
+        column.set_padding((0, if i == last { 0 } else { 2 }));
+        column.set_cell_alignment(CellAlignment::Left);
+    }
+    let mut out = String::new();
+    for line in table.lines() {
+        out.push_str(line.trim_end());
+        out.push('\n');
     }
     out
 }
@@ -244,33 +236,51 @@ pub(crate) fn log_text(r: &LogView) -> String {
     escape_line(line.trim_end()).into_owned()
 }
 
-/// A progress bar for a download, drawn on stderr when it is a terminal
-/// (and nothing otherwise): `name  42% (5.6 of 13.4 MiB)`.
+/// A progress bar for a download (indicatif), drawn on stderr when it is
+/// a terminal and nothing otherwise: `name  [=====>   ] 5.6 MiB/13.4 MiB`.
 pub(crate) fn progress(name: &str) -> impl FnMut(u64, Option<u64>) + use<> {
-    let shown = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let name = escape_line(name).into_owned();
-    let mut last = std::time::Instant::now() - Duration::from_secs(1);
+    let bar =
+        indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+    bar.set_prefix(escape_line(name).into_owned());
+    let sized = indicatif::ProgressStyle::with_template(
+        "{prefix}  [{bar:30}] {bytes}/{total_bytes} ({eta})",
+    )
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+    .progress_chars("=> ");
+    let unsized_ = indicatif::ProgressStyle::with_template("{prefix}  {spinner} {bytes}")
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner());
     move |done: u64, total: Option<u64>| {
-        let finished = total.is_some_and(|t| done >= t);
-        if !shown || (last.elapsed() < Duration::from_millis(100) && !finished) {
-            return;
+        match total {
+            Some(t) if t > 0 => {
+                if bar.length() != Some(t) {
+                    bar.set_style(sized.clone());
+                    bar.set_length(t);
+                }
+            }
+            _ => bar.set_style(unsized_.clone()),
         }
-        last = std::time::Instant::now();
-        let mib = |b: u64| b as f64 / (1 << 20) as f64;
-        let line = match total {
-            Some(t) if t > 0 => format!(
-                "{name}  {:>3}% ({:.1} of {:.1} MiB)",
-                done * 100 / t,
-                mib(done),
-                mib(t)
-            ),
-            _ => format!("{name}  {:.1} MiB", mib(done)),
-        };
-        eprint!("\r{line}\x1b[K");
-        if finished {
-            eprintln!();
+        bar.set_position(done);
+        if total.is_some_and(|t| done >= t) {
+            bar.finish();
         }
     }
+}
+
+/// A spinner while plugins start (indicatif, on a terminal only); it
+/// clears itself when dropped.
+pub(crate) fn starting(count: usize) -> Option<indicatif::ProgressBar> {
+    if count < 2 {
+        return None;
+    }
+    let spinner =
+        indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+    spinner.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} starting {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    spinner.set_message(format!("{count} plugins"));
+    spinner.enable_steady_tick(Duration::from_millis(100));
+    Some(spinner)
 }
 
 #[cfg(test)]
@@ -287,5 +297,22 @@ mod tests {
             ],
         );
         assert_eq!(t, "A    LONG\nxyz  1\nq    22\n");
+    }
+
+    #[test]
+    fn wide_characters_line_up_and_controls_are_escaped() {
+        let t = table(
+            &["NAME", "X"],
+            vec![
+                vec!["日本".into(), "1".into()],
+                vec!["abcd".into(), "2".into()],
+            ],
+        );
+        assert_eq!(
+            t, "NAME  X\n日本  1\nabcd  2\n",
+            "two columns each: display width 4"
+        );
+        let t = table(&["NAME"], vec![vec!["a\x1b[31m".into()]]);
+        assert!(!t.contains('\x1b'), "{t:?}");
     }
 }

@@ -212,6 +212,36 @@ fn plugin_commands_are_plugwire_commands() {
     );
 }
 
+/// On a terminal (a pseudo-terminal from util-linux's `script`), starting
+/// many plugins shows a spinner, cleared once they are up; in a pipe,
+/// nothing.
+#[test]
+fn starting_many_plugins_shows_a_spinner_on_a_terminal_only() {
+    let data = tempfile::tempdir().unwrap();
+    let line = format!(
+        "{} --no-standard-dirs --plugin-dir {} -y list --start",
+        env!("CARGO_BIN_EXE_plugwire"),
+        examples().display()
+    );
+    let out = Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .env("XDG_CONFIG_HOME", data.path().join("config"))
+        .env("XDG_DATA_HOME", data.path())
+        .env_remove("PLUGWIRE_PLUGIN_PATH")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(shown.contains("starting 7 plugins"), "{shown}");
+    assert!(shown.contains("PLUGIN"), "{shown}");
+    let piped = plugwire(&["list", "--start"], b"");
+    assert!(
+        !text(&piped.stderr).contains("starting"),
+        "{}",
+        text(&piped.stderr)
+    );
+}
+
 #[test]
 fn completions_know_the_plugins() {
     // Plugin commands and their flags everywhere; tool and plugin names
