@@ -204,6 +204,19 @@ impl Backend {
         }
     }
 
+    /// Every plugin's hook subscriptions.
+    pub(crate) async fn hooks(&self) -> Result<Vec<plugwire_daemon::api::PluginHook>, Failure> {
+        match self {
+            Self::Local(host) => Ok(host
+                .hooks()
+                .await
+                .iter()
+                .map(plugwire_daemon::api::PluginHook::from)
+                .collect()),
+            Self::Daemon(client) => Ok(client.get("/v1/hooks").await?),
+        }
+    }
+
     /// Log records after `after` (all: 0).
     pub(crate) async fn logs(
         &self,

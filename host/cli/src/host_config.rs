@@ -10,12 +10,18 @@ use crate::output::Failure;
 pub(crate) fn build(cli: &Cli) -> Result<HostConfig, Failure> {
     let mut config = HostConfig::new("plugwire", env!("CARGO_PKG_VERSION"));
     config.standard_dirs = !cli.no_standard_dirs;
+    // `~` is expanded here too: a shell expands it only at the start of a
+    // word, not after the colons of a path list nor inside quotes.
     if let Some(path) = std::env::var_os("PLUGWIRE_PLUGIN_PATH") {
-        config
-            .plugin_dirs
-            .extend(std::env::split_paths(&path).filter(|p| !p.as_os_str().is_empty()));
+        config.plugin_dirs.extend(
+            std::env::split_paths(&path)
+                .filter(|p| !p.as_os_str().is_empty())
+                .map(|p| home_expanded(&p)),
+        );
     }
-    config.plugin_dirs.extend(cli.plugin_dirs.iter().cloned());
+    config
+        .plugin_dirs
+        .extend(cli.plugin_dirs.iter().map(|p| home_expanded(p)));
     config.pass_env = vec!["PLUGWIRE_LOG".into(), "RUST_BACKTRACE".into()];
     if let Some(level) = cli.sandbox {
         config.sandbox.level = level;
@@ -68,4 +74,30 @@ pub(crate) fn build(cli: &Cli) -> Result<HostConfig, Failure> {
         config.plugin_config.insert(name.to_owned(), value);
     }
     Ok(config)
+}
+
+/// `~` and `~/...` as the user's home; anything else as it is.
+pub(crate) fn home_expanded(path: &std::path::Path) -> std::path::PathBuf {
+    match path.to_str() {
+        Some(text) => std::path::PathBuf::from(shellexpand::tilde(text).into_owned()),
+        None => path.to_path_buf(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_leading_tilde_is_the_home_directory() {
+        let home = std::env::var("HOME").unwrap();
+        assert_eq!(
+            home_expanded(std::path::Path::new("~/plugins")),
+            std::path::Path::new(&home).join("plugins")
+        );
+        assert_eq!(
+            home_expanded(std::path::Path::new("/x/~y")),
+            std::path::Path::new("/x/~y")
+        );
+    }
 }

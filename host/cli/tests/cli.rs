@@ -243,6 +243,44 @@ fn starting_many_plugins_shows_a_spinner_on_a_terminal_only() {
 }
 
 #[test]
+fn an_event_nobody_hears_gets_a_note() {
+    let out = plugwire(&["emit", "requets.before", "{}"], b"");
+    assert!(
+        out.status.success(),
+        "emitting what nobody hears is allowed"
+    );
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(
+            "note: no plugin subscribes to \"requets.before\" by name; did you mean \"request.before\"?"
+        ),
+        "{err}"
+    );
+    let out = plugwire(&["emit", "request.before", "{}"], b"");
+    assert!(
+        !text(&out.stderr).contains("note:"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn a_tilde_in_the_plugin_path_is_the_home_directory() {
+    let home = tempfile::tempdir().unwrap();
+    copy_dir(&examples().join("echo"), &home.path().join("mine/echo"));
+    let out = Command::new(env!("CARGO_BIN_EXE_plugwire"))
+        .args(["--no-standard-dirs", "--json", "list"])
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path().join("config"))
+        .env("XDG_DATA_HOME", home.path().join("data"))
+        .env("PLUGWIRE_PLUGIN_PATH", "/nowhere:~/mine")
+        .output()
+        .unwrap();
+    let list: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list["plugins"][0]["name"], "echo", "{list}");
+}
+
+#[test]
 fn completions_know_the_plugins() {
     // Plugin commands and their flags everywhere; tool and plugin names
     // where the shell's generator completes positional values.

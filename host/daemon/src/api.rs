@@ -238,6 +238,36 @@ pub struct HookView {
     pub on_failure: String,
 }
 
+/// One hook subscription and its plugin (`GET /v1/hooks`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PluginHook {
+    /// The plugin.
+    pub plugin: String,
+    /// The subscription.
+    #[serde(flatten)]
+    pub hook: HookView,
+}
+
+impl From<&plugwire_host::HookInfo> for PluginHook {
+    fn from(h: &plugwire_host::HookInfo) -> Self {
+        Self {
+            plugin: h.plugin.clone(),
+            hook: HookView::from(h),
+        }
+    }
+}
+
+impl From<&plugwire_host::HookInfo> for HookView {
+    fn from(h: &plugwire_host::HookInfo) -> Self {
+        Self {
+            pattern: h.pattern.clone(),
+            mode: if h.intercept { "intercept" } else { "observe" }.into(),
+            priority: h.priority,
+            on_failure: if h.fail_closed { "closed" } else { "open" }.into(),
+        }
+    }
+}
+
 /// One plugin in full (`GET /v1/plugins/{name}`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PluginDetail {

@@ -78,12 +78,7 @@ pub async fn detail(host: &Host, name: &str) -> Result<PluginDetail, ApiError> {
         hooks: hooks
             .iter()
             .filter(|h| h.plugin == name)
-            .map(|h| HookView {
-                pattern: h.pattern.clone(),
-                mode: if h.intercept { "intercept" } else { "observe" }.into(),
-                priority: h.priority,
-                on_failure: if h.fail_closed { "closed" } else { "open" }.into(),
-            })
+            .map(HookView::from)
             .collect(),
         tools: tools
             .iter()

@@ -15,6 +15,18 @@ pub(crate) async fn run(
 ) -> Result<ExitCode, Failure> {
     let payload = read_json(payload, "payload")?;
     let outcome = backend.emit(event, payload).await?;
+    // An event only catch-all hooks ("*") hear is allowed, and most often a
+    // typo: say so, with the names plugins do subscribe to.
+    let hooks = backend.hooks().await?;
+    let patterns: Vec<&str> = hooks.iter().map(|h| h.hook.pattern.as_str()).collect();
+    let heard = patterns
+        .iter()
+        .any(|p| *p != "*" && plugwire_proto::names::pattern_matches(p, event));
+    if !heard {
+        let names = patterns.iter().copied().filter(|p| !p.contains('*'));
+        let suggestion = plugwire_proto::text::did_you_mean(event, names);
+        eprintln!("note: no plugin subscribes to {event:?} by name{suggestion}");
+    }
     if let Backend::Local(_) = backend {
         // Let observers see it before this process's host shuts down.
         tokio::time::sleep(Duration::from_millis(100)).await;

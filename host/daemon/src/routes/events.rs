@@ -17,7 +17,7 @@ use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
 use super::Routes;
 use super::tools::json_event;
-use crate::api::{EmitView, EventView};
+use crate::api::{EmitView, EventView, PluginHook};
 use crate::error::ApiResult;
 use crate::limits::{parse_json, read_body};
 use crate::need::Need;
@@ -28,6 +28,20 @@ pub(super) fn add(routes: Routes) -> Routes {
     routes
         .add(Method::GET, "/v1/events", Need::Scope(Read), follow)
         .add(Method::POST, "/v1/events/{name}", Need::Scope(Call), emit)
+        .add(Method::GET, "/v1/hooks", Need::Scope(Read), hooks)
+}
+
+/// Every plugin's hook subscriptions.
+async fn hooks(AxumState(state): AxumState<Arc<State>>) -> Json<Vec<PluginHook>> {
+    Json(
+        state
+            .host
+            .hooks()
+            .await
+            .iter()
+            .map(PluginHook::from)
+            .collect(),
+    )
 }
 
 async fn emit(
