@@ -7,6 +7,7 @@
 mod backend;
 mod commands;
 mod daemon_packages;
+mod dynamic_completion;
 mod host_config;
 mod input;
 mod output;
@@ -372,6 +373,9 @@ enum TrustAction {
 }
 
 fn main() -> ExitCode {
+    // `COMPLETE=bash plugwire` and the shell's questions at each TAB;
+    // without COMPLETE set this returns at once.
+    clap_complete::CompleteEnv::with_factory(dynamic_completion::command).complete();
     let cli = Cli::parse();
     init_tracing(cli.verbose, matches!(cli.command, Command::Serve { .. }));
     let json = cli.json;

@@ -280,6 +280,44 @@ fn a_tilde_in_the_plugin_path_is_the_home_directory() {
     assert_eq!(list["plugins"][0]["name"], "echo", "{list}");
 }
 
+/// The shell asks at each TAB (`source <(COMPLETE=bash plugwire)`); the
+/// answer comes from the plugins as they are then.
+#[test]
+fn completion_asks_the_plugins_at_the_tab() {
+    let home = tempfile::tempdir().unwrap();
+    let ask = |index: &str, words: &[&str]| -> Vec<String> {
+        let out = Command::new(env!("CARGO_BIN_EXE_plugwire"))
+            .arg("--")
+            .args(words)
+            .env("COMPLETE", "bash")
+            .env("_CLAP_COMPLETE_INDEX", index)
+            .env("_CLAP_IFS", "\n")
+            .env("XDG_CONFIG_HOME", home.path().join("config"))
+            .env("XDG_DATA_HOME", home.path().join("data"))
+            .env("XDG_RUNTIME_DIR", home.path().join("run"))
+            .env("PLUGWIRE_PLUGIN_PATH", examples())
+            .output()
+            .unwrap();
+        text(&out.stdout).lines().map(str::to_owned).collect()
+    };
+    let tools = ask("2", &["plugwire", "call", "ech"]);
+    assert!(tools.iter().any(|t| t == "echo.echo"), "{tools:?}");
+    assert!(tools.iter().all(|t| t.starts_with("ech")), "{tools:?}");
+    let commands = ask("1", &["plugwire", "ca"]);
+    assert_eq!(commands, ["call", "cat"], "a built-in and a plugin command");
+    let plugins = ask("2", &["plugwire", "info", "wor"]);
+    assert_eq!(plugins, ["wordcount"]);
+    // The script the shell sources.
+    let script = Command::new(env!("CARGO_BIN_EXE_plugwire"))
+        .env("COMPLETE", "bash")
+        .output()
+        .unwrap();
+    assert!(
+        text(&script.stdout).contains("COMPLETE=\"bash\"")
+            || text(&script.stdout).contains("_clap_complete_plugwire")
+    );
+}
+
 #[test]
 fn completions_know_the_plugins() {
     // Plugin commands and their flags everywhere; tool and plugin names
