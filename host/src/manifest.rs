@@ -734,29 +734,13 @@ fn resolve_executable(dir: &Path, executable: &str) -> Result<PathBuf, String> {
 /// assert_eq!(parse_size("lots"), None);
 /// ```
 pub fn parse_size(text: &str) -> Option<u64> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let shift = match unit.trim() {
-        "" | "B" => 0,
-        "K" | "KB" | "KiB" | "k" => 10,
-        "M" | "MB" | "MiB" => 20,
-        "G" | "GB" | "GiB" => 30,
-        "T" | "TB" | "TiB" => 40,
-        _ => return None,
-    };
-    if let Ok(whole) = number.parse::<u64>() {
-        return whole.checked_mul(1 << shift).filter(|v| *v > 0);
-    }
-    // A fraction: exact enough for limits (f64 holds 53 bits).
-    let value: f64 = number
-        .parse()
+    // parse-size, in its binary mode: K, KB and KiB all mean 1024, as
+    // memory limits have always meant here.
+    parse_size::Config::new()
+        .with_binary()
+        .parse_size(text.trim())
         .ok()
-        .filter(|v: &f64| v.is_finite() && *v > 0.0)?;
-    let bytes = value * (1u64 << shift) as f64;
-    (bytes >= 1.0 && bytes < u64::MAX as f64).then_some(bytes as u64)
+        .filter(|bytes| *bytes > 0)
 }
 
 #[cfg(test)]
