@@ -73,7 +73,10 @@ impl Host {
         }
         let (manifests, problems) = crate::discovery::find(&config);
         for problem in &problems {
-            tracing::warn!("{problem}");
+            // A target of their own, so that an application that shows
+            // `Host::problems` itself (the CLI's `list`) can leave them out
+            // of its log.
+            tracing::warn!(target: "plugwire_host::discovery", "{problem}");
         }
         let launcher = find_launcher(config.launcher.as_deref());
         if launcher.is_none() {

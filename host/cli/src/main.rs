@@ -403,11 +403,14 @@ fn main() -> ExitCode {
 }
 
 /// Logs on stderr. A command says once, in its own error, why a plugin it
-/// needs could not start, so the host's own record of each plugin that
-/// failed is left to `-v`; a daemon's log is its output, and keeps them.
+/// needs could not start, and `list` shows the manifests that could not be
+/// used, so the host's own records of both are left to `-v`; a daemon's
+/// log is its output, and keeps them.
 fn init_tracing(verbose: u8, daemon: bool) {
     let default = match (verbose, daemon) {
-        (0, false) => "warn,plugwire::plugin=off,plugwire_host::instance=off",
+        (0, false) => {
+            "warn,plugwire::plugin=off,plugwire_host::instance=off,plugwire_host::discovery=off"
+        }
         (0, true) => "warn,plugwire::plugin=off",
         (1, _) => "info",
         _ => "debug",

@@ -242,6 +242,40 @@ fn starting_many_plugins_shows_a_spinner_on_a_terminal_only() {
     );
 }
 
+/// A broken manifest beside the plugin a command uses is not that
+/// command's business; `list` reports it.
+#[test]
+fn problems_of_plugins_a_command_does_not_use_are_not_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&examples().join("echo"), &dir.path().join("echo"));
+    std::fs::create_dir_all(dir.path().join("broken")).unwrap();
+    std::fs::write(dir.path().join("broken/plugin.toml"), "name = \"Bad\"\n").unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_plugwire"))
+            .args([
+                "--no-standard-dirs",
+                "--plugin-dir",
+                dir.path().to_str().unwrap(),
+            ])
+            .args(args)
+            .env("XDG_CONFIG_HOME", data.path().join("config"))
+            .env("XDG_DATA_HOME", data.path())
+            .env_remove("PLUGWIRE_PLUGIN_PATH")
+            .output()
+            .unwrap()
+    };
+    let out = run(&["call", "echo.echo", r#"{"text":"x"}"#]);
+    assert!(out.status.success());
+    assert_eq!(text(&out.stderr), "", "nothing about the broken one");
+    let out = run(&["list"]);
+    assert!(
+        text(&out.stderr).contains("skipped: "),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
 #[test]
 fn an_event_nobody_hears_gets_a_note() {
     let out = plugwire(&["emit", "requets.before", "{}"], b"");

@@ -282,9 +282,14 @@ fn first_reason(name: &str, why: &str) -> String {
     let first = first
         .strip_prefix(&format!("plugin {name:?} "))
         .unwrap_or(first);
-    match (first.strip_suffix(':'), lines.next()) {
+    let gist = match (first.strip_suffix(':'), lines.next()) {
         (Some(head), Some(next)) => format!("{head}: {next}"),
         _ => first.to_owned(),
+    };
+    // The way out, when the message gives one.
+    match lines.find(|l| l.starts_with("grant them with")) {
+        Some(fix) => format!("{gist}; {}", fix.split(", or remove").next().unwrap_or(fix)),
+        None => gist,
     }
 }
 
@@ -294,10 +299,10 @@ mod tests {
 
     #[test]
     fn the_reason_fits_one_line() {
-        let why = "plugin \"wc\" requests permissions that were not granted:\n  read:~: can read these files\ngrant them";
+        let why = "plugin \"wc\" requests permissions that were not granted:\n  read:~: can read these files\ngrant them with `plugwire grant wc` (or --yes for this run), or remove them from its plugin.toml";
         assert_eq!(
             first_reason("wc", why),
-            "requests permissions that were not granted: read:~: can read these files"
+            "requests permissions that were not granted: read:~: can read these files; grant them with `plugwire grant wc` (or --yes for this run)"
         );
         assert_eq!(first_reason("x", "crashed"), "crashed");
     }
