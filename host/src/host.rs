@@ -200,6 +200,23 @@ impl Host {
         self.inner.tools()
     }
 
+    /// The input schema of one plugin's tool, starting that plugin (only)
+    /// if it is not running; `None` when it offers no such tool.
+    ///
+    /// ```no_run
+    /// # async fn f(host: plugwire_host::Host) -> Result<(), tonic::Status> {
+    /// let schema = host.tool_schema("echo", "echo").await?.unwrap();
+    /// assert_eq!(schema["properties"]["text"]["type"], "string");
+    /// # Ok(()) }
+    /// ```
+    pub async fn tool_schema(&self, plugin: &str, tool: &str) -> Result<Option<Value>, Status> {
+        let conn = self.inner.instance(plugin)?.ensure_ready().await?;
+        Ok(conn
+            .tools_by_name
+            .get(tool)
+            .map(|&i| conn.tools[i].input_schema.clone()))
+    }
+
     /// Calls a tool by `<plugin>.<tool>` or by its bare name when that is
     /// unambiguous. Arguments are validated against the tool's schema first.
     ///

@@ -4,6 +4,8 @@
 //! one, else from the plugins started for the question.
 
 use clap::CommandFactory;
+
+use crate::commands::completions::with_values;
 use clap_complete::engine::{ArgValueCandidates, CompletionCandidate};
 use plugwire_daemon::api::{CommandView, PluginList, ToolView};
 
@@ -49,13 +51,7 @@ async fn ask() -> Snapshot {
         };
     }
     let mut config = plugwire_host::HostConfig::new("plugwire", env!("CARGO_PKG_VERSION"));
-    if let Some(path) = std::env::var_os("PLUGWIRE_PLUGIN_PATH") {
-        config.plugin_dirs.extend(
-            std::env::split_paths(&path)
-                .filter(|p| !p.as_os_str().is_empty())
-                .map(|p| crate::host_config::home_expanded(&p)),
-        );
-    }
+    config.plugin_dirs.extend(crate::host_config::plugin_path());
     config.grants =
         plugwire_host::grants::Grants::load(&plugwire_host::grants::Grants::default_path())
             .unwrap_or_default();
@@ -112,37 +108,12 @@ pub(crate) fn command() -> clap::Command {
         }
     }
     let tools = candidates(&now.tools);
-    command = command.mut_subcommand("call", |call| {
-        call.mut_args(|a| {
-            if a.get_id() == "tool" {
-                a.add(tools.clone())
-            } else {
-                a
-            }
-        })
-    });
+    let command = with_values(command, "tool", |a| a.add(tools.clone()));
     let plugins: Vec<(String, String)> = now
         .plugins
         .iter()
         .map(|p| (p.clone(), String::new()))
         .collect();
     let plugins = candidates(&plugins);
-    let names: Vec<String> = command
-        .get_subcommands()
-        .filter(|c| c.get_arguments().any(|a| a.get_id() == "plugin"))
-        .map(|c| c.get_name().to_owned())
-        .collect();
-    for name in names {
-        let plugins = plugins.clone();
-        command = command.mut_subcommand(name, |c| {
-            c.mut_args(|a| {
-                if a.get_id() == "plugin" {
-                    a.add(plugins.clone())
-                } else {
-                    a
-                }
-            })
-        });
-    }
-    command
+    with_values(command, "plugin", |a| a.add(plugins.clone()))
 }

@@ -12,13 +12,7 @@ pub(crate) fn build(cli: &Cli) -> Result<HostConfig, Failure> {
     config.standard_dirs = !cli.no_standard_dirs;
     // `~` is expanded here too: a shell expands it only at the start of a
     // word, not after the colons of a path list nor inside quotes.
-    if let Some(path) = std::env::var_os("PLUGWIRE_PLUGIN_PATH") {
-        config.plugin_dirs.extend(
-            std::env::split_paths(&path)
-                .filter(|p| !p.as_os_str().is_empty())
-                .map(|p| home_expanded(&p)),
-        );
-    }
+    config.plugin_dirs.extend(plugin_path());
     config
         .plugin_dirs
         .extend(cli.plugin_dirs.iter().map(|p| home_expanded(p)));
@@ -74,6 +68,19 @@ pub(crate) fn build(cli: &Cli) -> Result<HostConfig, Failure> {
         config.plugin_config.insert(name.to_owned(), value);
     }
     Ok(config)
+}
+
+/// The directories of `PLUGWIRE_PLUGIN_PATH` (colon-separated), `~`
+/// expanded.
+pub(crate) fn plugin_path() -> Vec<std::path::PathBuf> {
+    std::env::var_os("PLUGWIRE_PLUGIN_PATH")
+        .map(|path| {
+            std::env::split_paths(&path)
+                .filter(|p| !p.as_os_str().is_empty())
+                .map(|p| home_expanded(&p))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// `~` and `~/...` as the user's home; anything else as it is.

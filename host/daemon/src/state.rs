@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -66,6 +66,33 @@ impl State {
         name: &str,
     ) -> Result<plugwire_host::PluginStatus, tonic::Status> {
         self.refresh_grants();
+        self.reload_and_start(name).await
+    }
+
+    /// Adds the plugin in `dir`, or reloads the one of its name when there
+    /// is one (it was installed over), and starts it: a daemon runs its
+    /// plugins, and what keeps one from running is said now. The outer
+    /// error: it could be neither added nor reloaded; the inner result:
+    /// whether a new one started. True when it was added.
+    pub(crate) async fn add_running(
+        &self,
+        name: &str,
+        dir: &std::path::Path,
+    ) -> Result<(bool, Result<(), tonic::Status>), tonic::Status> {
+        self.refresh_grants();
+        // Known or not, without the usage readings a status costs.
+        if self.host.manifest(name).is_ok() {
+            self.reload_and_start(name).await?;
+            return Ok((false, Ok(())));
+        }
+        self.host.add_plugin(dir).await?;
+        Ok((true, self.host.start_plugin(name).await))
+    }
+
+    async fn reload_and_start(
+        &self,
+        name: &str,
+    ) -> Result<plugwire_host::PluginStatus, tonic::Status> {
         let status = self.host.reload_plugin(name).await?;
         if status.state == plugwire_host::PluginState::Ready || !status.enabled {
             return Ok(status);
@@ -103,19 +130,20 @@ type FileStamp = (SystemTime, u64, u64);
 /// writes it while the daemon runs).
 pub(crate) struct TokenFile {
     path: PathBuf,
-    cached: Mutex<(Option<FileStamp>, Tokens)>,
+    cached: Mutex<(Option<FileStamp>, Arc<Tokens>)>,
 }
 
 impl TokenFile {
     fn new(path: PathBuf) -> Self {
         Self {
             path,
-            cached: Mutex::new((None, Tokens::default())),
+            cached: Mutex::new((None, Arc::default())),
         }
     }
 
-    /// The tokens as the file holds them now.
-    pub(crate) fn current(&self) -> Tokens {
+    /// The tokens as the file holds them now (shared, not copied, per
+    /// request).
+    pub(crate) fn current(&self) -> Arc<Tokens> {
         use std::os::unix::fs::MetadataExt;
         let stamp = std::fs::metadata(&self.path).ok().map(|m| {
             (
@@ -131,7 +159,7 @@ impl TokenFile {
                 tracing::warn!("{why}");
                 Tokens::default()
             });
-            *cached = (stamp, tokens);
+            *cached = (stamp, Arc::new(tokens));
         }
         cached.1.clone()
     }

@@ -10,12 +10,6 @@ use plugwire_host::Host;
 
 use crate::output::Failure;
 
-/// Subcommands whose `plugin` argument names a plugin.
-const TAKE_A_PLUGIN: [&str; 11] = [
-    "info", "grant", "revoke", "reload", "config", "remove", "enable", "disable", "logs", "update",
-    "list",
-];
-
 pub(crate) fn run(shell: clap_complete::Shell, command: &mut clap::Command) -> ExitCode {
     clap_complete::generate(shell, command, "plugwire", &mut std::io::stdout());
     ExitCode::SUCCESS
@@ -58,33 +52,30 @@ fn augmented(
             command = command.subcommand(plugin_command);
         }
     }
-    command = command.mut_subcommand("call", |call| {
-        // `mut_args` changes arguments in place (`mut_arg` moves the one it
-        // changes last, which reorders positionals).
-        call.mut_args(|a| {
-            if a.get_id() == "tool" {
-                a.value_parser(PossibleValuesParser::new(tools.clone()))
-            } else {
-                a
-            }
-        })
-    });
-    for name in TAKE_A_PLUGIN {
-        let takes = command
-            .find_subcommand(name)
-            .is_some_and(|c| c.get_arguments().any(|a| a.get_id() == "plugin"));
-        if takes {
-            let names = plugins.clone();
-            command = command.mut_subcommand(name, |c| {
-                c.mut_args(|a| {
-                    if a.get_id() == "plugin" {
-                        a.value_parser(PossibleValuesParser::new(names.clone()))
-                    } else {
-                        a
-                    }
-                })
-            });
-        }
+    let tools = PossibleValuesParser::new(tools);
+    let plugins = PossibleValuesParser::new(plugins);
+    let command = with_values(command, "tool", |a| a.value_parser(tools.clone()));
+    with_values(command, "plugin", |a| a.value_parser(plugins.clone()))
+}
+
+/// `command` with `change` made to the argument `id` of each subcommand
+/// that takes one (`tool` of `call`, `plugin` of `info`, `grant`, ...).
+pub(crate) fn with_values(
+    mut command: clap::Command,
+    id: &str,
+    change: impl Fn(clap::Arg) -> clap::Arg,
+) -> clap::Command {
+    let takers: Vec<String> = command
+        .get_subcommands()
+        .filter(|c| c.get_arguments().any(|a| a.get_id() == id))
+        .map(|c| c.get_name().to_owned())
+        .collect();
+    for name in takers {
+        command = command.mut_subcommand(name, |c| {
+            // `mut_args` changes arguments in place (`mut_arg` moves the
+            // one it changes last, which reorders positionals).
+            c.mut_args(|a| if a.get_id() == id { change(a) } else { a })
+        });
     }
     command
 }

@@ -140,13 +140,11 @@ async fn serve(
         }
     };
     let qualified = format!("{name}.{}", route.tool);
+    // One plugin's one schema: not every tool of every plugin per request.
     let schema = state
         .host
-        .tools()
-        .await
-        .into_iter()
-        .find(|t| t.qualified == qualified)
-        .map(|t| t.input_schema)
+        .tool_schema(&name, &route.tool)
+        .await?
         .ok_or_else(|| {
             ApiError::new(
                 "unavailable",

@@ -51,40 +51,19 @@ async fn install(
     let bytes = read_body(body, &state.limits).await?;
     let request: InstallRequest = parse_json(&bytes, "an install request {\"source\": ...}")?;
     let installed = manager(&state)?.install(request).await?;
-    state.refresh_grants();
     let mut outcomes = Vec::new();
     for plugin in installed {
-        let known = state.host.status().iter().any(|s| s.name == plugin.name);
-        // A daemon runs its plugins: a new one is started at once, so
-        // that what keeps it from running is said now.
-        let started = if known {
-            state.reload_running(&plugin.name).await
-        } else {
-            match state.host.add_plugin(&plugin.dir).await {
-                Ok(_) => match state.host.start_plugin(&plugin.name).await {
-                    Ok(()) => state
-                        .host
-                        .status()
-                        .into_iter()
-                        .find(|s| s.name == plugin.name)
-                        .ok_or_else(|| tonic::Status::not_found("removed meanwhile")),
-                    Err(e) => Err(e),
-                },
-                Err(e) => Err(e),
-            }
+        let started = match state.add_running(&plugin.name, &plugin.dir).await {
+            Ok((_, started)) => started,
+            Err(e) => Err(e),
         };
-        let (status, start_error) = match started {
-            Ok(s) => (Some(PluginView::from(&s)), None),
-            Err(e) => (
-                state
-                    .host
-                    .status()
-                    .iter()
-                    .find(|s| s.name == plugin.name)
-                    .map(PluginView::from),
-                Some(ApiError::from_status(&e)),
-            ),
-        };
+        let status = state
+            .host
+            .status()
+            .iter()
+            .find(|s| s.name == plugin.name)
+            .map(PluginView::from);
+        let start_error = started.err().map(|e| ApiError::from_status(&e));
         outcomes.push(InstallOutcome {
             installed: plugin,
             status,

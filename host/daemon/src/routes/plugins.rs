@@ -151,17 +151,14 @@ async fn add_dir(
         ApiError::new("invalid_argument", e.to_string())
             .with_hint("the directory must hold a plugin.toml (docs/manifest.md)")
     })?;
-    state.refresh_grants();
-    let known = state.host.status().iter().any(|s| s.name == manifest.name);
-    if known {
-        let status = state.reload_running(&manifest.name).await?;
-        return Ok((StatusCode::OK, Json(PluginView::from(&status))));
-    }
-    let added = state.host.add_plugin(&request.dir).await?;
-    // Started at once, like every plugin of a daemon; a start failure
-    // shows in its status.
-    let _ = state.host.start_plugin(&added.name).await;
-    view_of(&state, &added.name).map(|view| (StatusCode::CREATED, view))
+    // A start failure of a new plugin shows in its status.
+    let (created, _) = state.add_running(&manifest.name, &request.dir).await?;
+    let code = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    view_of(&state, &manifest.name).map(|view| (code, view))
 }
 
 async fn get_config(
