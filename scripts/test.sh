@@ -39,6 +39,12 @@ step "buf breaking (against the published v1 image)"
 step "build the example plugins (debug) for the integration tests"
 PLUGWIRE_PROFILE=debug ./scripts/build-examples.sh
 
+step "the Python SDK: its stubs, pytest and mypy --strict (sdk-python/test.sh)"
+sdk-python/test.sh
+
+step "the Node SDK: its stubs, tsc and node --test (sdk-node/test.sh)"
+sdk-node/test.sh
+
 step "set up the Python, Node and Go example plugins (deps, stubs from proto/, build)"
 for language in python node go; do
     "sdk-examples/$language/setup.sh"

@@ -22,6 +22,7 @@
 
 mod check;
 mod checks;
+pub mod exercise;
 pub mod report;
 mod run;
 mod session;
@@ -59,11 +60,18 @@ pub async fn check_plugin(
 ) -> Result<report::Report, String> {
     let manifest = target(path, args)?;
     let starter = spawn::Starter::new(&manifest, options)?;
-    Ok(run::all(
+    let mut report = run::all(
         session::Session::launched(starter, options.config.clone()),
         false,
     )
-    .await)
+    .await;
+    if let Some(settings) = &options.exercise {
+        // A process of its own: the suite's shutdown checks stopped the other.
+        let starter = spawn::Starter::new(&manifest, options)?;
+        let session = session::Session::launched(starter, options.config.clone());
+        exercise::run(session, settings, &mut report).await;
+    }
+    Ok(report)
 }
 
 /// Connects to `endpoint` (`unix:///path`) and runs the checks a serving

@@ -53,6 +53,12 @@ struct Cli {
     /// A file listing check ids expected to fail, one per line.
     #[arg(long)]
     known_failing: Option<PathBuf>,
+    /// Also call the plugin's own tools with arguments made from their schemas, and run its commands.
+    #[arg(long, requires = "plugin")]
+    exercise: bool,
+    /// With --exercise, also call tools annotated destructive.
+    #[arg(long, requires = "exercise")]
+    exercise_destructive: bool,
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -84,6 +90,11 @@ async fn main() -> ExitCode {
                 sandbox: cli.sandbox,
                 launcher: cli.launcher.clone(),
                 bootstrap_timeout,
+                exercise: cli
+                    .exercise
+                    .then_some(plugwire_conformance::exercise::Exercise {
+                        destructive: cli.exercise_destructive,
+                    }),
             };
             plugwire_conformance::check_plugin(plugin, &cli.args, &options).await
         }

@@ -27,6 +27,9 @@ pub struct Options {
     pub launcher: Option<PathBuf>,
     /// How long each start may take to print its line.
     pub bootstrap_timeout: Duration,
+    /// Also exercise the plugin's own tools and commands
+    /// ([`crate::exercise`]).
+    pub exercise: Option<crate::exercise::Exercise>,
 }
 
 impl Default for Options {
@@ -36,6 +39,7 @@ impl Default for Options {
             sandbox: false,
             launcher: None,
             bootstrap_timeout: Duration::from_secs(10),
+            exercise: None,
         }
     }
 }

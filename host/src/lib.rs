@@ -83,7 +83,7 @@ pub use events::{
 };
 pub use host::{Host, HostError};
 pub use instance::{PluginState, PluginStatus};
-pub use process::{LAUNCHER_NAME, launch};
+pub use process::{LAUNCHER_NAME, interpreter, launch};
 pub use usage::Usage;
 
 /// The app protocol versions this host offers plugins, lowest first.

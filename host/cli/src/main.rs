@@ -170,6 +170,39 @@ enum Command {
         /// Permissions.
         permissions: Vec<String>,
     },
+    /// Make a new plugin directory (rust, python): a manifest, one tool, one command, a README.
+    New {
+        /// The language: rust or python.
+        language: String,
+        /// The plugin's name (lower-case letters, digits and '-').
+        name: String,
+        /// Where to make it (default: ./NAME); must not exist or be empty.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// The plugwire checkout whose SDKs it uses (default: the one this program was built from).
+        #[arg(long, value_name = "PATH")]
+        sdk: Option<PathBuf>,
+    },
+    /// Check a plugin against the protocol (the conformance suite), and with --exercise its own tools and commands.
+    Check {
+        /// The plugin's directory (holding plugin.toml), or its executable.
+        dir: PathBuf,
+        /// Also call each tool with arguments made from its schema, and run each command with --help and empty stdin.
+        #[arg(long)]
+        exercise: bool,
+        /// With --exercise, also call tools annotated destructive.
+        #[arg(long, requires = "exercise")]
+        exercise_destructive: bool,
+        /// The configuration to send in Configure (JSON).
+        #[arg(long, value_name = "JSON")]
+        config: Option<String>,
+        /// Also write a JUnit XML report.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        /// Also write a TAP 13 report.
+        #[arg(long, value_name = "FILE")]
+        tap: Option<PathBuf>,
+    },
     /// Build a plugin's package (reproducible .tar.gz) and print its digest.
     Pack {
         /// The plugin's directory (holding plugin.toml).
@@ -434,6 +467,34 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         return commands::doctor::run(json, cli.best_effort);
     }
     match &cli.command {
+        Command::New {
+            language,
+            name,
+            dir,
+            sdk,
+        } => return commands::new::run(language, name, dir.as_deref(), sdk.as_deref()),
+        Command::Check {
+            dir,
+            exercise,
+            exercise_destructive,
+            config,
+            junit,
+            tap,
+        } => {
+            let options = commands::check::CheckOptions {
+                dir,
+                exercise: *exercise,
+                destructive: *exercise_destructive,
+                // The suite runs plugins bare unless a sandbox is asked for.
+                sandbox: cli
+                    .sandbox
+                    .is_some_and(|level| level != plugwire_host::sandbox::SandboxLevel::None),
+                config: config.as_deref(),
+                junit: junit.as_ref(),
+                tap: tap.as_ref(),
+            };
+            return commands::check::run(options, json).await;
+        }
         Command::Pack {
             dir,
             output,
@@ -620,6 +681,8 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         | Command::Serve { .. }
         | Command::Token { .. }
         | Command::Pack { .. }
+        | Command::Check { .. }
+        | Command::New { .. }
         | Command::Install { .. }
         | Command::Remove { .. }
         | Command::Keygen { .. }

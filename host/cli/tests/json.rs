@@ -77,7 +77,8 @@ fn every_command_prints_the_json_its_documentation_says() {
             .replace("$EXAMPLES", &examples().display().to_string())
             .replace("$ECHO", &echo.display().to_string())
             .replace("$SITE", &site.display().to_string())
-            .replace("$KEYS", &keys.display().to_string());
+            .replace("$KEYS", &keys.display().to_string())
+            .replace("$NEW", &home.path().join("new").display().to_string());
         let mut words: Vec<&str> = line.split_whitespace().collect();
         assert_eq!(words.remove(0), "plugwire");
         let out = Command::new(env!("CARGO_BIN_EXE_plugwire"))

@@ -253,6 +253,11 @@ async fn watch_exit(
     let _ = exit_tx.send(Some(status));
 }
 
+/// This process's `PATH`, where `#!/usr/bin/env NAME` is looked up last.
+fn host_path() -> String {
+    std::env::var("PATH").unwrap_or_default()
+}
+
 /// A copy of `fd` that a spawned child inherits (every descriptor of the
 /// host is close-on-exec; this one is not, and lives only until the spawn).
 fn inheritable(fd: &std::os::fd::OwnedFd) -> std::io::Result<std::os::fd::OwnedFd> {
@@ -272,6 +277,11 @@ fn inheritable(fd: &std::os::fd::OwnedFd) -> std::io::Result<std::os::fd::OwnedF
 /// sandbox spec travels as an inherited sealed descriptor, never a path.
 fn command(launch: &Launch<'_>) -> std::io::Result<Spawn> {
     let manifest = launch.manifest;
+    // Only what the plugin's PATH lacks matters here; a sandbox's
+    // visibility was settled when it was prepared.
+    let plugin_path = super::interpreter::needs(manifest, &host_path(), &[])
+        .map_err(std::io::Error::other)?
+        .plugin_path();
     use std::os::fd::AsRawFd;
     let mut inherit = Vec::new();
     let mut command = match launch.launcher {
@@ -302,7 +312,7 @@ fn command(launch: &Launch<'_>) -> std::io::Result<Spawn> {
         .args(&manifest.args)
         .current_dir(&manifest.dir)
         .env_clear()
-        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("PATH", plugin_path)
         .env("LANG", "C.UTF-8")
         .env(
             ENV_PROTOCOL_VERSIONS,
@@ -392,6 +402,13 @@ pub fn prepare_sandbox(
             .map(|p| crate::grants::expand(p, &home, &data_dir))
             .collect()
     };
+    // An interpreter outside the system directories is shown read-only, or
+    // the plugin is refused here, before anything starts.
+    let homes = [home.clone(), "/root".into(), "/home".into()];
+    let interpreters = super::interpreter::needs(manifest, &host_path(), &homes)
+        .map_err(|e| format!("cannot run {} under the sandbox: {e}", manifest.name))?;
+    let mut read: Vec<std::path::PathBuf> = expand(&manifest.permissions.read);
+    read.extend(interpreters.expose);
     let request = crate::sandbox::Request {
         manifest,
         level,
@@ -399,7 +416,7 @@ pub fn prepare_sandbox(
         runtime_dir,
         data_root,
         network: manifest.permissions.network,
-        read: expand(&manifest.permissions.read),
+        read,
         write: expand(&manifest.permissions.write),
     };
     crate::sandbox::prepare(&request, support)

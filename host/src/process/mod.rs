@@ -4,6 +4,7 @@
 //! line with `bootstrap`).
 
 pub(crate) mod bootstrap;
+pub mod interpreter;
 pub mod launch;
 pub(crate) mod launcher;
 pub(crate) mod runtime;

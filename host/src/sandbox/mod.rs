@@ -474,7 +474,7 @@ fn cgroup_mount(support: &Support) -> Option<CgroupMount> {
 }
 
 /// The system directories every plugin can read.
-const SYSTEM_READ: [&str; 5] = ["/usr", "/bin", "/lib", "/lib64", "/sbin"];
+const SYSTEM_READ: [&str; 5] = crate::process::interpreter::SYSTEM_DIRS;
 
 /// The files of `/etc` a plugin may need (name resolution, certificates,
 /// the loader cache, time zone); never the whole of `/etc`.

@@ -1,6 +1,7 @@
 //! One file per subcommand.
 
 pub(crate) mod call;
+pub(crate) mod check;
 pub(crate) mod completions;
 pub(crate) mod config;
 pub(crate) mod demo;
@@ -14,6 +15,7 @@ pub(crate) mod installed;
 pub(crate) mod keys;
 pub(crate) mod list;
 pub(crate) mod logs;
+pub(crate) mod new;
 pub(crate) mod pack;
 pub(crate) mod reload;
 pub(crate) mod run;
