@@ -45,6 +45,9 @@ sdk-python/test.sh
 step "the Node SDK: its stubs, tsc and node --test (sdk-node/test.sh)"
 sdk-node/test.sh
 
+step "the Go SDK: its stubs, go vet and go test (sdk-go/test.sh)"
+sdk-go/test.sh
+
 step "set up the Python, Node and Go example plugins (deps, stubs from proto/, build)"
 for language in python node go; do
     "sdk-examples/$language/setup.sh"

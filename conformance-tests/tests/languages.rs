@@ -63,11 +63,7 @@ async fn the_node_plugin_passes() {
 
 #[tokio::test]
 async fn the_go_plugin_passes() {
-    passes(
-        &example("go", "echo-go"),
-        &["providers/served", "tools/stream"],
-    )
-    .await;
+    passes(&example("go", "echo-go"), &["providers/served"]).await;
 }
 
 /// The standard sandbox shows only the system directories and the plugin's

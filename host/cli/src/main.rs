@@ -170,9 +170,9 @@ enum Command {
         /// Permissions.
         permissions: Vec<String>,
     },
-    /// Make a new plugin directory (rust, python): a manifest, one tool, one command, a README.
+    /// Make a new plugin directory (rust, python, node, go): a manifest, one tool, one command, a README.
     New {
-        /// The language: rust or python.
+        /// The language: rust, python, node (TypeScript) or go.
         language: String,
         /// The plugin's name (lower-case letters, digits and '-').
         name: String,

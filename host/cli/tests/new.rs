@@ -103,6 +103,19 @@ fn a_new_python_plugin_passes_as_generated() {
 }
 
 #[test]
+fn a_new_node_plugin_passes_as_generated() {
+    made_builds_and_passes("node", &|dir| run_in(dir, "./setup.sh", &[], &[]));
+}
+
+#[test]
+fn a_new_go_plugin_passes_as_generated() {
+    made_builds_and_passes("go", &|dir| {
+        run_in(dir, "go", &["mod", "tidy"], &[]);
+        run_in(dir, "go", &["build", "-o", "hello-go", "."], &[]);
+    });
+}
+
+#[test]
 fn a_new_rust_plugin_passes_as_generated() {
     // What is tested is that it builds and passes, not how fast it runs:
     // an unoptimised release build keeps CI short.
@@ -121,7 +134,7 @@ fn new_refuses_what_it_cannot_make_and_says_why() {
     let out = plugwire(&["new", "cobol", "x"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        text(&out.stderr).contains(r#"no template for "cobol"; known: rust, python"#),
+        text(&out.stderr).contains(r#"no template for "cobol"; known: rust, python, node, go"#),
         "{}",
         text(&out.stderr)
     );

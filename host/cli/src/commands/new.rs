@@ -77,10 +77,72 @@ const PYTHON: &[Template] = &[
     ),
 ];
 
+const NODE: &[Template] = &[
+    (
+        "src/plugin.ts",
+        include_str!("../../templates/node/src/plugin.ts"),
+        false,
+    ),
+    ("plugin", include_str!("../../templates/node/plugin"), true),
+    (
+        "package.json",
+        include_str!("../../templates/node/package.json"),
+        false,
+    ),
+    (
+        "tsconfig.json",
+        include_str!("../../templates/node/tsconfig.json"),
+        false,
+    ),
+    (".npmrc", include_str!("../../templates/node/npmrc"), false),
+    (
+        "setup.sh",
+        include_str!("../../templates/node/setup.sh"),
+        true,
+    ),
+    (
+        "plugin.toml",
+        include_str!("../../templates/node/plugin.toml"),
+        false,
+    ),
+    (
+        "README.md",
+        include_str!("../../templates/node/README.md"),
+        false,
+    ),
+    (
+        ".gitignore",
+        include_str!("../../templates/node/gitignore"),
+        false,
+    ),
+];
+
+const GO: &[Template] = &[
+    ("main.go", include_str!("../../templates/go/main.go"), false),
+    ("go.mod", include_str!("../../templates/go/go.mod"), false),
+    (
+        "plugin.toml",
+        include_str!("../../templates/go/plugin.toml"),
+        false,
+    ),
+    (
+        "README.md",
+        include_str!("../../templates/go/README.md"),
+        false,
+    ),
+    (
+        ".gitignore",
+        include_str!("../../templates/go/gitignore"),
+        false,
+    ),
+];
+
 /// The languages `new` knows, with their templates and the next steps.
 const LANGUAGES: &[(&str, &[Template], &str)] = &[
     ("rust", RUST, "cargo build --release"),
     ("python", PYTHON, "./setup.sh"),
+    ("node", NODE, "./setup.sh"),
+    ("go", GO, "go mod tidy && go build -o NAME ."),
 ];
 
 /// The plugwire checkout this binary was built from, whose SDKs a new
@@ -97,12 +159,17 @@ pub(crate) fn run(
 ) -> Result<ExitCode, Failure> {
     let known: Vec<&str> = LANGUAGES.iter().map(|(l, _, _)| *l).collect();
     let Some((_, templates, build)) = LANGUAGES.iter().find(|(l, _, _)| *l == language) else {
-        let later = matches!(language, "node" | "typescript" | "go");
-        return Err(Failure::usage(format!("no template for {language:?}; known: {}", known.join(", "))).hint(if later {
-            "the Node and Go SDK packages are not there yet: start from sdk-examples/node or sdk-examples/go"
-        } else {
-            "give one of the known languages"
-        }));
+        let hint = match language {
+            "typescript" | "javascript" | "ts" | "js" => {
+                "TypeScript and JavaScript plugins are `node`"
+            }
+            _ => "give one of the known languages",
+        };
+        return Err(Failure::usage(format!(
+            "no template for {language:?}; known: {}",
+            known.join(", ")
+        ))
+        .hint(hint));
     };
     plugwire_proto::names::validate_plugin_name(name)
         .map_err(|why| Failure::usage(why).hint("for example `plugwire new python word-count`"))?;
@@ -146,6 +213,7 @@ pub(crate) fn run(
             let _ = std::fs::copy(&lock, dir.join("Cargo.lock"));
         }
     }
+    let build = build.replace("NAME", name);
     let shown = dir.display();
     said(
         format!(
@@ -168,7 +236,7 @@ fn sdk_checkout(given: Option<&Path>) -> Result<PathBuf, Failure> {
             Ok(path)
         }
         _ => Err(Failure::new(format!(
-            "{} is not a plugwire checkout (it should hold sdk-rust/ and sdk-python/)",
+            "{} is not a plugwire checkout (it should hold sdk-rust/, sdk-python/, sdk-node/ and sdk-go/)",
             candidate.display()
         ))
         .hint("give --sdk PATH, the plugwire repository whose SDKs the plugin should use")),

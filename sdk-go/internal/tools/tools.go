@@ -1,6 +1,6 @@
 //go:build tools
 
-// Package tools pins the code generators setup.sh builds, so go.mod and
+// Package tools pins the code generators generate.sh builds, so go.mod and
 // go.sum record their versions.
 package tools
 
