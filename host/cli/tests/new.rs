@@ -45,6 +45,10 @@ fn run_in(dir: &Path, program: &str, args: &[&str], env: &[(&str, &str)]) {
 fn made_builds_and_passes(language: &str, build: &dyn Fn(&Path)) -> Value {
     // Outside the repository: the generated files must stand alone.
     let root = tempfile::tempdir_in(std::env::temp_dir()).unwrap();
+    // A root host runs sandboxed plugins as a leased uid, who must be able
+    // to reach the plugin directory (docs/sandbox.md).
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let dir = root.path().join(format!("hello-{language}"));
     let name = format!("hello-{language}");
     let out = plugwire(&["new", language, &name, "--dir", dir.to_str().unwrap()]);
@@ -81,6 +85,20 @@ fn made_builds_and_passes(language: &str, build: &dyn Fn(&Path)) -> Value {
     ] {
         assert_eq!(status(id).as_deref(), Some("passed"), "{id}: {report:#}");
     }
+    // And under the standard sandbox, which shows the plugin nothing but its
+    // own directory and the system's: a Python venv's interpreter (pyenv's,
+    // on these machines) and Node's `#!/usr/bin/env node` must be made
+    // visible by the host.
+    let out = plugwire(&[
+        "--json",
+        "--sandbox",
+        "standard",
+        "check",
+        dir.to_str().unwrap(),
+    ]);
+    let sandboxed: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", text(&out.stderr)));
+    assert_eq!(sandboxed["failed"], 0, "under the sandbox: {sandboxed:#}");
     report
 }
 
