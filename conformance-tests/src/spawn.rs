@@ -29,7 +29,7 @@ pub struct Options {
     pub bootstrap_timeout: Duration,
     /// Also exercise the plugin's own tools and commands
     /// ([`crate::exercise`]).
-    pub exercise: Option<crate::exercise::Exercise>,
+    pub exercise: Option<crate::exercise::settings::Exercise>,
 }
 
 impl Default for Options {

@@ -4,6 +4,7 @@
 import type * as grpc from "@grpc/grpc-js";
 import type { z } from "zod";
 import { ArgSpec, CommandContext, FlagSpec } from "./command";
+import type { CommandEntry, Declarations, HookEntry, ProviderEntry, ToolEntry } from "./declarations";
 import { Decision, HookContext, HookEvent } from "./hook";
 import { Arguments, JsonSchema, fromJsonSchema, fromZod, isZod } from "./schema";
 import { serve } from "./serve";
@@ -11,47 +12,6 @@ import { ToolContext, ToolHints } from "./tool";
 
 const NAME = /^[a-z][a-z0-9-]{0,63}$/;
 const TOOL_NAME = /^[A-Za-z0-9_-]{1,64}$/;
-
-/** @internal */
-export interface ToolEntry {
-  name: string;
-  description: string;
-  args: Arguments<unknown>;
-  output: JsonSchema | undefined;
-  hints: ToolHints;
-  handler: (args: unknown, cx: ToolContext) => Promise<unknown>;
-}
-
-/** @internal */
-export interface CommandEntry {
-  name: string;
-  parent: string;
-  fullName: string;
-  short: string;
-  long: string;
-  usage: string;
-  aliases: string[];
-  flags: Record<string, FlagSpec>;
-  args: ArgSpec[];
-  handler: (cx: CommandContext) => Promise<number | void>;
-}
-
-/** @internal */
-export interface HookEntry {
-  pattern: string;
-  intercept: boolean;
-  priority: number;
-  failClosed: boolean;
-  handler: (event: HookEvent, cx: HookContext) => Promise<Decision | void>;
-}
-
-/** @internal */
-export interface ProviderEntry {
-  service: string;
-  name: string;
-  definition: grpc.ServiceDefinition;
-  implementation: grpc.UntypedServiceImplementation;
-}
 
 interface ToolSpec<I> extends ToolHints {
   /** What it does; callers (and models) read it. */
@@ -81,7 +41,7 @@ interface HookSpec {
 }
 
 /** Declares a plugin; add what it offers, then `serve()`. */
-export class Plugin {
+export class Plugin implements Declarations {
   readonly name: string;
   readonly version: string;
   readonly description: string;

@@ -10,7 +10,7 @@ import { CommandServiceService } from "./gen/plugwire/v1/command";
 import { HookServiceService } from "./gen/plugwire/v1/hook";
 import { PluginServiceService } from "./gen/plugwire/v1/plugin";
 import { ToolServiceService } from "./gen/plugwire/v1/tool";
-import type { Plugin } from "./plugin";
+import type { Declarations } from "./declarations";
 import { State, commandService, hookService, pluginService, toolService } from "./services";
 
 /** PW-SHUT-2: the grace after SIGTERM. */
@@ -26,7 +26,7 @@ export class Running {
   private resolveStopped!: () => void;
 
   constructor(
-    plugin: Plugin,
+    plugin: Declarations,
     readonly socketPath: string,
     version: number,
     hostSocket: string | undefined,
@@ -73,7 +73,7 @@ export class Running {
 
 /** Runs `plugin` until the host stops it; exits 1 with the reason on stderr
  * when it was not started by a host. */
-export function serve(plugin: Plugin): void {
+export function serve(plugin: Declarations): void {
   const fail = (e: Error): never => {
     process.stderr.write(`${plugin.name}: ${e.message}\n`);
     process.exit(1);

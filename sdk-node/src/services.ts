@@ -1,4 +1,4 @@
-// The protocol's services over a Plugin's declarations (@grpc/grpc-js).
+// The protocol's services over a plugin's declarations (@grpc/grpc-js).
 
 import * as grpc from "@grpc/grpc-js";
 import { FLAG_TYPES, Output, Stdin } from "./command";
@@ -16,7 +16,7 @@ import { CallToolStreamResponse, ToolResult, ToolServiceServer, Tool as ToolMess
 import { patternMatches } from "./hook";
 import { CALL_CHAIN, HostClient, hostClient } from "./host";
 import { log } from "./log";
-import type { Plugin, ToolEntry } from "./plugin";
+import type { Declarations, ToolEntry } from "./declarations";
 import { ToolContext, ToolError } from "./tool";
 
 export const SDK_VERSION = "0.1.0";
@@ -30,7 +30,7 @@ export class State {
   host: HostClient = new HostClient(undefined);
 
   constructor(
-    readonly plugin: Plugin,
+    readonly plugin: Declarations,
     readonly version: number,
     readonly hostSocket: string | undefined,
     readonly stop: (graceMs: number) => void,

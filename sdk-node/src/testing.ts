@@ -10,7 +10,7 @@ import { HandleEventResponse, HookMode, HookServiceClient } from "./gen/plugwire
 import { HandshakeResponse, PluginServiceClient } from "./gen/plugwire/v1/plugin";
 import { ToolProgress, ToolServiceClient, Tool } from "./gen/plugwire/v1/tool";
 import type { ToolOutcome } from "./host";
-import type { Plugin } from "./plugin";
+import type { Declarations } from "./declarations";
 import { Running } from "./serve";
 
 /** What a command wrote and its exit code. */
@@ -32,14 +32,14 @@ export class TestHost {
   private readonly address: string;
   private readonly clients: { close(): void }[] = [];
 
-  private constructor(plugin: Plugin) {
+  private constructor(plugin: Declarations) {
     const socket = path.join(this.dir, "plugin.sock");
     this.address = `unix:${socket}`;
     this.running = new Running(plugin, socket, 1, undefined);
   }
 
   /** Starts `plugin`, then Handshake and Configure with `config`. */
-  static async start(plugin: Plugin, config: Record<string, unknown> = {}): Promise<TestHost> {
+  static async start(plugin: Declarations, config: Record<string, unknown> = {}): Promise<TestHost> {
     const host = await TestHost.startUnconfigured(plugin);
     try {
       const client = host.client(PluginServiceClient);
@@ -53,7 +53,7 @@ export class TestHost {
   }
 
   /** Starts `plugin` without Handshake or Configure, to test what it does before them. */
-  static async startUnconfigured(plugin: Plugin): Promise<TestHost> {
+  static async startUnconfigured(plugin: Declarations): Promise<TestHost> {
     const host = new TestHost(plugin);
     await host.running.start();
     return host;

@@ -7,6 +7,9 @@
 //! report says what the plugin did.
 
 pub mod generate;
+pub(crate) mod settings;
+
+pub use settings::Exercise;
 
 use std::time::{Duration, Instant};
 
@@ -20,14 +23,6 @@ use crate::session::{Session, tool_client};
 
 /// Deadline of each call the exercise makes.
 pub const CALL_DEADLINE: Duration = Duration::from_secs(10);
-
-/// What the exercise may do.
-#[derive(Debug, Clone, Default)]
-pub struct Exercise {
-    /// Also call tools annotated `destructive` (skipped by default: their
-    /// work may be real).
-    pub destructive: bool,
-}
 
 /// Runs the exercise on a session of its own and appends to `report`.
 pub(crate) async fn run(mut session: Session, exercise: &Exercise, report: &mut Report) {

@@ -1,4 +1,4 @@
-"""The protocol's services over a `Plugin`'s declarations (grpc.aio)."""
+"""The protocol's services over a plugin's declarations (grpc.aio)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from .v1 import (
 )
 
 if TYPE_CHECKING:
-    from .plugin import Plugin
+    from .declarations import Declarations
 
 log = logging.getLogger("plugwire")
 Context: TypeAlias = grpc.aio.ServicerContext[Any, Any]
@@ -40,7 +40,7 @@ class State:
     """What every service shares: the plugin, whether it is configured, and
     how to stop."""
 
-    def __init__(self, plugin: Plugin, version: int, host_socket: str | None, stop: Callable[[float], None]) -> None:
+    def __init__(self, plugin: Declarations, version: int, host_socket: str | None, stop: Callable[[float], None]) -> None:
         self.plugin = plugin
         self.version = version
         self.host_socket = host_socket
@@ -113,7 +113,7 @@ class PluginService(plugin_pb2_grpc.PluginServiceServicer):
                 grpc.StatusCode.FAILED_PRECONDITION,
                 "the plugin is already configured; Configure is called once per process",
             )
-        for hook in s.plugin._configure:
+        for hook in s.plugin.configure_hooks:
             try:
                 await hook(config)
             except ConfigError as e:

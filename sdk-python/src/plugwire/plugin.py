@@ -10,6 +10,7 @@ from typing import Any, TypeVar, overload
 import grpc
 
 from .command import Arg, Command, CommandHandler, Flag
+from .declarations import Provider
 from .hook import Hook, HookHandler
 from .serve import serve
 from .tool import Handler, Tool
@@ -18,9 +19,6 @@ from .v1 import tool_pb2
 H = TypeVar("H", bound=Handler)
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,63}$")
 _TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-
-
-Provider = tuple[str, str, Callable[[grpc.aio.Server], None]]
 
 
 class Plugin:
@@ -50,7 +48,7 @@ class Plugin:
         self.hooks: list[Hook] = []
         self.providers: list[Provider] = []
         self.features: list[str] = []
-        self._configure: list[Callable[[dict[str, Any]], Awaitable[None]]] = []
+        self.configure_hooks: list[Callable[[dict[str, Any]], Awaitable[None]]] = []
 
     @overload
     def tool(self, fn: H) -> H: ...
@@ -168,7 +166,7 @@ class Plugin:
 
     def on_configure(self, fn: Callable[[dict[str, Any]], Awaitable[None]]) -> Callable[[dict[str, Any]], Awaitable[None]]:
         """Runs `fn(config)` at `Configure`; raise `ConfigError` to refuse."""
-        self._configure.append(fn)
+        self.configure_hooks.append(fn)
         return fn
 
     def feature(self, name: str) -> None:

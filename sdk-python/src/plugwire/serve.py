@@ -19,7 +19,7 @@ from ._services import CommandService, HookService, PluginService, State, ToolSe
 from .v1 import command_pb2_grpc, hook_pb2_grpc, plugin_pb2_grpc, tool_pb2_grpc
 
 if TYPE_CHECKING:
-    from .plugin import Plugin
+    from .declarations import Declarations
 
 #: PW-SHUT-2: the grace after SIGTERM.
 SIGTERM_GRACE_S = 2.0
@@ -28,7 +28,7 @@ SIGTERM_GRACE_S = 2.0
 class Running:
     """A started server: `stop(grace)` once, `wait()` for the end."""
 
-    def __init__(self, plugin: Plugin, socket_path: str, version: int, host_socket: str | None) -> None:
+    def __init__(self, plugin: Declarations, socket_path: str, version: int, host_socket: str | None) -> None:
         self.socket_path = socket_path
         self.server = grpc.aio.server(
             options=[
@@ -77,7 +77,7 @@ class Running:
         await self._stopped.wait()
 
 
-async def serve_async(plugin: Plugin) -> None:
+async def serve_async(plugin: Declarations) -> None:
     """`serve` inside a running event loop."""
     boot = _bootstrap.read(os.environ)
     running = Running(plugin, boot.socket_path, boot.version, boot.host_socket)
@@ -91,7 +91,7 @@ async def serve_async(plugin: Plugin) -> None:
     await running.wait()
 
 
-def serve(plugin: Plugin) -> None:
+def serve(plugin: Declarations) -> None:
     """Runs `plugin` until the host stops it; exits 1 with the reason on
     stderr when it was not started by a host."""
     log.install()

@@ -21,7 +21,7 @@ from .host import ToolOutcome
 from .serve import Running
 
 if TYPE_CHECKING:
-    from .plugin import Plugin
+    from .declarations import Declarations
 from .v1 import (
     command_pb2,
     command_pb2_grpc,
@@ -46,7 +46,7 @@ class TestHost:
 
     __test__ = False  # not a pytest class
 
-    def __init__(self, plugin: Plugin, config: dict[str, Any] | None = None, host_socket: str | None = None) -> None:
+    def __init__(self, plugin: Declarations, config: dict[str, Any] | None = None, host_socket: str | None = None) -> None:
         self.plugin = plugin
         self.config = config or {}
         self._dir = tempfile.TemporaryDirectory(prefix="pw-test-")
