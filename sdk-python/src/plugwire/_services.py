@@ -8,7 +8,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import timezone
-from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias
+from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias, TypeVar
 
 import grpc
 
@@ -164,13 +164,8 @@ class ToolService(tool_pb2_grpc.ToolServiceServicer):
         cx._progress = lambda p: events.put_nowait(tool_pb2.CallToolStreamResponse(progress=p))
         call = asyncio.ensure_future(tool.call(value, cx))
         try:
-            while not call.done() or not events.empty():
-                getter = asyncio.ensure_future(events.get())
-                await asyncio.wait({call, getter}, return_when=asyncio.FIRST_COMPLETED)
-                if getter.done():
-                    yield getter.result()
-                else:
-                    getter.cancel()
+            async for event in _while_running(call, events):
+                yield event
             yield tool_pb2.CallToolStreamResponse(result=call.result())
         finally:
             call.cancel()
@@ -214,13 +209,8 @@ class CommandService(command_pb2_grpc.CommandServiceServicer):
         reader = asyncio.ensure_future(_read_input(incoming, cx))
         run = asyncio.ensure_future(command.handler(cx))
         try:
-            while not run.done() or not out.empty():
-                getter = asyncio.ensure_future(out.get())
-                await asyncio.wait({run, getter}, return_when=asyncio.FIRST_COMPLETED)
-                if getter.done():
-                    yield getter.result()
-                else:
-                    getter.cancel()
+            async for message in _while_running(run, out):
+                yield message
             try:
                 code = run.result()
             except Exception:
@@ -231,6 +221,20 @@ class CommandService(command_pb2_grpc.CommandServiceServicer):
         finally:
             run.cancel()
             reader.cancel()
+
+
+T = TypeVar("T")
+
+
+async def _while_running(task: asyncio.Future[Any], queue: asyncio.Queue[T]) -> AsyncIterator[T]:
+    """What `task` queues, as it queues it, until it is done and all is sent."""
+    while not task.done() or not queue.empty():
+        getter = asyncio.ensure_future(queue.get())
+        await asyncio.wait({task, getter}, return_when=asyncio.FIRST_COMPLETED)
+        if getter.done():
+            yield getter.result()
+        else:
+            getter.cancel()
 
 
 async def _read_input(incoming: AsyncIterator[command_pb2.RunCommandRequest], cx: CommandContext) -> None:
