@@ -21,7 +21,7 @@ type ConfigError struct {
 	Pointer, Problem string
 }
 
-func (e *ConfigError) Error() string { return fmt.Sprintf("config %s: %s", e.Pointer, e.Problem) }
+func (e *ConfigError) Error() string { return located("config", e.Pointer, e.Problem) }
 
 type provider struct {
 	service, name string

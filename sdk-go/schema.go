@@ -92,6 +92,15 @@ func (a *arguments) check(text string) (pointer, problem string) {
 	return at, verr.ErrorKind.LocalizedString(printer)
 }
 
+// located is PW-TOOL-5's form: "arguments /x: problem", or
+// "arguments: problem" for the whole document.
+func located(what, pointer, problem string) string {
+	if pointer == "" {
+		return what + ": " + problem
+	}
+	return what + " " + pointer + ": " + problem
+}
+
 func jsonPointer(path []string) string {
 	var b strings.Builder
 	for _, p := range path {

@@ -159,8 +159,8 @@ func TestBadArgumentsAreRefusedNamingTheField(t *testing.T) {
 		{"greet", `{}`, `arguments /name: "name" is a required property`},
 		{"greet", `{"name":3}`, `arguments /name: `},
 		{"greet", `{"name":"a","loud":true}`, `arguments /loud: unknown property "loud"`},
-		{"greet", `[1]`, `arguments : expected a JSON object, saw [1]`},
-		{"greet", `{`, `arguments : expected a JSON object, the text is not JSON`},
+		{"greet", `[1]`, `arguments: expected a JSON object, saw [1]`},
+		{"greet", `{`, `arguments: expected a JSON object, the text is not JSON`},
 		{"literal", `{"n":-1}`, `arguments /n: `},
 	}
 	for _, c := range cases {

@@ -103,7 +103,7 @@ func (ps *pluginService) Configure(_ context.Context, r *pb.ConfigureRequest) (*
 	}
 	var config map[string]any
 	if err := json.Unmarshal([]byte(text), &config); err != nil || config == nil {
-		return nil, status.Errorf(codes.InvalidArgument, "config : expected a JSON object, saw %s", short(text))
+		return nil, status.Errorf(codes.InvalidArgument, "config: expected a JSON object, saw %s", short(text))
 	}
 	if _, err := ps.s.configured(); err == nil {
 		return nil, status.Error(codes.FailedPrecondition, "the plugin is already configured; Configure is called once per process")
@@ -114,7 +114,7 @@ func (ps *pluginService) Configure(_ context.Context, r *pb.ConfigureRequest) (*
 			if errors.As(err, &ce) {
 				return nil, status.Error(codes.InvalidArgument, ce.Error())
 			}
-			return nil, status.Errorf(codes.InvalidArgument, "config : %v", err)
+			return nil, status.Errorf(codes.InvalidArgument, "config: %v", err)
 		}
 	}
 	ps.s.mu.Lock()
@@ -168,7 +168,7 @@ func (ts *toolService) prepare(ctx context.Context, name, arguments string) (*to
 		return nil, nil, status.Errorf(codes.NotFound, "no tool %q; this plugin has: %s", name, strings.Join(names, ", "))
 	}
 	if pointer, problem := found.args.check(arguments); problem != "" {
-		return nil, nil, status.Errorf(codes.InvalidArgument, "arguments %s: %s", pointer, problem)
+		return nil, nil, status.Error(codes.InvalidArgument, located("arguments", pointer, problem))
 	}
 	return found, &ToolContext{Tool: name, Config: config, Host: ts.s.hostFor(ctx)}, nil
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	inferred "github.com/google/jsonschema-go/jsonschema"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	pb "plugwire.dev/sdk-go/pb/plugwire/v1"
 )
@@ -105,7 +107,7 @@ func AddTool[In, Out any](p *Plugin, spec ToolSpec, handler func(ctx context.Con
 		call: func(ctx context.Context, cx *ToolContext, text string) (*pb.ToolResult, error) {
 			var in In
 			if err := json.Unmarshal([]byte(orEmptyObject(text)), &in); err != nil {
-				return nil, fmt.Errorf("arguments : %v", err)
+				return nil, status.Error(codes.InvalidArgument, located("arguments", "", err.Error()))
 			}
 			out, err := handler(ctx, cx, in)
 			if err != nil {

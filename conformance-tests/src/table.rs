@@ -203,6 +203,30 @@ pub const CHECKS: &[Check] = &[
         serving::configure_invalid,
     ),
     check(
+        "configure/calls-before",
+        "PW-CFG-4",
+        Needs::Launch,
+        serving::calls_before_configure,
+    ),
+    check(
+        "configure/twice",
+        "PW-CFG-5",
+        Needs::Serving,
+        serving::configure_twice,
+    ),
+    check(
+        "shutdown/sigint",
+        "PW-SHUT-6",
+        Needs::Launch,
+        shutdown::sigint_honoured,
+    ),
+    check(
+        "shutdown/sighup",
+        "PW-SHUT-6",
+        Needs::Launch,
+        shutdown::sighup_honoured,
+    ),
+    check(
         "shutdown/shutdown-honoured",
         "PW-SHUT-1",
         Needs::Launch,

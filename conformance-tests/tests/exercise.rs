@@ -2,15 +2,12 @@
 //! its checks wrong (`tests/fixtures/lax.py`, on the Python SDK's
 //! example virtualenv, which `scripts/test.sh` sets up).
 
-use std::path::{Path, PathBuf};
+mod common;
 
+use common::{python_fixture, repo};
 use plugwire_conformance::exercise::Exercise;
 use plugwire_conformance::report::{Outcome, Report, Status};
 use plugwire_conformance::{Options, check_plugin};
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 fn exercising(destructive: bool) -> Options {
     Options {
@@ -25,35 +22,6 @@ fn outcome<'a>(report: &'a Report, id: &str) -> &'a Outcome {
         .iter()
         .find(|o| o.id == id)
         .unwrap_or_else(|| panic!("no outcome {id}:\n{}", report.summary()))
-}
-
-/// A plugin directory running `fixtures/lax.py` under the example's venv.
-fn lax_plugin() -> tempfile::TempDir {
-    let python = repo().join("sdk-examples/python/.venv/bin/python");
-    assert!(
-        python.exists(),
-        "run sdk-examples/python/setup.sh first (scripts/test.sh does)"
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lax.py");
-    std::fs::write(
-        dir.path().join("plugin.toml"),
-        "name = \"lax\"\nversion = \"0.1.0\"\n[run]\nexecutable = \"plugin\"\n[protocol]\nversions = [1]\n",
-    )
-    .unwrap();
-    let launcher = dir.path().join("plugin");
-    std::fs::write(
-        &launcher,
-        format!(
-            "#!/bin/sh\nexec {} {}\n",
-            python.display(),
-            script.display()
-        ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&launcher, std::fs::Permissions::from_mode(0o755)).unwrap();
-    dir
 }
 
 #[tokio::test]
@@ -89,7 +57,7 @@ async fn a_plugin_that_gets_it_right_passes_the_exercise_and_says_what_it_did() 
 
 #[tokio::test]
 async fn each_exercise_check_fails_a_plugin_that_gets_it_wrong() {
-    let dir = lax_plugin();
+    let dir = python_fixture("lax");
     let report = check_plugin(dir.path(), &[], &exercising(false))
         .await
         .unwrap();
@@ -131,7 +99,7 @@ async fn each_exercise_check_fails_a_plugin_that_gets_it_wrong() {
 
 #[tokio::test]
 async fn destructive_tools_are_called_only_when_asked() {
-    let dir = lax_plugin();
+    let dir = python_fixture("lax");
     let report = check_plugin(dir.path(), &[], &exercising(true))
         .await
         .unwrap();

@@ -19,7 +19,10 @@ pub const MAX_MANIFEST_LEN: u64 = 64 * 1024;
 /// The manifest file name inside a plugin directory.
 pub const MANIFEST_FILE: &str = "plugin.toml";
 
+pub mod bounds;
 pub mod http;
+
+pub use bounds::Bounds;
 
 /// Permissions a manifest may request for host callbacks (PW-HOST-3).
 pub const HOST_PERMISSIONS: [&str; 3] = ["host.events.emit", "host.tools.call", "host.storage"];
@@ -73,6 +76,8 @@ pub struct Manifest {
     pub platforms: BTreeMap<String, String>,
     /// The HTTP routes and dashboard panel it adds to the daemon.
     pub http: http::Http,
+    /// The hooks and providers it may declare (`[hooks]`, `[providers]`).
+    pub bounds: Bounds,
 }
 
 /// This machine's platform as manifests and packages name it:
@@ -190,6 +195,10 @@ struct RawManifest {
     dependencies: BTreeMap<String, String>,
     #[serde(default)]
     http: http::RawHttp,
+    #[serde(default)]
+    hooks: bounds::RawHooks,
+    #[serde(default)]
+    providers: bounds::RawProviders,
 }
 
 /// One executable, or one per platform (`linux-x86_64 = "bin/x86_64/p"`).
@@ -314,6 +323,8 @@ impl Manifest {
             dependencies: BTreeMap::new(),
             platforms: BTreeMap::new(),
             http: http::Http::default(),
+            // No manifest, no bounds: the user ran the executable directly.
+            bounds: Bounds::unbounded(),
         }
     }
 
@@ -650,6 +661,8 @@ impl Manifest {
             .http
             .validate()
             .map_err(|(field, value, why, fix)| err(&field, &value, why, fix))?;
+        let bounds = bounds::validate(raw.hooks, raw.providers)
+            .map_err(|(field, value, why, fix)| err(&field, &value, why, fix))?;
         Ok(Self {
             name: raw.name,
             version,
@@ -678,6 +691,7 @@ impl Manifest {
             dependencies,
             platforms,
             http,
+            bounds,
         })
     }
 }

@@ -11,6 +11,7 @@
 //! 3. [`HostConfig::configure`](crate::HostConfig::configure);
 //! 4. [`Host::configure_plugin`](crate::Host::configure_plugin), at run time.
 
+use plugwire_proto::problem::{field_pointer, located};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -77,7 +78,7 @@ pub(crate) fn check(manifest: &Manifest, config: &Value) -> Result<(), String> {
     let problems: Vec<String> = validator
         .iter_errors(config)
         .take(5)
-        .map(|e| format!("config {}: {e}", pointer(&e.instance_path().to_string())))
+        .map(|e| located("config", &schema_error_pointer(&e), &e))
         .collect();
     if problems.is_empty() {
         Ok(())
@@ -91,9 +92,14 @@ pub(crate) fn check(manifest: &Manifest, config: &Value) -> Result<(), String> {
     }
 }
 
-/// A JSON pointer as people read it: the root is `/`.
-pub(crate) fn pointer(path: &str) -> &str {
-    if path.is_empty() { "/" } else { path }
+/// Where a schema error is (PW-TOOL-5, PW-CFG-2): its instance path, and
+/// for a missing required property, that property.
+pub(crate) fn schema_error_pointer(error: &jsonschema::ValidationError<'_>) -> String {
+    let missing = match error.kind() {
+        jsonschema::error::ValidationErrorKind::Required { property } => property.as_str(),
+        _ => None,
+    };
+    field_pointer(&error.instance_path().to_string(), missing)
 }
 
 /// Fills in the `default` of every property the value lacks, through

@@ -541,3 +541,55 @@ async fn a_full_observer_queue_drops_and_counts() {
     );
     host.shutdown().await;
 }
+
+/// Section 4.2 / PW-HS-8: a plugin may declare no more hooks or providers
+/// than its manifest allows; each overreach is refused at start, naming it.
+#[tokio::test]
+async fn hooks_and_providers_beyond_the_manifest_are_refused() {
+    let plugins = Plugins::new(&["echo", "kv"]);
+    // echo subscribes to bench.* and conformance.intercept; allow less.
+    plugins.edit("echo", |t| {
+        t.replace(
+            "patterns = [\"bench.*\", \"conformance.intercept\"]",
+            "patterns = [\"bench.observe\", \"conformance.intercept\"]",
+        )
+    });
+    // kv provides examples.kv.v1.KeyValue; allow nothing.
+    plugins.edit("kv", |t| {
+        t.replace("services = [\"examples.kv.v1.KeyValue\"]", "services = []")
+    });
+    let host = plugins.host().await;
+    host.tools().await;
+    let status = host.status();
+    let of = |name: &str| status.iter().find(|s| s.name == name).unwrap().clone();
+    let echo = of("echo");
+    assert_eq!(echo.state, PluginState::Failed);
+    let why = echo.last_error.unwrap();
+    assert!(
+        why.contains("subscribes to \"bench.intercept\"") && why.contains("[hooks] patterns"),
+        "{why}"
+    );
+    let kv = of("kv");
+    assert_eq!(kv.state, PluginState::Failed);
+    let why = kv.last_error.unwrap();
+    assert!(
+        why.contains("provides \"examples.kv.v1.KeyValue\"")
+            && why.contains("[providers] services"),
+        "{why}"
+    );
+    host.shutdown().await;
+
+    // Observing only: the intercepting subscription is refused.
+    let plugins = Plugins::new(&["echo"]);
+    plugins.edit("echo", |t| {
+        t.replace("intercept = true", "intercept = false")
+    });
+    let host = plugins.host().await;
+    host.tools().await;
+    let why = host.status()[0].last_error.clone().unwrap();
+    assert!(
+        why.contains("intercepts") && why.contains("intercept = true"),
+        "{why}"
+    );
+    host.shutdown().await;
+}

@@ -31,6 +31,7 @@ pub mod deadline;
 pub mod help;
 pub mod log;
 pub mod names;
+pub mod problem;
 pub mod text;
 pub mod version;
 

@@ -14,10 +14,13 @@ if ! cmp -s "$sdk/package-lock.json" "$stamp" 2>/dev/null; then
     cp "$sdk/package-lock.json" "$stamp"
 fi
 (cd "$sdk" && npx tsc -p tsconfig.json)
+# The SDK is copied in (install-links), so a changed SDK means a new copy:
+# the stamp is a digest of the lockfile and the SDK's build.
 stamp=node_modules/.plugwire-installed
-if ! cmp -s package-lock.json "$stamp" 2>/dev/null; then
+state="$(find package-lock.json "$sdk/package.json" "$sdk/dist/src" -type f | sort | xargs cat | sha256sum)"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$state" ]; then
     npm ci --no-audit --no-fund --loglevel=error >/dev/null
-    cp package-lock.json "$stamp"
+    printf '%s' "$state" >"$stamp"
 fi
 npm run --silent build
 echo "node plugin ready: $here/dist/echo.js"

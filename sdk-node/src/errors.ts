@@ -4,6 +4,6 @@
  * field, `problem` says what was expected and seen. */
 export class ConfigError extends Error {
   constructor(pointer: string, problem: string) {
-    super(`config ${pointer}: ${problem}`);
+    super(pointer ? `config ${pointer}: ${problem}` : `config: ${problem}`);
   }
 }

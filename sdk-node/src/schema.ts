@@ -20,6 +20,12 @@ export interface Arguments<T> {
   parse(text: string): { value: T } | { problem: Problem };
 }
 
+/** PW-TOOL-5's form: `arguments /x: problem`, or `arguments: problem` for
+ * the whole document. */
+export function located(what: string, pointer: string, problem: string): string {
+  return pointer ? `${what} ${pointer}: ${problem}` : `${what}: ${problem}`;
+}
+
 /** `["items", 0, "a/b"]` → `/items/0/a~1b`; `""` for the whole document. */
 export function pointer(path: ReadonlyArray<PropertyKey>): string {
   return path.map((p) => "/" + String(p).replace(/~/g, "~0").replace(/\//g, "~1")).join("");

@@ -14,6 +14,7 @@ import { Decision as DecisionKind, FailurePolicy, HandleEventResponse, HookMode,
 import { HandshakeResponse, PluginServiceServer } from "./gen/plugwire/v1/plugin";
 import { CallToolStreamResponse, ToolResult, ToolServiceServer, Tool as ToolMessage } from "./gen/plugwire/v1/tool";
 import { patternMatches } from "./hook";
+import { located } from "./schema";
 import { CALL_CHAIN, HostClient, hostClient } from "./host";
 import { log } from "./log";
 import type { Declarations, ToolEntry } from "./declarations";
@@ -93,10 +94,10 @@ export function pluginService(state: State): PluginServiceServer {
       try {
         config = JSON.parse(text);
       } catch (e) {
-        return callback({ code: grpc.status.INVALID_ARGUMENT, details: `config : expected a JSON object, the text is not JSON: ${(e as Error).message}` });
+        return callback({ code: grpc.status.INVALID_ARGUMENT, details: `config: expected a JSON object, the text is not JSON: ${(e as Error).message}` });
       }
       if (typeof config !== "object" || config === null || Array.isArray(config)) {
-        return callback({ code: grpc.status.INVALID_ARGUMENT, details: `config : expected a JSON object, saw ${text.slice(0, 80)}` });
+        return callback({ code: grpc.status.INVALID_ARGUMENT, details: `config: expected a JSON object, saw ${text.slice(0, 80)}` });
       }
       if (state.config !== undefined) {
         return callback({ code: grpc.status.FAILED_PRECONDITION, details: "the plugin is already configured; Configure is called once per process" });
@@ -173,7 +174,7 @@ export function toolService(state: State): ToolServiceServer {
     }
     const parsed = tool.args.parse(argumentsJson);
     if ("problem" in parsed) {
-      return { code: grpc.status.INVALID_ARGUMENT, details: `arguments ${parsed.problem.pointer}: ${parsed.problem.problem}` };
+      return { code: grpc.status.INVALID_ARGUMENT, details: located("arguments", parsed.problem.pointer, parsed.problem.problem) };
     }
     return { tool, args: parsed.value, config };
   };

@@ -73,9 +73,9 @@ impl ToolError {
     /// assert!(e.to_string().contains("arguments /end"));
     /// ```
     pub fn invalid_argument(pointer: &str, problem: impl fmt::Display) -> Self {
-        Self::status(tonic::Status::invalid_argument(format!(
-            "arguments {pointer}: {problem}"
-        )))
+        Self::status(tonic::Status::invalid_argument(
+            plugwire_proto::problem::located("arguments", pointer, problem),
+        ))
     }
 
     /// Ends the call with an arbitrary gRPC status.

@@ -90,14 +90,19 @@ pub async fn try_serve(plugin: Plugin) -> Result<(), ServeError> {
             "no common protocol version: the host offers {offered:?} (PLUGIN_PROTOCOL_VERSIONS), this plugin speaks {SUPPORTED_APP_VERSIONS:?}; upgrade the older side"
         ))
     })?;
-    let dir = std::env::var_os(ENV_UNIX_SOCKET_DIR)
-        .map(PathBuf::from)
-        .filter(|d| d.is_absolute() && d.is_dir())
-        .ok_or_else(|| {
-            ServeError::Environment(format!(
-                "{ENV_UNIX_SOCKET_DIR} must name an existing absolute directory; run the plugin through a plugwire host"
-            ))
-        })?;
+    let socket = match std::env::var_os(ENV_UNIX_SOCKET_DIR) {
+        // PW-BOOT-14: go-plugin's clients do not set it; its servers use
+        // the temporary directory, and so does this.
+        None => std::env::temp_dir().join(format!("plugwire-{}.sock", std::process::id())),
+        Some(dir) => Some(PathBuf::from(dir))
+            .filter(|d| d.is_absolute() && d.is_dir())
+            .ok_or_else(|| {
+                ServeError::Environment(format!(
+                    "{ENV_UNIX_SOCKET_DIR} must name an existing absolute directory; run the plugin through a plugwire host"
+                ))
+            })?
+            .join(SOCKET_FILE_NAME),
+    };
     let host_socket = std::env::var_os(ENV_HOST_SOCKET).map(PathBuf::from);
     crate::logging::init();
 
@@ -107,7 +112,7 @@ pub async fn try_serve(plugin: Plugin) -> Result<(), ServeError> {
         context: "cannot install the SIGTERM/SIGINT handlers".into(),
         source,
     })?;
-    let running = RunningPlugin::start(plugin, &dir, version, host_socket).await?;
+    let running = RunningPlugin::start(plugin, socket, version, host_socket).await?;
     tracing::info!(socket = %running.socket.display(), version, "serving");
     // PW-BOOT-2/5: the one line, only once serving, flushed.
     let line = BootstrapLine::new(version, running.socket.display().to_string()).to_line();
@@ -135,12 +140,11 @@ pub(crate) struct RunningPlugin {
 impl RunningPlugin {
     pub(crate) async fn start(
         mut plugin: Plugin,
-        dir: &Path,
+        socket: PathBuf,
         version: u32,
         host_socket: Option<PathBuf>,
     ) -> Result<Self, ServeError> {
         plugin.validate().map_err(ServeError::Declaration)?;
-        let socket = dir.join(SOCKET_FILE_NAME);
         if socket.as_os_str().len() > MAX_SOCKET_PATH_LEN {
             return Err(ServeError::Environment(format!(
                 "the socket path {} is {} bytes, over the {MAX_SOCKET_PATH_LEN}-byte limit of Unix sockets; the host must pass a shorter {ENV_UNIX_SOCKET_DIR}",
@@ -227,10 +231,12 @@ impl RunningPlugin {
     }
 }
 
-/// SIGTERM and SIGINT handlers, installed early.
+/// SIGTERM, SIGINT and SIGHUP handlers, installed early: each shuts the
+/// plugin down the same way (PW-SHUT-2).
 pub(crate) struct Termination {
     term: tokio::signal::unix::Signal,
     int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
 }
 
 impl Termination {
@@ -239,6 +245,7 @@ impl Termination {
         Ok(Self {
             term: signal(SignalKind::terminate())?,
             int: signal(SignalKind::interrupt())?,
+            hup: signal(SignalKind::hangup())?,
         })
     }
 
@@ -246,6 +253,7 @@ impl Termination {
         tokio::select! {
             _ = self.term.recv() => {}
             _ = self.int.recv() => {}
+            _ = self.hup.recv() => {}
         }
     }
 }

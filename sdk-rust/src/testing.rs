@@ -180,7 +180,7 @@ impl TestHostBuilder {
         };
         let running = RunningPlugin::start(
             plugin,
-            dir.path(),
+            dir.path().join(crate::SOCKET_FILE_NAME),
             APP_PROTOCOL_VERSION,
             self.host_service.then(|| host_socket.clone()),
         )

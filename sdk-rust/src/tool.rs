@@ -281,6 +281,12 @@ impl Tool {
         arguments_json: &str,
         cx: ToolContext,
     ) -> Result<pb::ToolResult, tonic::Status> {
+        // PW-TOOL-15: no arguments at all are the empty object.
+        let arguments_json = if arguments_json.trim().is_empty() {
+            "{}"
+        } else {
+            arguments_json
+        };
         let args: Value = serde_json::from_str(arguments_json).map_err(|e| {
             tonic::Status::invalid_argument(format!(
                 "arguments: expected a JSON object, the text is not JSON: {e}"
@@ -330,18 +336,22 @@ pub(crate) fn first_schema_error(
     let mut errors = validator.iter_errors(args);
     let first = errors.next()?;
     let more = errors.count();
-    let pointer = first.instance_path().to_string();
-    let pointer = if pointer.is_empty() {
-        "/".to_owned()
-    } else {
-        pointer
+    let missing = match first.kind() {
+        jsonschema::error::ValidationErrorKind::Required { property } => property.as_str(),
+        _ => None,
     };
+    let pointer =
+        plugwire_proto::problem::field_pointer(&first.instance_path().to_string(), missing);
     let suffix = if more > 0 {
         format!(" (and {more} more problem(s))")
     } else {
         String::new()
     };
-    Some(format!("arguments {pointer}: {first}{suffix}"))
+    Some(plugwire_proto::problem::located(
+        "arguments",
+        &pointer,
+        format!("{first}{suffix}"),
+    ))
 }
 
 /// What a running tool can see and do: report progress, notice

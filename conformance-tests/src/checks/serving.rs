@@ -129,7 +129,7 @@ async fn rejects_bad_configurations(channel: tonic::transport::Channel) -> Check
         {
             Err(s)
                 if s.code() == tonic::Code::InvalidArgument
-                    && s.message().starts_with("config ") => {}
+                    && plugwire_proto::problem::is_located("config", s.message()) => {}
             Err(s) if s.code() == tonic::Code::InvalidArgument => {
                 return Err(format!(
                     "Configure({text:?}): INVALID_ARGUMENT as required, but the message {:?} is not of the form `config <json-pointer>: <problem>`",
@@ -151,4 +151,98 @@ async fn rejects_bad_configurations(channel: tonic::transport::Channel) -> Check
         }
     }
     Ok(Status::Passed)
+}
+
+/// PW-CFG-4, on a process of its own: after `Handshake` and before
+/// `Configure`, a call (a declared tool, command or hook) is refused with
+/// `FAILED_PRECONDITION`.
+pub(crate) fn calls_before_configure(s: &mut Session) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let caps = s.capabilities().await?;
+        let starter = s.starter()?;
+        let process = starter
+            .start(&[1], true, starter.bootstrap_timeout)
+            .await
+            .map_err(|f| format!("not run: the plugin did not start: {}", f.failure.message))?;
+        let channel = process.channel().await?;
+        pb::plugin_service_client::PluginServiceClient::new(channel.clone())
+            .handshake(pb::HandshakeRequest {
+                protocol_version: 1,
+                ..handshake_request()
+            })
+            .await
+            .map_err(|s| format!("Handshake: {:?}: {}", s.code(), s.message()))?;
+        let (what, result) = if let Some(tool) = caps.tools.first() {
+            let result = crate::session::tool_client(&channel)
+                .call_tool(pb::CallToolRequest {
+                    name: tool.clone(),
+                    arguments_json: "{}".into(),
+                })
+                .await
+                .map(drop);
+            (format!("CallTool({tool:?})"), result)
+        } else if let Some(hook) = caps.hooks.first() {
+            let result = pb::hook_service_client::HookServiceClient::new(channel)
+                .handle_event(pb::HandleEventRequest {
+                    event: Some(pb::Event {
+                        id: "00000000-0000-4000-8000-000000000002".into(),
+                        name: event_matching(&hook.pattern),
+                        payload_json: "{}".into(),
+                        time: None,
+                        source: "host".into(),
+                    }),
+                    mode: hook.mode,
+                    pattern: hook.pattern.clone(),
+                })
+                .await
+                .map(drop);
+            ("HandleEvent".to_owned(), result)
+        } else {
+            return na("the plugin declares no tools and no hooks");
+        };
+        crate::check::expect_code(
+            result,
+            tonic::Code::FailedPrecondition,
+            &format!("{what} before Configure"),
+        )
+    })
+}
+
+/// PW-CFG-5: a second `Configure` is refused with `FAILED_PRECONDITION`,
+/// and the plugin goes on serving with its first configuration.
+pub(crate) fn configure_twice(s: &mut Session) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let channel = s.ready().await?;
+        let mut plugin = pb::plugin_service_client::PluginServiceClient::new(channel.clone());
+        let again = plugin
+            .configure(pb::ConfigureRequest {
+                config_json: s.config.to_string(),
+            })
+            .await;
+        crate::check::expect_code(again, tonic::Code::FailedPrecondition, "a second Configure")?;
+        let health = tonic_health::pb::health_client::HealthClient::new(channel)
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: "plugin".into(),
+            })
+            .await
+            .map_err(|e| format!("after a second Configure, health failed: {}", e.message()))?
+            .into_inner();
+        if health.status == tonic_health::pb::health_check_response::ServingStatus::Serving as i32 {
+            Ok(Status::Passed)
+        } else {
+            Err(format!(
+                "after a second Configure, health is {} instead of SERVING",
+                health.status
+            ))
+        }
+    })
+}
+
+/// An event name `pattern` matches (PW-HOOK-2).
+fn event_matching(pattern: &str) -> String {
+    match pattern.strip_suffix('*') {
+        Some("") => "conformance.probe".to_owned(),
+        Some(prefix) => format!("{prefix}probe"),
+        None => pattern.to_owned(),
+    }
 }

@@ -1,5 +1,6 @@
 //! Ending a plugin (PW-SHUT): `Shutdown` honoured with exit status 0, the
-//! socket removed and no process left behind, and `SIGTERM` honoured.
+//! socket removed and no process left behind, and `SIGTERM`, `SIGINT` and
+//! `SIGHUP` honoured.
 
 use std::path::Path;
 use std::time::Duration;
@@ -34,8 +35,27 @@ pub(crate) fn socket_removed(s: &mut Session) -> CheckFuture<'_> {
 pub(crate) fn sigterm_honoured(s: &mut Session) -> CheckFuture<'_> {
     Box::pin(async move {
         let second = s.second().await.map_err(|why| format!("not run: {why}"))?;
-        sigterm(second).await
+        signalled(second, Signal::SIGTERM).await
     })
+}
+
+/// PW-SHUT-6, on a process of its own: `SIGINT` as `SIGTERM`.
+pub(crate) fn sigint_honoured(s: &mut Session) -> CheckFuture<'_> {
+    Box::pin(async move { on_its_own(s, Signal::SIGINT).await })
+}
+
+/// PW-SHUT-6, on a process of its own: `SIGHUP` as `SIGTERM`.
+pub(crate) fn sighup_honoured(s: &mut Session) -> CheckFuture<'_> {
+    Box::pin(async move { on_its_own(s, Signal::SIGHUP).await })
+}
+
+async fn on_its_own(s: &mut Session, signal: Signal) -> CheckResult {
+    let starter = s.starter()?;
+    let process = starter
+        .start(&[1], true, starter.bootstrap_timeout)
+        .await
+        .map_err(|f| format!("not run: the plugin did not start: {}", f.failure.message))?;
+    signalled(&process, signal).await
 }
 
 async fn shutdown(process: &Process, channel: &Channel) -> CheckResult {
@@ -77,18 +97,18 @@ async fn gone(process: &Process) -> CheckResult {
     Ok(Status::Passed)
 }
 
-async fn sigterm(process: &Process) -> CheckResult {
+async fn signalled(process: &Process, signal: Signal) -> CheckResult {
     if let Ok(pid) = i32::try_from(process.pid) {
-        let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGTERM);
+        let _ = nix::sys::signal::kill(Pid::from_raw(pid), signal);
     }
     let limit = Duration::from_secs(6);
     match process.exited_within(limit).await {
         Some(status) if status == "exit status 0" => gone(process).await,
         Some(status) => Err(format!(
-            "after SIGTERM the plugin ended with {status}; expected exit status 0"
+            "after {signal} the plugin ended with {status}; expected exit status 0"
         )),
         None => Err(format!(
-            "the plugin was still running {limit:?} after SIGTERM (its grace may be at most 5 s); stderr: {}",
+            "the plugin was still running {limit:?} after {signal} (its grace may be at most 5 s); stderr: {}",
             process.stderr.text().trim()
         )),
     }

@@ -4,7 +4,7 @@
 use plugwire_proto::pb;
 use serde_json::Value;
 
-use crate::check::{CheckFuture, expect_code, na};
+use crate::check::{CheckFuture, CheckResult, expect_code, na};
 use crate::report::Status;
 use crate::session::{Session, tool_client as client};
 
@@ -84,12 +84,34 @@ pub(crate) fn arguments_not_an_object(s: &mut Session) -> CheckFuture<'_> {
                 arguments_json: "[1, 2]".into(),
             })
             .await;
-        expect_code(
-            r,
-            tonic::Code::InvalidArgument,
-            "arguments that are an array",
-        )
+        expect_located(r, "", "arguments that are an array")
     })
+}
+
+/// PW-TOOL-5: `INVALID_ARGUMENT` whose message names where the problem is,
+/// `arguments <pointer>: ...` (`arguments: ...` for the whole document).
+fn expect_located(
+    result: Result<impl Sized, tonic::Status>,
+    pointer: &str,
+    what: &str,
+) -> CheckResult {
+    expect_code(
+        result.as_ref().map(drop).map_err(Clone::clone),
+        tonic::Code::InvalidArgument,
+        what,
+    )?;
+    let message = result
+        .err()
+        .map(|s| s.message().to_owned())
+        .unwrap_or_default();
+    let expected = plugwire_proto::problem::located("arguments", pointer, "");
+    if message.starts_with(&expected) {
+        Ok(Status::Passed)
+    } else {
+        Err(format!(
+            "{what}: INVALID_ARGUMENT as required, but the message {message:?} does not start with {expected:?} (PW-TOOL-5: name the field as a JSON pointer)"
+        ))
+    }
 }
 
 pub(crate) fn arguments_violating_schema(s: &mut Session) -> CheckFuture<'_> {
@@ -98,17 +120,17 @@ pub(crate) fn arguments_violating_schema(s: &mut Session) -> CheckFuture<'_> {
             .listed_tools()
             .await?
             .ok_or_else(|| "n/a: no tools".to_owned())?;
-        let with_required = listed.iter().find(|t| {
-            serde_json::from_str::<Value>(&t.input_schema_json)
-                .ok()
-                .and_then(|s| {
-                    s.get("required")
-                        .and_then(Value::as_array)
-                        .map(|r| !r.is_empty())
-                })
-                .unwrap_or(false)
+        let with_required = listed.iter().find_map(|t| {
+            let schema = serde_json::from_str::<Value>(&t.input_schema_json).ok()?;
+            let first = schema
+                .get("required")?
+                .as_array()?
+                .first()?
+                .as_str()?
+                .to_owned();
+            Some((t, first))
         });
-        let Some(tool) = with_required else {
+        let Some((tool, required)) = with_required else {
             return na("no tool has a required argument");
         };
         let channel = s.ready().await?;
@@ -118,10 +140,11 @@ pub(crate) fn arguments_violating_schema(s: &mut Session) -> CheckFuture<'_> {
                 arguments_json: "{}".into(),
             })
             .await;
-        expect_code(
+        let pointer = plugwire_proto::problem::field_pointer("", Some(&required));
+        expect_located(
             r,
-            tonic::Code::InvalidArgument,
-            &format!("{} without its required arguments", tool.name),
+            &pointer,
+            &format!("{} without its required argument {required:?}", tool.name),
         )
     })
 }

@@ -151,11 +151,11 @@ async fn tools_cases(
         for case in generate::invalid(&schema) {
             match call(channel, name, &case.arguments).await {
                 Err(status) if status.code() == tonic::Code::InvalidArgument => {
-                    if status.message().starts_with("arguments") {
+                    if plugwire_proto::problem::is_located("arguments", status.message()) {
                         invalid_notes.push(format!("{name} ({}): refused", case.label));
                     } else {
                         invalid_problems.push(format!(
-                            "{name} ({}): refused, but the message does not name the field as `arguments <pointer>: ...`: {}",
+                            "{name} ({}): refused, but the message is not of the form `arguments <pointer>: <problem>` (or `arguments: <problem>` for the whole document): {}",
                             case.label,
                             status.message()
                         ));

@@ -145,7 +145,7 @@ fn call_prints_results_and_sets_the_exit_code() {
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
     assert!(
-        err.starts_with("error: arguments /: \"text\" is a required property"),
+        err.starts_with("error: arguments /text: \"text\" is a required property"),
         "{err}"
     );
     assert!(err.contains("hint: "), "{err}");

@@ -41,7 +41,8 @@ impl Core {
             id: uuid::Uuid::new_v4().to_string(),
             name: name.to_owned(),
             payload,
-            source: "lifecycle".to_owned(),
+            // The host emits these itself (section 7.4: `host` or `plugin:<name>`).
+            source: "host".to_owned(),
             time: SystemTime::now(),
         };
         self.observe(&event);

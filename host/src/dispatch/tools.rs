@@ -16,7 +16,8 @@ use crate::calls::{CallOptions, Progress, ToolOutput};
 use crate::core::Core;
 use crate::in_flight::CallGuard;
 use crate::instance::{Connection, Instance};
-use crate::plugin_config::pointer;
+use crate::plugin_config::schema_error_pointer;
+use plugwire_proto::problem::located;
 
 /// The plugin a call goes to, held in flight.
 struct Resolved {
@@ -125,8 +126,10 @@ impl Core {
         } = self.resolve_tool(tool).await?;
         let entry = &conn.tools[conn.tools_by_name[&name]];
         if !arguments.is_object() {
-            return Err(Status::invalid_argument(format!(
-                "arguments: expected a JSON object, saw {arguments}"
+            return Err(Status::invalid_argument(located(
+                "arguments",
+                "",
+                format!("expected a JSON object, saw {arguments}"),
             )));
         }
         // `is_valid` is the fast check; errors are collected only to explain.
@@ -137,7 +140,7 @@ impl Core {
             validator
                 .iter_errors(&arguments)
                 .take(3)
-                .map(|e| format!("arguments {}: {e}", pointer(&e.instance_path().to_string())))
+                .map(|e| located("arguments", &schema_error_pointer(&e), &e))
                 .collect()
         };
         if !problems.is_empty() {

@@ -51,7 +51,9 @@ pub(crate) fn check_handshake(
     }
     let caps = handshake.capabilities.clone().unwrap_or_default();
     names::validate_capabilities(&caps)
-        .map_err(|problems| format!("invalid capabilities: {}", problems.join("; ")))
+        .map_err(|problems| format!("invalid capabilities: {}", problems.join("; ")))?;
+    // Section 4.2: what the plugin declares can only narrow its manifest.
+    manifest.bounds.check(&caps)
 }
 
 /// PW-TOOL-1..3: the listed tools equal the declared ones and carry valid

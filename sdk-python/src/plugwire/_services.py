@@ -17,6 +17,7 @@ from .command import CommandContext, Output, Stdin
 from .hook import HookEvent
 from .host import CALL_CHAIN, HostClient
 from .errors import ConfigError
+from .schema import located
 from .tool import Tool, ToolContext
 from .v1 import (
     command_pb2,
@@ -104,9 +105,9 @@ class PluginService(plugin_pb2_grpc.PluginServiceServicer):
         try:
             config = json.loads(text)
         except ValueError as e:
-            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"config : expected a JSON object, the text is not JSON: {e}")
+            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"config: expected a JSON object, the text is not JSON: {e}")
         if not isinstance(config, dict):
-            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"config : expected a JSON object, saw {text[:80]}")
+            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"config: expected a JSON object, saw {text[:80]}")
         if s.config is not None:
             await _abort(
                 context,
@@ -142,7 +143,7 @@ class ToolService(tool_pb2_grpc.ToolServiceServicer):
             await _abort(context, grpc.StatusCode.NOT_FOUND, f"no tool {name!r}; this plugin has: {known}")
         value, problem = tool.arguments.parse(arguments_json)
         if problem is not None:
-            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"arguments {problem[0]}: {problem[1]}")
+            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, located("arguments", *problem))
         remaining = context.time_remaining()
         cx = ToolContext(
             tool=name,

@@ -10,4 +10,4 @@ class ConfigError(Exception):
     """
 
     def __init__(self, pointer: str, problem: str) -> None:
-        super().__init__(f"config {pointer}: {problem}")
+        super().__init__(f"config {pointer}: {problem}" if pointer else f"config: {problem}")

@@ -30,6 +30,16 @@ def pointer(path: tuple[str | int, ...] | list[str | int]) -> str:
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
 
 
+def located(what: str, pointer: str, problem: str) -> str:
+    """PW-TOOL-5's form: `arguments /x: problem`, or `arguments: problem`
+    for the whole document.
+
+    >>> located("arguments", "", "expected a JSON object, saw [1]")
+    'arguments: expected a JSON object, saw [1]'
+    """
+    return f"{what} {pointer}: {problem}" if pointer else f"{what}: {problem}"
+
+
 class Arguments:
     """How one tool's arguments are described, checked and passed."""
 

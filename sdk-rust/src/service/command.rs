@@ -38,7 +38,7 @@ impl pb::command_service_server::CommandService for CommandSvc {
         request: Request<Streaming<pb::RunCommandRequest>>,
     ) -> Result<Response<Self::RunCommandStream>, Status> {
         let rt = self.0.clone();
-        let guard = rt.lifecycle.begin_call()?;
+        let guard = rt.begin_call()?;
         let mut incoming = request.into_inner();
         let start = match incoming.next().await {
             Some(Ok(pb::RunCommandRequest {

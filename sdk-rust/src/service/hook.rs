@@ -19,7 +19,7 @@ impl pb::hook_service_server::HookService for HookSvc {
         request: Request<pb::HandleEventRequest>,
     ) -> Result<Response<pb::HandleEventResponse>, Status> {
         let rt = &self.0;
-        let guard = rt.lifecycle.begin_call()?;
+        let guard = rt.begin_call()?;
         let _cancel_on_drop = guard.token.clone().drop_guard();
         let request = request.into_inner();
         let event = request.event.ok_or_else(|| {

@@ -46,6 +46,17 @@ pub(crate) struct Runtime {
 }
 
 impl Runtime {
+    /// Admits one call: the plugin is configured (PW-CFG-4) and not
+    /// shutting down.
+    pub(crate) fn begin_call(&self) -> Result<CallGuard, Status> {
+        if self.handle.state.config_json.get().is_none() {
+            return Err(Status::failed_precondition(
+                "the plugin is not configured yet: the host calls Configure after Handshake, before any call (PW-CFG-4)",
+            ));
+        }
+        self.lifecycle.begin_call()
+    }
+
     pub(crate) fn new(
         mut plugin: Plugin,
         protocol_version: u32,

@@ -71,12 +71,12 @@ impl pb::plugin_service_server::PluginService for PluginSvc {
         };
         let config: Value = serde_json::from_str(text).map_err(|e| {
             Status::invalid_argument(format!(
-                "config : expected a JSON object, the text is not JSON: {e}"
+                "config: expected a JSON object, the text is not JSON: {e}"
             ))
         })?;
         if !config.is_object() {
             return Err(Status::invalid_argument(format!(
-                "config : expected a JSON object, saw {config}"
+                "config: expected a JSON object, saw {config}"
             )));
         }
         let state = &rt.handle.state;

@@ -31,7 +31,7 @@ impl pb::tool_service_server::ToolService for ToolSvc {
         request: Request<pb::CallToolRequest>,
     ) -> Result<Response<pb::CallToolResponse>, Status> {
         let rt = &self.0;
-        let guard = rt.lifecycle.begin_call()?;
+        let guard = rt.begin_call()?;
         let (depth, chain) = call_position(request.metadata());
         let request = request.into_inner();
         let tool = rt.tool(&request.name)?;
@@ -55,7 +55,7 @@ impl pb::tool_service_server::ToolService for ToolSvc {
         request: Request<pb::CallToolStreamRequest>,
     ) -> Result<Response<Self::CallToolStreamStream>, Status> {
         let rt = self.0.clone();
-        let guard = rt.lifecycle.begin_call()?;
+        let guard = rt.begin_call()?;
         let deadline = grpc_timeout(request.metadata()).map(|d| tokio::time::Instant::now() + d);
         let (depth, chain) = call_position(request.metadata());
         let request = request.into_inner();

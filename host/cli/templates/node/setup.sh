@@ -5,7 +5,7 @@ set -eu
 cd "$(dirname "$0")"
 sdk="{{sdk}}/sdk-node"
 [ -d "$sdk/node_modules" ] || (cd "$sdk" && npm ci --no-audit --no-fund --loglevel=error)
-[ -f "$sdk/dist/src/index.js" ] || (cd "$sdk" && npx tsc -p tsconfig.json)
+(cd "$sdk" && npx tsc -p tsconfig.json)
 npm install --no-audit --no-fund --loglevel=error
 npm run build
 echo "ready: plugwire check $(pwd)"

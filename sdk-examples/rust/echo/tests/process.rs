@@ -178,3 +178,28 @@ async fn shutdown_rpc_exits_zero_and_removes_the_socket() {
     assert_eq!(status.code(), Some(0));
     assert!(!started.socket.exists());
 }
+
+/// PW-BOOT-14 and PW-SHUT-6: started as go-plugin's clients start plugins
+/// (no socket directory), it binds in the temporary directory; SIGHUP
+/// stops it like SIGTERM, with the socket removed.
+#[test]
+fn without_a_socket_directory_it_uses_the_temporary_one_and_sighup_stops_it() {
+    let dir = short_dir();
+    let mut cmd = command(dir.path(), "1", true);
+    cmd.env_remove("PLUGIN_UNIX_SOCKET_DIR")
+        .env("TMPDIR", dir.path());
+    let mut child = cmd.spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let socket = dir.path().join(format!("plugwire-{}.sock", child.id()));
+    assert_eq!(line, format!("1|1|unix|{}|grpc|\n", socket.display()));
+    assert!(socket.exists());
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGHUP).unwrap();
+    assert_eq!(
+        wait_with_deadline(&mut child, Duration::from_secs(6)).code(),
+        Some(0)
+    );
+    assert!(!socket.exists(), "the socket is removed (PW-SHUT-3)");
+}
