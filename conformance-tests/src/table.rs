@@ -156,7 +156,7 @@ pub const CHECKS: &[Check] = &[
     ),
     check(
         "tools/large-argument",
-        "PW-TOOL-12",
+        "PW-BOOT-13",
         Needs::Fixture,
         fixture::large_argument,
     ),
