@@ -570,9 +570,12 @@ async fn run_command(
             "RunCommand({command}): the stream ended without an exit message (PW-CMD-7)"
         ))
     };
+    tokio::pin!(collect);
     tokio::select! {
-        r = collect => r,
-        () = feed => unreachable!("the feeder never finishes"),
+        r = &mut collect => r,
+        // The feeder stops only when the call is gone (the plugin ended
+        // it, or died): its outcome says how.
+        () = feed => collect.await,
     }
 }
 
