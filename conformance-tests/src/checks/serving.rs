@@ -10,22 +10,23 @@ use crate::report::Status;
 use crate::session::{Session, handshake_request};
 
 pub(crate) fn health(s: &mut Session) -> CheckFuture<'_> {
-    Box::pin(async move {
-        let channel = s.channel().await?;
-        let response = tonic_health::pb::health_client::HealthClient::new(channel)
-            .check(tonic_health::pb::HealthCheckRequest {
-                service: "plugin".into(),
-            })
-            .await
-            .map_err(|s| format!("Check(\"plugin\") failed: {}", s.message()))?
-            .into_inner();
-        if response.status == tonic_health::pb::health_check_response::ServingStatus::Serving as i32
-        {
-            Ok(Status::Passed)
-        } else {
-            Err(format!("status {} instead of SERVING", response.status))
-        }
-    })
+    Box::pin(async move { serving(s.channel().await?).await })
+}
+
+/// PW-HEALTH-1: `Check{"plugin"}` answers `SERVING`.
+async fn serving(channel: tonic::transport::Channel) -> CheckResult {
+    let response = tonic_health::pb::health_client::HealthClient::new(channel)
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "plugin".into(),
+        })
+        .await
+        .map_err(|s| format!("Check(\"plugin\") failed: {}", s.message()))?
+        .into_inner();
+    if response.status == tonic_health::pb::health_check_response::ServingStatus::Serving as i32 {
+        Ok(Status::Passed)
+    } else {
+        Err(format!("status {} instead of SERVING", response.status))
+    }
 }
 
 pub(crate) fn handshake_fields(s: &mut Session) -> CheckFuture<'_> {
@@ -220,21 +221,9 @@ pub(crate) fn configure_twice(s: &mut Session) -> CheckFuture<'_> {
             })
             .await;
         crate::check::expect_code(again, tonic::Code::FailedPrecondition, "a second Configure")?;
-        let health = tonic_health::pb::health_client::HealthClient::new(channel)
-            .check(tonic_health::pb::HealthCheckRequest {
-                service: "plugin".into(),
-            })
+        serving(channel)
             .await
-            .map_err(|e| format!("after a second Configure, health failed: {}", e.message()))?
-            .into_inner();
-        if health.status == tonic_health::pb::health_check_response::ServingStatus::Serving as i32 {
-            Ok(Status::Passed)
-        } else {
-            Err(format!(
-                "after a second Configure, health is {} instead of SERVING",
-                health.status
-            ))
-        }
+            .map_err(|e| format!("after a second Configure, health: {e}"))
     })
 }
 
