@@ -206,7 +206,7 @@ async fn commands(channel: &Channel) -> Findings {
     };
     let (mut notes, mut problems) = (Vec::new(), Vec::new());
     for command in &declared {
-        let full = full_name(command);
+        let full = plugwire_proto::names::command_full_name(command);
         let children: Vec<&pb::Command> = declared.iter().filter(|c| c.parent == full).collect();
         let help = plugwire_proto::help::render(command, &children);
         notes.push(format!("{full} --help: {} lines", help.lines().count()));
@@ -234,14 +234,6 @@ fn verdict(notes: Vec<String>, problems: Vec<String>) -> Findings {
         Ok(notes)
     } else {
         Err([problems, notes].concat())
-    }
-}
-
-fn full_name(command: &pb::Command) -> String {
-    if command.parent.is_empty() {
-        command.name.clone()
-    } else {
-        format!("{} {}", command.parent, command.name)
     }
 }
 

@@ -277,11 +277,14 @@ fn inheritable(fd: &std::os::fd::OwnedFd) -> std::io::Result<std::os::fd::OwnedF
 /// sandbox spec travels as an inherited sealed descriptor, never a path.
 fn command(launch: &Launch<'_>) -> std::io::Result<Spawn> {
     let manifest = launch.manifest;
-    // Only what the plugin's PATH lacks matters here; a sandbox's
-    // visibility was settled when it was prepared.
-    let plugin_path = super::interpreter::needs(manifest, &host_path(), &[])
-        .map_err(std::io::Error::other)?
-        .plugin_path();
+    // A sandbox settled the interpreters (and the PATH) when it was
+    // prepared; without one, only what the plugin's PATH lacks matters.
+    let plugin_path = match launch.sandbox {
+        Some(prepared) => prepared.plugin_path.clone(),
+        None => super::interpreter::needs(manifest, &host_path(), &[])
+            .map_err(std::io::Error::other)?
+            .plugin_path(),
+    };
     use std::os::fd::AsRawFd;
     let mut inherit = Vec::new();
     let mut command = match launch.launcher {
@@ -407,6 +410,7 @@ pub fn prepare_sandbox(
     let homes = [home.clone(), "/root".into(), "/home".into()];
     let interpreters = super::interpreter::needs(manifest, &host_path(), &homes)
         .map_err(|e| format!("cannot run {} under the sandbox: {e}", manifest.name))?;
+    let plugin_path = interpreters.plugin_path();
     let mut read: Vec<std::path::PathBuf> = expand(&manifest.permissions.read);
     read.extend(interpreters.expose);
     let request = crate::sandbox::Request {
@@ -419,5 +423,7 @@ pub fn prepare_sandbox(
         read,
         write: expand(&manifest.permissions.write),
     };
-    crate::sandbox::prepare(&request, support)
+    let mut prepared = crate::sandbox::prepare(&request, support)?;
+    prepared.plugin_path = plugin_path;
+    Ok(prepared)
 }

@@ -289,6 +289,9 @@ pub struct Prepared {
     pub identity: Option<identity::Identity>,
     /// The plugin's private data directory (also its `HOME`).
     pub data_dir: PathBuf,
+    /// The plugin's `PATH`: the standard one, with the directory of an
+    /// interpreter found only on the host's before it.
+    pub plugin_path: String,
     _new_root: tempfile::TempDir,
 }
 
@@ -449,6 +452,7 @@ pub fn prepare(request: &Request<'_>, support: &Support) -> Result<Prepared, Str
         host_uid,
         identity,
         data_dir,
+        plugin_path: crate::process::interpreter::PLUGIN_PATH.to_owned(),
         _new_root: new_root,
     })
 }

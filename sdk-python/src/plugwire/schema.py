@@ -78,9 +78,7 @@ class Arguments:
         """A pydantic model: the handler receives an instance."""
 
         def check(text: str) -> tuple[Any, Problem | None]:
-            _, problem = _json_object(text)
-            if problem:
-                return None, problem
+            # One parse: pydantic reads the JSON and checks it together.
             try:
                 return model.model_validate_json(text, strict=True), None
             except pydantic.ValidationError as e:
@@ -158,6 +156,10 @@ def _first(error: pydantic.ValidationError) -> Problem:
     path = tuple(first["loc"])
     field = str(path[-1]) if path else ""
     kind = first["type"]
+    if kind == "json_invalid":
+        return "", f"expected a JSON object, the text is not JSON: {first['ctx']['error']}"
+    if kind == "model_type" and not path:
+        return "", f"expected a JSON object, saw {_short(first.get('input'))}"
     if kind == "missing":
         return pointer(path), f'"{field}" is a required property'
     if kind == "extra_forbidden":
