@@ -39,6 +39,9 @@ step "buf breaking (against the published v1 image)"
 step "build the example plugins (debug) for the integration tests"
 PLUGWIRE_PROFILE=debug ./scripts/build-examples.sh
 
+step "go-plugin interop: a hashicorp/go-plugin host drives plugwire plugins (interop/go-plugin/test.sh)"
+interop/go-plugin/test.sh
+
 step "the Python SDK: its stubs, pytest and mypy --strict (sdk-python/test.sh)"
 sdk-python/test.sh
 

@@ -29,6 +29,16 @@ pub const ENV_PROTOCOL_VERSIONS: &str = "PLUGIN_PROTOCOL_VERSIONS";
 /// Environment variable naming the directory the plugin binds its socket in.
 pub const ENV_UNIX_SOCKET_DIR: &str = "PLUGIN_UNIX_SOCKET_DIR";
 
+/// Environment variable in which a go-plugin client with `AutoMTLS` passes
+/// its one-time certificate (PEM); the plugin then answers over TLS
+/// (PW-GP-3).
+pub const ENV_CLIENT_CERT: &str = "PLUGIN_CLIENT_CERT";
+
+/// Environment variable a go-plugin client sets to `true` to ask for its
+/// multiplexed broker; a plugin that sees it states its choice in the
+/// bootstrap line's seventh field (PW-GP-4).
+pub const ENV_MULTIPLEX_GRPC: &str = "PLUGIN_MULTIPLEX_GRPC";
+
 /// Environment variable naming the host's callback socket for this plugin.
 pub const ENV_HOST_SOCKET: &str = "PLUGWIRE_HOST_SOCKET";
 

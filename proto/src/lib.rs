@@ -58,4 +58,21 @@ pub mod pb {
         tonic::include_file_descriptor_set!("plugwire_v1_descriptor");
 }
 
+/// Generated messages and stubs for HashiCorp go-plugin's own services
+/// (package `plugin`): the controller a go-plugin client stops a plugin
+/// with, the stdio stream that carries a go-plugin plugin's output, and the
+/// broker's control stream. See `docs/protocol.md`, "go-plugin
+/// interoperability".
+///
+/// ```
+/// use plugwire_proto::go_plugin::{StdioData, stdio_data::Channel};
+///
+/// let chunk = StdioData { channel: Channel::Stderr as i32, data: b"hi".to_vec() };
+/// assert_eq!(chunk.channel(), Channel::Stderr);
+/// ```
+#[allow(missing_docs, clippy::all, clippy::pedantic)]
+pub mod go_plugin {
+    tonic::include_proto!("plugin");
+}
+
 pub use prost_types;

@@ -70,6 +70,7 @@
 // The guide and `serve_blocking` show a whole `fn main` on purpose.
 #![allow(clippy::needless_doctest_main)]
 
+mod auto_mtls;
 mod command;
 mod error;
 mod handle;

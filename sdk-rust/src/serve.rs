@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use plugwire_proto::bootstrap::BootstrapLine;
 use plugwire_proto::constants::{
-    ENV_HOST_SOCKET, ENV_PROTOCOL_VERSIONS, ENV_UNIX_SOCKET_DIR, HEALTH_SERVICE_NAME,
-    MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE, MAX_SOCKET_PATH_LEN, SUPPORTED_APP_VERSIONS,
+    ENV_HOST_SOCKET, ENV_MULTIPLEX_GRPC, ENV_PROTOCOL_VERSIONS, ENV_UNIX_SOCKET_DIR,
+    HEALTH_SERVICE_NAME, MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE, MAX_SOCKET_PATH_LEN,
+    SUPPORTED_APP_VERSIONS,
 };
 use plugwire_proto::version::{negotiate, parse_protocol_versions};
 use tokio::net::UnixListener;
@@ -17,6 +18,7 @@ use tokio::task::JoinHandle;
 use tokio_stream::wrappers::UnixListenerStream;
 use tonic_health::ServingStatus;
 
+use crate::auto_mtls::AutoMtls;
 use crate::error::ServeError;
 use crate::plugin::Plugin;
 use crate::service::Runtime;
@@ -104,6 +106,7 @@ pub async fn try_serve(plugin: Plugin) -> Result<(), ServeError> {
             .join(SOCKET_FILE_NAME),
     };
     let host_socket = std::env::var_os(ENV_HOST_SOCKET).map(PathBuf::from);
+    let tls = AutoMtls::from_env().map_err(ServeError::Environment)?;
     crate::logging::init();
 
     // Installed before the bootstrap line: a host may send SIGTERM as soon
@@ -112,10 +115,18 @@ pub async fn try_serve(plugin: Plugin) -> Result<(), ServeError> {
         context: "cannot install the SIGTERM/SIGINT handlers".into(),
         source,
     })?;
-    let running = RunningPlugin::start(plugin, socket, version, host_socket).await?;
-    tracing::info!(socket = %running.socket.display(), version, "serving");
+    let server_cert = tls.as_ref().map(|t| t.server_cert.clone());
+    let running = RunningPlugin::start(plugin, socket, version, host_socket, tls).await?;
+    tracing::info!(socket = %running.socket.display(), version, tls = server_cert.is_some(), "serving");
     // PW-BOOT-2/5: the one line, only once serving, flushed.
-    let line = BootstrapLine::new(version, running.socket.display().to_string()).to_line();
+    let mut line = BootstrapLine::new(version, running.socket.display().to_string());
+    line.server_cert = server_cert;
+    // PW-GP-4: a client that asks for go-plugin's multiplexed broker learns
+    // that this plugin has none, and says so, rather than misreading it.
+    if std::env::var_os(ENV_MULTIPLEX_GRPC).is_some_and(|v| !v.is_empty()) {
+        line.multiplex = Some(false);
+    }
+    let line = line.to_line();
     {
         let mut stdout = std::io::stdout().lock();
         stdout
@@ -143,6 +154,7 @@ impl RunningPlugin {
         socket: PathBuf,
         version: u32,
         host_socket: Option<PathBuf>,
+        tls: Option<AutoMtls>,
     ) -> Result<Self, ServeError> {
         plugin.validate().map_err(ServeError::Declaration)?;
         if socket.as_os_str().len() > MAX_SOCKET_PATH_LEN {
@@ -169,13 +181,16 @@ impl RunningPlugin {
         let routes = runtime.routes(health_service, &descriptors, providers);
 
         let stop = runtime.clone();
-        let server = tokio::spawn(
-            tonic::transport::Server::builder()
-                .add_routes(routes)
-                .serve_with_incoming_shutdown(UnixListenerStream::new(listener), async move {
-                    stop.lifecycle.stopped().await;
-                }),
-        );
+        let stopped = async move { stop.lifecycle.stopped().await };
+        let server = tonic::transport::Server::builder().add_routes(routes);
+        let server = match tls {
+            None => tokio::spawn(
+                server.serve_with_incoming_shutdown(UnixListenerStream::new(listener), stopped),
+            ),
+            Some(tls) => {
+                tokio::spawn(server.serve_with_incoming_shutdown(tls.incoming(listener), stopped))
+            }
+        };
         Ok(Self {
             socket,
             runtime,

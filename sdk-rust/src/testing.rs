@@ -183,6 +183,7 @@ impl TestHostBuilder {
             dir.path().join(crate::SOCKET_FILE_NAME),
             APP_PROTOCOL_VERSION,
             self.host_service.then(|| host_socket.clone()),
+            None,
         )
         .await?;
         let channel = unix_endpoint(&running.socket)?.connect().await?;

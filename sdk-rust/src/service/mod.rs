@@ -2,6 +2,7 @@
 //! state they share.
 
 mod command;
+mod go_plugin;
 mod hook;
 mod lazy;
 mod plugin;
@@ -14,6 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use plugwire_proto::constants::{HEALTH_SERVICE_NAME, MAX_MESSAGE_SIZE};
+use plugwire_proto::go_plugin as gp;
 use plugwire_proto::names::command_full_name;
 use plugwire_proto::pb;
 use tokio::sync::Notify;
@@ -28,6 +30,9 @@ use crate::handle::{PluginHandle, PluginState};
 use crate::hook::Hook;
 use crate::plugin::Plugin;
 use crate::tool::Tool;
+
+/// Grace for in-flight calls when a stop names none (PW-SHUT-1).
+pub(crate) const DEFAULT_GRACE: Duration = Duration::from_secs(5);
 
 /// Everything the services of one running plugin share.
 pub(crate) struct Runtime {
@@ -172,6 +177,16 @@ impl Runtime {
             builder
         };
         let v1 = reflection.clone();
+        routes = routes
+            .add_service(gp::grpc_controller_server::GrpcControllerServer::new(
+                go_plugin::ControllerSvc(self.clone()),
+            ))
+            .add_service(gp::grpc_stdio_server::GrpcStdioServer::new(
+                go_plugin::StdioSvc(self.clone()),
+            ))
+            .add_service(gp::grpc_broker_server::GrpcBrokerServer::new(
+                go_plugin::BrokerSvc(self.clone()),
+            ));
         routes = routes.add_service(lazy::Lazy::new(move || v1().build_v1().ok()));
         routes = routes.add_service(lazy::Lazy::new(move || reflection().build_v1alpha().ok()));
         routes
@@ -267,6 +282,12 @@ impl Lifecycle {
     /// Asks the server to stop after the current response.
     pub(crate) fn request_stop(&self) {
         self.stop.cancel();
+    }
+
+    /// Cancelled when the server should stop, for streams that must end
+    /// then.
+    pub(crate) fn stop_token(&self) -> CancellationToken {
+        self.stop.clone()
     }
 
     /// Resolves when the server should stop.

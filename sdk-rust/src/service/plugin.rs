@@ -8,14 +8,12 @@ use plugwire_proto::pb;
 use serde_json::Value;
 use tonic::{Request, Response, Status};
 
-use super::Runtime;
+use super::{DEFAULT_GRACE, Runtime};
 use crate::host_client::HostClient;
 
 /// The SDK's name in `HandshakeResponse.sdk`.
 pub(crate) const SDK_NAME: &str = "plugwire-sdk-rust";
 
-/// Grace used when the host sends no (or a zero) grace period.
-const DEFAULT_GRACE: Duration = Duration::from_secs(5);
 /// The longest grace a host may ask for.
 const MAX_GRACE: Duration = Duration::from_secs(60);
 
