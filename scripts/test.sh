@@ -39,9 +39,6 @@ step "buf breaking (against the published v1 image)"
 step "build the example plugins (debug) for the integration tests"
 PLUGWIRE_PROFILE=debug ./scripts/build-examples.sh
 
-step "go-plugin interop: a hashicorp/go-plugin host drives plugwire plugins (interop/go-plugin/test.sh)"
-interop/go-plugin/test.sh
-
 step "the Python SDK: its stubs, pytest and mypy --strict (sdk-python/test.sh)"
 sdk-python/test.sh
 
@@ -55,6 +52,9 @@ step "set up the Python, Node and Go example plugins (deps, stubs from proto/, b
 for language in python node go; do
     "sdk-examples/$language/setup.sh"
 done
+
+step "go-plugin interop: a hashicorp/go-plugin host drives plugwire plugins (interop/go-plugin/test.sh)"
+interop/go-plugin/test.sh
 
 step "cargo test (the conformance suite runs every example plugin, in every language)"
 cargo test --workspace --locked

@@ -28,11 +28,20 @@ type bootstrap struct {
 	version    int
 	socketPath string
 	hostSocket string
+	// serverCert is the sixth field under go-plugin's AutoMTLS (PW-GP-3).
+	serverCert string
+	// multiplex: the client asked about go-plugin's multiplexed broker,
+	// so the seventh field says this plugin has none (PW-GP-4).
+	multiplex bool
 }
 
 // line is PW-BOOT-2's one line, printed on stdout once serving.
 func (b bootstrap) line() string {
-	return fmt.Sprintf("1|%d|unix|%s|grpc|\n", b.version, b.socketPath)
+	line := fmt.Sprintf("1|%d|unix|%s|grpc|%s", b.version, b.socketPath, b.serverCert)
+	if b.multiplex {
+		line += "|false"
+	}
+	return line + "\n"
 }
 
 // readBootstrap checks the cookie (PW-BOOT-1), picks the highest common

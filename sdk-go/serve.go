@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
@@ -30,19 +31,25 @@ type running struct {
 	listener net.Listener
 	socket   string
 	once     sync.Once
+	stopping chan struct{}
 	stopped  chan struct{}
 }
 
-func start(p *Plugin, socket string, version int, hostSocket string) (*running, error) {
+func start(p *Plugin, socket string, version int, hostSocket string, mtls *autoMTLS) (*running, error) {
 	listener, err := net.Listen("unix", socket)
 	if err != nil {
 		return nil, fmt.Errorf("cannot bind %s: %w", socket, err)
 	}
+	options := []grpc.ServerOption{grpc.MaxRecvMsgSize(MaxMessage), grpc.MaxSendMsgSize(MaxMessage)}
+	if mtls != nil {
+		options = append(options, grpc.Creds(credentials.NewTLS(mtls.config)))
+	}
 	r := &running{
-		server:   grpc.NewServer(grpc.MaxRecvMsgSize(MaxMessage), grpc.MaxSendMsgSize(MaxMessage)),
+		server:   grpc.NewServer(options...),
 		health:   health.NewServer(),
 		listener: listener,
 		socket:   socket,
+		stopping: make(chan struct{}),
 		stopped:  make(chan struct{}),
 	}
 	s := &state{plugin: p, version: version, hostSocket: hostSocket, host: &HostClient{}}
@@ -61,6 +68,7 @@ func start(p *Plugin, socket string, version int, hostSocket string) (*running, 
 	for _, v := range p.providers {
 		v.register(r.server)
 	}
+	registerGoPlugin(r.server, func() { r.stop(5 * time.Second) }, r.stopping)
 	r.health.SetServingStatus("plugin", healthpb.HealthCheckResponse_SERVING)
 	go func() { _ = r.server.Serve(listener) }()
 	return r, nil
@@ -70,6 +78,7 @@ func start(p *Plugin, socket string, version int, hostSocket string) (*running, 
 // the socket (PW-HEALTH-2, PW-SHUT-1, PW-SHUT-3).
 func (r *running) stop(grace time.Duration) {
 	r.once.Do(func() {
+		close(r.stopping)
 		r.health.SetServingStatus("plugin", healthpb.HealthCheckResponse_NOT_SERVING)
 		go func() {
 			done := make(chan struct{})
@@ -93,7 +102,16 @@ func (p *Plugin) Serve() {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", p.Name, err)
 		os.Exit(1)
 	}
-	r, err := start(p, boot.socketPath, boot.version, boot.hostSocket)
+	var mtls *autoMTLS
+	if clientPEM := os.Getenv(envClientCert); clientPEM != "" {
+		if mtls, err = newAutoMTLS(clientPEM); err != nil {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", p.Name, err)
+			os.Exit(1)
+		}
+		boot.serverCert = mtls.cert
+	}
+	boot.multiplex = os.Getenv(envMultiplexGRPC) != ""
+	r, err := start(p, boot.socketPath, boot.version, boot.hostSocket, mtls)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", p.Name, err)
 		os.Exit(1)

@@ -33,7 +33,7 @@ func StartTest(p *Plugin, config map[string]any) (*TestHost, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := start(p, filepath.Join(dir, SocketFileName), 1, "")
+	r, err := start(p, filepath.Join(dir, SocketFileName), 1, "", nil)
 	if err != nil {
 		return nil, err
 	}

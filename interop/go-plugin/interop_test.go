@@ -9,10 +9,12 @@ import (
 
 // The example echo plugin of each SDK that serves go-plugin's controller,
 // stdio and broker and speaks AutoMTLS, as scripts/test.sh builds it
-// (scripts/build-examples.sh). The Python, Node and Go SDKs join this list
-// once they serve the same (docs/protocol.md, "go-plugin interoperability").
+// (scripts/build-examples.sh, sdk-examples/go/setup.sh). The Python and
+// Node SDKs join this list once they serve the same (docs/protocol.md,
+// "go-plugin interoperability").
 var plugins = map[string]string{
 	"rust": "target/plugwire-examples-debug/echo/plugwire-example-echo",
+	"go":   "sdk-examples/go/echo-go",
 }
 
 // go-plugin's Kill gives a plugin two seconds to exit after the controller's
@@ -34,7 +36,7 @@ func TestGoPluginHostDrivesEveryPlugwirePlugin(t *testing.T) {
 			}
 			t.Run(name, func(t *testing.T) {
 				if _, err := os.Stat(path); err != nil {
-					t.Fatalf("%s is not built (%v): run PLUGWIRE_PROFILE=debug scripts/build-examples.sh first", path, err)
+					t.Fatalf("%s is not built (%v): run PLUGWIRE_PROFILE=debug scripts/build-examples.sh and sdk-examples/go/setup.sh first", path, err)
 				}
 				var logs strings.Builder
 				outcome, err := Drive([]string{path}, autoMTLS, "echo", `{"text":"hi from go-plugin"}`, &logs)
