@@ -38,6 +38,10 @@ const (
 	maxClientCertSize = 16 * 1024
 )
 
+// defaultGrace is the drain a stop gets when the host names none
+// (PW-SHUT-1): plugwire's Shutdown without a grace, go-plugin's controller.
+const defaultGrace = 5 * time.Second
+
 // noBroker is the answer to a knock on go-plugin's broker.
 const noBroker = "this plugin does not use go-plugin's broker: plugwire plugins reach their host through HostService (PLUGWIRE_HOST_SOCKET)"
 
@@ -137,51 +141,45 @@ func brokerStream(stream grpc.ServerStream, stopping <-chan struct{}) error {
 // knock = 1) from raw bytes: the service id, and whether it is a knock.
 func knockOf(raw []byte) (uint32, bool) {
 	var id uint32
-	knock := false
+	knock, wellFormed := false, true
+	wellFormed = eachField(raw, func(num protowire.Number, typ protowire.Type, value []byte) {
+		switch {
+		case num == 1 && typ == protowire.VarintType:
+			v, _ := protowire.ConsumeVarint(value)
+			id = uint32(v)
+		case num == 4 && typ == protowire.BytesType:
+			inner, _ := protowire.ConsumeBytes(value)
+			wellFormed = eachField(inner, func(f protowire.Number, t protowire.Type, v []byte) {
+				if f == 1 && t == protowire.VarintType {
+					k, _ := protowire.ConsumeVarint(v)
+					knock = k != 0
+				}
+			}) && wellFormed
+		}
+	}) && wellFormed
+	if !wellFormed {
+		return 0, false
+	}
+	return id, knock
+}
+
+// eachField calls visit with each top-level field of a protobuf message
+// (its value still encoded); false when raw is not a well-formed message.
+func eachField(raw []byte, visit func(num protowire.Number, typ protowire.Type, value []byte)) bool {
 	for len(raw) > 0 {
 		num, typ, n := protowire.ConsumeTag(raw)
 		if n < 0 {
-			return 0, false
+			return false
 		}
 		raw = raw[n:]
-		switch {
-		case num == 1 && typ == protowire.VarintType:
-			v, m := protowire.ConsumeVarint(raw)
-			if m < 0 {
-				return 0, false
-			}
-			id, raw = uint32(v), raw[m:]
-		case num == 4 && typ == protowire.BytesType:
-			inner, m := protowire.ConsumeBytes(raw)
-			if m < 0 {
-				return 0, false
-			}
-			raw = raw[m:]
-			for len(inner) > 0 {
-				f, t, k := protowire.ConsumeTag(inner)
-				if k < 0 {
-					return 0, false
-				}
-				inner = inner[k:]
-				k = protowire.ConsumeFieldValue(f, t, inner)
-				if k < 0 {
-					return 0, false
-				}
-				if f == 1 && t == protowire.VarintType {
-					v, _ := protowire.ConsumeVarint(inner)
-					knock = v != 0
-				}
-				inner = inner[k:]
-			}
-		default:
-			m := protowire.ConsumeFieldValue(num, typ, raw)
-			if m < 0 {
-				return 0, false
-			}
-			raw = raw[m:]
+		m := protowire.ConsumeFieldValue(num, typ, raw)
+		if m < 0 {
+			return false
 		}
+		visit(num, typ, raw[:m])
+		raw = raw[m:]
 	}
-	return id, knock
+	return true
 }
 
 // knockRefusal encodes ConnInfo{service_id, knock{knock: true, ack: false,

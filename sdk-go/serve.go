@@ -68,7 +68,7 @@ func start(p *Plugin, socket string, version int, hostSocket string, mtls *autoM
 	for _, v := range p.providers {
 		v.register(r.server)
 	}
-	registerGoPlugin(r.server, func() { r.stop(5 * time.Second) }, r.stopping)
+	registerGoPlugin(r.server, func() { r.stop(defaultGrace) }, r.stopping)
 	r.health.SetServingStatus("plugin", healthpb.HealthCheckResponse_SERVING)
 	go func() { _ = r.server.Serve(listener) }()
 	return r, nil

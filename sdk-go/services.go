@@ -124,7 +124,7 @@ func (ps *pluginService) Configure(_ context.Context, r *pb.ConfigureRequest) (*
 }
 
 func (ps *pluginService) Shutdown(_ context.Context, r *pb.ShutdownRequest) (*pb.ShutdownResponse, error) {
-	grace := 5.0
+	grace := defaultGrace.Seconds()
 	if r.Grace != nil {
 		grace = r.Grace.AsDuration().Seconds()
 	}
