@@ -13,11 +13,12 @@ if [ ! -x .venv/bin/python ]; then
     "$python" -m venv .venv
 fi
 stamp=.venv/.requirements
-if ! cmp -s requirements-dev.txt "$stamp" 2>/dev/null; then
+state="$(cat requirements-dev.txt requirements.txt pyproject.toml | sha256sum)"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$state" ]; then
     .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
     .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e . 2>/dev/null \
         || .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
-    cp requirements-dev.txt "$stamp"
+    printf '%s' "$state" >"$stamp"
 fi
 
 echo "-- stubs match ../proto"

@@ -9,12 +9,12 @@ import (
 
 // The example echo plugin of each SDK that serves go-plugin's controller,
 // stdio and broker and speaks AutoMTLS, as scripts/test.sh builds it
-// (scripts/build-examples.sh, sdk-examples/go/setup.sh). The Python and
-// Node SDKs join this list once they serve the same (docs/protocol.md,
-// "go-plugin interoperability").
+// (scripts/build-examples.sh and each sdk-examples/<language>/setup.sh).
 var plugins = map[string]string{
-	"rust": "target/plugwire-examples-debug/echo/plugwire-example-echo",
-	"go":   "sdk-examples/go/echo-go",
+	"rust":   "target/plugwire-examples-debug/echo/plugwire-example-echo",
+	"go":     "sdk-examples/go/echo-go",
+	"python": "sdk-examples/python/plugin",
+	"node":   "sdk-examples/node/plugin",
 }
 
 // go-plugin's Kill gives a plugin two seconds to exit after the controller's

@@ -20,11 +20,16 @@ export interface Bootstrap {
   version: number;
   socketPath: string;
   hostSocket: string | undefined;
+  /** The sixth field under go-plugin's AutoMTLS (PW-GP-3). */
+  serverCert?: string;
+  /** The client asked about go-plugin's multiplexed broker (PW-GP-4). */
+  multiplex?: boolean;
 }
 
 /** PW-BOOT-2: the one line printed on stdout once serving. */
 export function bootstrapLine(boot: Bootstrap): string {
-  return `1|${boot.version}|unix|${boot.socketPath}|grpc|\n`;
+  const line = `1|${boot.version}|unix|${boot.socketPath}|grpc|${boot.serverCert ?? ""}`;
+  return `${line}${boot.multiplex ? "|false" : ""}\n`;
 }
 
 /** Checks the cookie (PW-BOOT-1), picks the highest common version
@@ -60,5 +65,10 @@ export function readBootstrap(env: NodeJS.ProcessEnv): Bootstrap {
   } else {
     socketPath = path.join(dir, SOCKET_FILE_NAME);
   }
-  return { version: Math.max(...common), socketPath, hostSocket: env.PLUGWIRE_HOST_SOCKET || undefined };
+  return {
+    version: Math.max(...common),
+    socketPath,
+    hostSocket: env.PLUGWIRE_HOST_SOCKET || undefined,
+    multiplex: Boolean(env.PLUGIN_MULTIPLEX_GRPC),
+  };
 }

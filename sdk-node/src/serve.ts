@@ -11,7 +11,8 @@ import { HookServiceService } from "./gen/plugwire/v1/hook";
 import { PluginServiceService } from "./gen/plugwire/v1/plugin";
 import { ToolServiceService } from "./gen/plugwire/v1/tool";
 import type { Declarations } from "./declarations";
-import { State, commandService, hookService, pluginService, toolService } from "./services";
+import { type AutoMtls, TlsFront, addGoPluginServices, autoMtls } from "./goplugin";
+import { DEFAULT_GRACE_MS, State, commandService, hookService, pluginService, toolService } from "./services";
 
 /** PW-SHUT-2: the grace after SIGTERM. */
 export const SIGTERM_GRACE_MS = 2000;
@@ -22,16 +23,21 @@ export class Running {
   readonly state: State;
   readonly stopped: Promise<void>;
   private readonly health = new HealthImplementation({ plugin: "NOT_SERVING" });
-  private stopping = false;
+  private readonly stopping: Promise<void>;
+  private resolveStopping!: () => void;
+  private isStopping = false;
   private resolveStopped!: () => void;
+  private readonly tls: TlsFront | undefined;
 
   constructor(
     plugin: Declarations,
     readonly socketPath: string,
     version: number,
     hostSocket: string | undefined,
+    mtls?: AutoMtls,
   ) {
     this.stopped = new Promise((resolve) => (this.resolveStopped = resolve));
+    this.stopping = new Promise((resolve) => (this.resolveStopping = resolve));
     this.server = new grpc.Server({ "grpc.max_receive_message_length": MAX_MESSAGE, "grpc.max_send_message_length": MAX_MESSAGE });
     this.state = new State(plugin, version, hostSocket, (grace) => this.stop(grace));
     this.health.addToServer(this.server);
@@ -40,21 +46,27 @@ export class Running {
     if (plugin.commands.size) this.server.addService(CommandServiceService, commandService(this.state));
     if (plugin.hooks.length) this.server.addService(HookServiceService, hookService(this.state));
     for (const p of plugin.providers) this.server.addService(p.definition, p.implementation);
+    addGoPluginServices(this.server, () => this.stop(DEFAULT_GRACE_MS), this.stopping);
+    // Under AutoMTLS the socket is the TLS front's, and gRPC listens
+    // behind it.
+    this.tls = mtls && new TlsFront(mtls);
   }
 
-  start(): Promise<void> {
-    return new Promise((resolve, reject) =>
-      this.server.bindAsync(`unix:${this.socketPath}`, grpc.ServerCredentials.createInsecure(), (error) => {
-        if (error) return reject(new BootstrapError(`cannot bind ${this.socketPath}: ${error.message}`));
-        this.health.setStatus("plugin", "SERVING");
-        resolve();
-      }),
+  async start(): Promise<void> {
+    const grpcPath = this.tls?.innerPath ?? this.socketPath;
+    await new Promise<void>((resolve, reject) =>
+      this.server.bindAsync(`unix:${grpcPath}`, grpc.ServerCredentials.createInsecure(), (error) =>
+        error ? reject(new BootstrapError(`cannot bind ${grpcPath}: ${error.message}`)) : resolve(),
+      ),
     );
+    await this.tls?.listen(this.socketPath);
+    this.health.setStatus("plugin", "SERVING");
   }
 
   stop(graceMs: number): void {
-    if (this.stopping) return;
-    this.stopping = true;
+    if (this.isStopping) return;
+    this.isStopping = true;
+    this.resolveStopping();
     // PW-HEALTH-2, PW-SHUT-1: refuse new work, drain for the grace, then
     // cancel what is left.
     this.health.setStatus("plugin", "NOT_SERVING");
@@ -63,6 +75,7 @@ export class Running {
     setImmediate(() =>
       this.server.tryShutdown(() => {
         clearTimeout(force);
+        this.tls?.close();
         // PW-SHUT-3: the socket goes before the process does.
         fs.rmSync(this.socketPath, { force: true });
         this.resolveStopped();
@@ -78,20 +91,19 @@ export function serve(plugin: Declarations): void {
     process.stderr.write(`${plugin.name}: ${e.message}\n`);
     process.exit(1);
   };
-  let boot;
-  try {
-    boot = readBootstrap(process.env);
-  } catch (e) {
-    fail(e as Error);
-    return;
-  }
-  const running = new Running(plugin, boot.socketPath, boot.version, boot.hostSocket);
+  start(plugin).catch(fail);
+}
+
+async function start(plugin: Declarations): Promise<void> {
+  const boot = readBootstrap(process.env);
+  const mtls = await autoMtls(process.env);
+  boot.serverCert = mtls?.serverCert;
+  const running = new Running(plugin, boot.socketPath, boot.version, boot.hostSocket, mtls);
   for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
     process.on(signal, () => running.stop(SIGTERM_GRACE_MS));
   }
-  running.start().then(() => {
-    // PW-BOOT-2: one line, flushed, once serving.
-    process.stdout.write(bootstrapLine(boot));
-  }, fail);
-  running.stopped.then(() => process.exit(0));
+  void running.stopped.then(() => process.exit(0));
+  await running.start();
+  // PW-BOOT-2: one line, flushed, once serving.
+  process.stdout.write(bootstrapLine(boot));
 }

@@ -21,6 +21,9 @@ import type { Declarations, ToolEntry } from "./declarations";
 import { ToolContext, ToolError } from "./tool";
 
 export const SDK_VERSION = "0.1.0";
+/** PW-SHUT-1: the drain of a stop that names no grace (plugwire's Shutdown
+ * without one, go-plugin's controller). */
+export const DEFAULT_GRACE_MS = 5000;
 
 type Failure = { code: grpc.status; details: string };
 
@@ -116,7 +119,7 @@ export function pluginService(state: State): PluginServiceServer {
     shutdown(call, callback) {
       const grace = call.request.grace;
       callback(null, {});
-      state.stop(grace ? grace.seconds * 1000 + grace.nanos / 1e6 : 5000);
+      state.stop(grace ? grace.seconds * 1000 + grace.nanos / 1e6 : DEFAULT_GRACE_MS);
     },
   };
 }

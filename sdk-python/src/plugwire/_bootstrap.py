@@ -28,10 +28,17 @@ class Bootstrap:
     version: int
     socket_path: str
     host_socket: str | None
+    #: The sixth field under go-plugin's AutoMTLS (PW-GP-3).
+    server_cert: str = ""
+    #: The client asked about go-plugin's multiplexed broker (PW-GP-4).
+    multiplex: bool = False
 
     def line(self) -> str:
         """PW-BOOT-2: the one line printed on stdout once serving."""
-        return f"1|{self.version}|unix|{self.socket_path}|grpc|\n"
+        line = f"1|{self.version}|unix|{self.socket_path}|grpc|{self.server_cert}"
+        if self.multiplex:
+            line += "|false"
+        return line + "\n"
 
 
 def read(env: Mapping[str, str]) -> Bootstrap:
@@ -73,4 +80,5 @@ def read(env: Mapping[str, str]) -> Bootstrap:
         version=max(common),
         socket_path=socket_path,
         host_socket=env.get("PLUGWIRE_HOST_SOCKET") or None,
+        multiplex=bool(env.get("PLUGIN_MULTIPLEX_GRPC")),
     )

@@ -34,6 +34,9 @@ if TYPE_CHECKING:
     from .declarations import Declarations
 
 log = logging.getLogger("plugwire")
+#: PW-SHUT-1: the drain of a stop that names no grace (plugwire's Shutdown
+#: without one, go-plugin's controller).
+DEFAULT_GRACE_S = 5.0
 Context: TypeAlias = grpc.aio.ServicerContext[Any, Any]
 
 
@@ -123,7 +126,7 @@ class PluginService(plugin_pb2_grpc.PluginServiceServicer):
         return plugin_pb2.ConfigureResponse()
 
     async def Shutdown(self, request: plugin_pb2.ShutdownRequest, context: Context) -> plugin_pb2.ShutdownResponse:
-        grace = request.grace.seconds + request.grace.nanos / 1e9 if request.HasField("grace") else 5.0
+        grace = request.grace.seconds + request.grace.nanos / 1e9 if request.HasField("grace") else DEFAULT_GRACE_S
         self.state.stop(grace)
         return plugin_pb2.ShutdownResponse()
 

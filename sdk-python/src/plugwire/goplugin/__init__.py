@@ -1,0 +1,1 @@
+"""Generated from proto/go-plugin by generate.sh; do not edit."""
