@@ -59,7 +59,10 @@ pub async fn check_plugin(
     options: &Options,
 ) -> Result<report::Report, String> {
     let manifest = target(path, args)?;
-    let starter = spawn::Starter::new(&manifest, options)?;
+    let mut starter = spawn::Starter::new(&manifest, options)?;
+    if path.is_dir() {
+        starter = starter.named_by_manifest();
+    }
     let mut report = run::all(
         session::Session::launched(starter, options.config.clone()),
         false,

@@ -2,6 +2,7 @@
 //! (`plugwire_host::launch`), and the processes it gives.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -101,8 +102,34 @@ pub(crate) struct Process {
     pub(crate) line: BootstrapLine,
     exit: ExitWatch,
     pub(crate) stderr: StderrTail,
+    /// Connections made to `PLUGWIRE_HOST_SOCKET`, which the suite, listing
+    /// no `host.service`, only counts and closes (PW-HS-4).
+    pub(crate) host_dials: Arc<AtomicUsize>,
+    _host_listener: AbortOnDrop,
     _dir: tempfile::TempDir,
     sandbox: Option<Prepared>,
+}
+
+/// A task that ends with its owner.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Counts each connection to the host socket, and hangs up on it.
+fn count_host_dials(listener: tokio::net::UnixListener) -> (Arc<AtomicUsize>, AbortOnDrop) {
+    let dials = Arc::new(AtomicUsize::new(0));
+    let counted = dials.clone();
+    let task = tokio::spawn(async move {
+        while let Ok((connection, _)) = listener.accept().await {
+            counted.fetch_add(1, Ordering::Relaxed);
+            drop(connection);
+        }
+    });
+    (dials, AbortOnDrop(task))
 }
 
 impl Process {
@@ -194,6 +221,9 @@ pub(crate) struct Starter {
     data_root: tempfile::TempDir,
     /// How long each start may take to print its line.
     pub(crate) bootstrap_timeout: Duration,
+    /// The name the plugin's manifest gives it, which its handshake must
+    /// repeat (PW-HS-3); `None` for a bare executable.
+    pub(crate) manifest_name: Option<String>,
 }
 
 impl Starter {
@@ -221,7 +251,14 @@ impl Starter {
             support,
             data_root: tempfile::tempdir().map_err(|e| e.to_string())?,
             bootstrap_timeout: options.bootstrap_timeout,
+            manifest_name: None,
         })
+    }
+
+    /// Holds the plugin to its manifest's name (it was loaded from one).
+    pub(crate) fn named_by_manifest(mut self) -> Self {
+        self.manifest_name = Some(self.manifest.name.clone());
+        self
     }
 
     /// The versions a host offers this plugin.
@@ -265,6 +302,13 @@ impl Starter {
             None => None,
         };
         let host_socket = dir.path().join("host.sock");
+        let listener = tokio::net::UnixListener::bind(&host_socket).map_err(|e| {
+            failed(format!(
+                "cannot bind the host socket {}: {e}",
+                host_socket.display()
+            ))
+        })?;
+        let (host_dials, host_listener) = count_host_dials(listener);
         let launch = Launch {
             host_socket: &host_socket,
             instance_id: "00000000-0000-4000-8000-00000000c0f0",
@@ -292,6 +336,8 @@ impl Starter {
                     line,
                     exit,
                     stderr,
+                    host_dials,
+                    _host_listener: host_listener,
                     _dir: dir,
                     sandbox,
                 })

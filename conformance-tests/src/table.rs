@@ -65,10 +65,22 @@ pub const CHECKS: &[Check] = &[
         serving::health,
     ),
     check(
+        "boot/16-mib-messages",
+        "PW-BOOT-13",
+        Needs::Serving,
+        serving::message_limit,
+    ),
+    check(
         "handshake/fields",
         "PW-HS-3",
         Needs::Serving,
         serving::handshake_fields,
+    ),
+    check(
+        "handshake/name-matches-manifest",
+        "PW-HS-3",
+        Needs::Serving,
+        serving::name_matches_manifest,
     ),
     check(
         "handshake/capabilities-well-formed",
@@ -114,7 +126,7 @@ pub const CHECKS: &[Check] = &[
     ),
     check(
         "commands/declarations-well-formed",
-        "PW-CMD-2",
+        "PW-CMD-1",
         Needs::Serving,
         serving::commands_well_formed,
     ),
@@ -213,6 +225,12 @@ pub const CHECKS: &[Check] = &[
         "PW-CFG-5",
         Needs::Serving,
         serving::configure_twice,
+    ),
+    check(
+        "handshake/host-service-unlisted",
+        "PW-HS-4",
+        Needs::Serving,
+        serving::host_service_unlisted,
     ),
     check(
         "shutdown/sigint",

@@ -11,7 +11,8 @@
 //! - [`version`]: parsing `PLUGIN_PROTOCOL_VERSIONS` and picking the
 //!   highest common version;
 //! - [`log`]: the hclog-style JSON log line that plugins write to stderr;
-//! - [`text`]: escaping a plugin's text before it reaches a terminal.
+//! - [`text`]: escaping a plugin's text before it reaches a terminal;
+//! - [`receive_limit`]: recognising a peer's gRPC receive limit in an error.
 //!
 //! The normative description is `docs/protocol.md`.
 //!
@@ -32,6 +33,7 @@ pub mod help;
 pub mod log;
 pub mod names;
 pub mod problem;
+pub mod receive_limit;
 pub mod text;
 pub mod version;
 

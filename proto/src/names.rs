@@ -340,19 +340,48 @@ pub fn validate_command(command: &pb::Command) -> Result<(), Vec<String>> {
     }
 }
 
-/// Checks a list of command declarations (PW-CMD-2); every problem of every
-/// command.
+/// Checks a list of command declarations: each one (PW-CMD-2), full names
+/// unique, and every parent path itself declared (PW-CMD-1). Returns every
+/// problem found.
 ///
 /// ```
 /// use plugwire_proto::{names::validate_commands, pb};
-/// assert!(validate_commands(&[pb::Command { name: "ok".into(), ..Default::default() }]).is_ok());
+/// let command = |parent: &str, name: &str| pb::Command {
+///     parent: parent.into(),
+///     name: name.into(),
+///     ..Default::default()
+/// };
+/// assert!(validate_commands(&[command("", "remote"), command("remote", "add")]).is_ok());
+/// let orphan = validate_commands(&[command("remote", "add")]).unwrap_err();
+/// assert_eq!(
+///     orphan,
+///     ["command \"remote add\": its parent \"remote\" is not a declared command (PW-CMD-1): declare it, or empty the parent"]
+/// );
 /// ```
 pub fn validate_commands(commands: &[pb::Command]) -> Result<(), Vec<String>> {
-    let problems: Vec<String> = commands
+    let mut problems: Vec<String> = commands
         .iter()
         .filter_map(|c| validate_command(c).err())
         .flatten()
         .collect();
+    let mut full_names = std::collections::HashSet::new();
+    for command in commands {
+        let full = command_full_name(command);
+        if !full_names.insert(full.clone()) {
+            problems.push(format!(
+                "command {full:?} is declared twice (PW-CMD-1): full names must be unique"
+            ));
+        }
+    }
+    for command in commands {
+        let parent = command.parent.as_str();
+        if !parent.is_empty() && !full_names.contains(parent) {
+            problems.push(format!(
+                "command {:?}: its parent {parent:?} is not a declared command (PW-CMD-1): declare it, or empty the parent",
+                command_full_name(command)
+            ));
+        }
+    }
     if problems.is_empty() {
         Ok(())
     } else {

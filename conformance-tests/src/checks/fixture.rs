@@ -8,6 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 use futures_util::StreamExt;
 use plugwire_proto::constants::MAX_MESSAGE_SIZE;
 use plugwire_proto::pb;
+use plugwire_proto::receive_limit::ReceiveLimit;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -55,7 +56,12 @@ async fn call(channel: &Channel, name: &str, arguments: Value) -> Result<Value, 
     let response = tools_client(channel)
         .call_tool(call_request(name, arguments, Some(Duration::from_secs(10))))
         .await
-        .map_err(|s| format!("fixture tool {name}: {:?}: {}", s.code(), s.message()))?
+        .map_err(|s| match ReceiveLimit::in_message(s.message()) {
+            Some(limit) if limit.below_protocol() => {
+                limit.explain(&format!("fixture tool {name}: the plugin"))
+            }
+            _ => format!("fixture tool {name}: {:?}: {}", s.code(), s.message()),
+        })?
         .into_inner();
     let result = response
         .result

@@ -3,6 +3,7 @@
 pub(crate) mod boot;
 pub(crate) mod fixture;
 pub(crate) mod providers;
+mod raw_codec;
 pub(crate) mod serving;
 pub(crate) mod shutdown;
 pub(crate) mod tools;

@@ -2,9 +2,15 @@
 //! handshake (PW-HS), configuration (PW-CFG), and well-formed command and
 //! hook declarations.
 
+use std::time::Duration;
+
+use plugwire_proto::constants::{HEALTH_SERVICE_NAME, MAX_MESSAGE_SIZE};
 use plugwire_proto::names;
 use plugwire_proto::pb;
+use plugwire_proto::receive_limit::ReceiveLimit;
+use prost::Message as _;
 
+use super::raw_codec::RawCodec;
 use crate::check::{CheckFuture, CheckResult, na};
 use crate::report::Status;
 use crate::session::{Session, handshake_request};
@@ -29,6 +35,91 @@ async fn serving(channel: tonic::transport::Channel) -> CheckResult {
     }
 }
 
+/// Room left in a 16 MiB message for the protobuf around the padding.
+const FRAMING: usize = 64;
+/// A field number `HealthCheckRequest` does not use: the padding is an
+/// unknown field, which every protobuf runtime skips.
+const PADDING_FIELD: u32 = 15;
+
+/// PW-BOOT-13: a message of 16 MiB is received. `Health/Check{"plugin"}`
+/// padded to nearly that size with an unknown field needs no fixture,
+/// reaches every plugin's gRPC server and has a small answer; it must be
+/// answered `SERVING`, not refused for its size, as a server left at gRPC's
+/// default 4 MiB (a go-plugin server's) refuses it.
+pub(crate) fn message_limit(s: &mut Session) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let channel = s.channel().await?;
+        let padding = vec![b'x'; MAX_MESSAGE_SIZE - FRAMING];
+        let mut request = tonic_health::pb::HealthCheckRequest {
+            service: HEALTH_SERVICE_NAME.into(),
+        }
+        .encode_to_vec();
+        prost::encoding::bytes::encode(PADDING_FIELD, &padding, &mut request);
+        let sent = request.len();
+        let mut grpc = tonic::client::Grpc::new(channel)
+            .max_encoding_message_size(MAX_MESSAGE_SIZE)
+            .max_decoding_message_size(MAX_MESSAGE_SIZE);
+        grpc.ready()
+            .await
+            .map_err(|e| format!("the connection is not ready: {e}"))?;
+        let path =
+            tonic::codegen::http::uri::PathAndQuery::from_static("/grpc.health.v1.Health/Check");
+        let mut call = tonic::Request::new(request);
+        call.set_timeout(Duration::from_secs(20));
+        let status = match grpc.unary(call, path, RawCodec).await {
+            Ok(answer) => {
+                let answer = tonic_health::pb::HealthCheckResponse::decode(answer.into_inner().as_slice())
+                    .map_err(|e| format!("a {sent}-byte health check was answered with bytes that are not a HealthCheckResponse: {e}"))?;
+                return if answer.status
+                    == tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+                {
+                    Ok(Status::Passed)
+                } else {
+                    Err(format!(
+                        "a {sent}-byte health check was answered {} instead of SERVING",
+                        answer.status
+                    ))
+                };
+            }
+            Err(status) => status,
+        };
+        match ReceiveLimit::in_message(status.message()) {
+            Some(limit) if limit.below_protocol() => Err(limit.explain("the plugin")),
+            _ => Err(format!(
+                "a {sent}-byte health check (Check{{\"plugin\"}} padded with an unknown field) was refused \
+                 ({:?}: {}): a plugin must receive messages of up to 16 MiB on every service \
+                 (PW-BOOT-13); raise its gRPC server's receive limit",
+                status.code(),
+                status.message()
+            )),
+        }
+    })
+}
+
+/// PW-HS-4: a plugin uses `HostService` only when both sides listed
+/// `host.service`. The suite lists it not, so by this point (the serving
+/// and fixture checks made) nothing may have connected to
+/// `PLUGWIRE_HOST_SOCKET`.
+pub(crate) fn host_service_unlisted(s: &mut Session) -> CheckFuture<'_> {
+    Box::pin(async move {
+        s.ready().await?;
+        let dials = s
+            .main()
+            .await?
+            .host_dials
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if dials == 0 {
+            Ok(Status::Passed)
+        } else {
+            Err(format!(
+                "the plugin connected to PLUGWIRE_HOST_SOCKET {dials} time(s), but the host did not list \
+                 `host.service` in its handshake (PW-HS-4): dial HostService only when the \
+                 HandshakeRequest's features list it"
+            ))
+        }
+    })
+}
+
 pub(crate) fn handshake_fields(s: &mut Session) -> CheckFuture<'_> {
     Box::pin(async move {
         let hs = s.handshake().await?;
@@ -41,6 +132,24 @@ pub(crate) fn handshake_fields(s: &mut Session) -> CheckFuture<'_> {
             return Err("sdk.name is empty".into());
         }
         Ok(Status::Passed)
+    })
+}
+
+/// PW-HS-3: the handshake names the plugin as its manifest does.
+pub(crate) fn name_matches_manifest(s: &mut Session) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let Some(expected) = s.starter().ok().and_then(|st| st.manifest_name.clone()) else {
+            return na("no manifest names the plugin (attached, or a bare executable)");
+        };
+        let hs = s.handshake().await?;
+        let got = hs.plugin.map(|p| p.name).unwrap_or_default();
+        if got == expected {
+            Ok(Status::Passed)
+        } else {
+            Err(format!(
+                "the handshake names the plugin {got:?}, its manifest {expected:?}: a host refuses it (PW-HS-3); give both the same name"
+            ))
+        }
     })
 }
 

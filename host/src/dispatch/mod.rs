@@ -14,6 +14,7 @@ pub(crate) mod tools;
 
 use std::time::Duration;
 
+use plugwire_proto::receive_limit::ReceiveLimit;
 use tonic::Status;
 
 use crate::instance::{Connection, Instance};
@@ -21,7 +22,8 @@ use crate::instance::{Connection, Instance};
 /// A transport failure because the plugin died reads as UNAVAILABLE
 /// naming the plugin and its exit status, not as a broken pipe. The
 /// broken connection is often noticed a moment before the exit, so wait
-/// briefly for the status.
+/// briefly for the status. A refusal over the plugin's receive limit says
+/// which limit, against the protocol's, and how to raise it.
 pub(crate) async fn explain(instance: &Instance, conn: &Connection, status: Status) -> Status {
     let transport = matches!(
         status.code(),
@@ -37,6 +39,11 @@ pub(crate) async fn explain(instance: &Instance, conn: &Connection, status: Stat
             "plugin {:?} crashed during the call ({how})",
             instance.name()
         ));
+    }
+    if let Some(limit) = ReceiveLimit::in_message(status.message())
+        && limit.below_protocol()
+    {
+        return Status::resource_exhausted(limit.explain(&format!("plugin {:?}", instance.name())));
     }
     status
 }

@@ -253,6 +253,7 @@ pub(crate) async fn connect(plan: &Plan<'_>) -> Result<Connection, String> {
     ));
 
     let limit = timeouts.handshake;
+    let mut stdio_drain = None;
     let handshake_steps = async {
         let owner = peer_uid.load(Ordering::Acquire);
         let channel = crate::plugin_socket::connect(
@@ -263,6 +264,12 @@ pub(crate) async fn connect(plan: &Plan<'_>) -> Result<Connection, String> {
         )
         .await
         .map_err(|e| format!("cannot connect to {}: {e}", line.socket_path))?;
+        // Before anything else: a go-plugin plugin's writes block until
+        // this stream drains them (PW-GP-5).
+        stdio_drain = Some(tokio::spawn(
+            super::go_plugin::drain_stdio(channel.clone(), plan.logs.clone())
+                .instrument(span.clone()),
+        ));
         let mut health_client = tonic_health::pb::health_client::HealthClient::new(channel.clone());
         let health = within(
             limit,
@@ -354,8 +361,15 @@ pub(crate) async fn connect(plan: &Plan<'_>) -> Result<Connection, String> {
     };
     let (channel, handshake, tools, commands) = match outcome {
         Ok(parts) => parts,
-        Err(why) => return Err(abort_start(plan.logs, why, pid, &exit).await),
+        Err(why) => {
+            let why = abort_start(plan.logs, why, pid, &exit).await;
+            if let Some(drain) = stdio_drain {
+                drain.abort();
+            }
+            return Err(why);
+        }
     };
+    tasks.extend(stdio_drain);
 
     let progress = handshake
         .features

@@ -4,6 +4,7 @@
 //! supervision's decisions from `supervise`, and stopping through `stop`.
 
 mod connect;
+mod go_plugin;
 pub(crate) mod listing;
 mod stop;
 mod supervise;

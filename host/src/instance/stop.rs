@@ -1,5 +1,6 @@
-//! Stopping one plugin process within one budget (PW-SHUT-4): `Shutdown`,
-//! then SIGTERM, then SIGKILL of its whole tree.
+//! Stopping one plugin process within one budget (PW-SHUT-4): `Shutdown`
+//! (go-plugin's controller for a plugin that does not serve it), then
+//! SIGTERM, then SIGKILL of its whole tree.
 
 use std::time::Duration;
 
@@ -20,7 +21,13 @@ pub(crate) async fn escalate(conn: &Connection, timeouts: &Timeouts) {
     });
     request.set_timeout(wait);
     let asked = async {
-        let _ = plugin.shutdown(request).await;
+        if let Err(status) = plugin.shutdown(request).await
+            && status.code() == tonic::Code::Unimplemented
+        {
+            // A plugin served by go-plugin ends through go-plugin's
+            // controller (PW-GP-5).
+            super::go_plugin::ask_controller(conn.channel.clone(), wait).await;
+        }
         conn.exited().await
     };
     let exited = |d| tokio::time::timeout(d, conn.exited());

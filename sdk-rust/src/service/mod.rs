@@ -129,6 +129,11 @@ impl Runtime {
         descriptors: &[&'static [u8]],
         providers: Routes,
     ) -> Routes {
+        // PW-BOOT-13 holds for every service, health included (tonic
+        // bounds each service by itself, at 4 MiB unless told).
+        let health = health
+            .max_decoding_message_size(MAX_MESSAGE_SIZE)
+            .max_encoding_message_size(MAX_MESSAGE_SIZE);
         let mut routes = providers.add_service(health).add_service(
             pb::plugin_service_server::PluginServiceServer::from_arc(Arc::new(plugin::PluginSvc(
                 self.clone(),
