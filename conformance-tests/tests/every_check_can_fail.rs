@@ -7,9 +7,8 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::Path;
 
-use common::{outcome, repo};
+use common::{outcome, python_plugin};
 use futures_util::StreamExt as _;
 use plugwire_conformance::report::Status;
 use plugwire_conformance::{CHECKS, Options, check_plugin};
@@ -121,36 +120,15 @@ const ELSEWHERE: &[(&str, &str)] = &[
 /// The saboteur as a plugin directory, breaking `sabotage` (nothing when
 /// empty); named as the example is, so that only the sabotage differs.
 fn saboteur(sabotage: &str) -> tempfile::TempDir {
-    let python = repo().join("sdk-examples/python/.venv/bin/python");
-    assert!(
-        python.exists(),
-        "run sdk-examples/python/setup.sh first (scripts/test.sh does)"
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/saboteur.py");
-    std::fs::write(
-        dir.path().join("plugin.toml"),
-        format!(
+    python_plugin(
+        "saboteur",
+        &format!(
             "name = \"echo-python\"\nversion = \"0.1.0\"\n\
              [run]\nexecutable = \"plugin\"\nenv = {{ SABOTAGE = \"{sabotage}\" }}\n\
              [protocol]\nversions = [1]\n\
              [hooks]\npatterns = [\"conformance.intercept\"]\nintercept = true\n"
         ),
     )
-    .unwrap();
-    let launcher = dir.path().join("plugin");
-    std::fs::write(
-        &launcher,
-        format!(
-            "#!/bin/sh\nexec {} {}\n",
-            python.display(),
-            script.display()
-        ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&launcher, std::fs::Permissions::from_mode(0o755)).unwrap();
-    dir
 }
 
 #[test]

@@ -14,18 +14,26 @@ pub fn repo() -> PathBuf {
 
 /// A plugin directory named `name` that runs `tests/fixtures/<name>.py`.
 pub fn python_fixture(name: &str) -> tempfile::TempDir {
+    python_plugin(
+        name,
+        &format!(
+            "name = \"{name}\"\nversion = \"0.1.0\"\n[run]\nexecutable = \"plugin\"\n[protocol]\nversions = [1]\n"
+        ),
+    )
+}
+
+/// A plugin directory whose manifest is `manifest` (its executable is
+/// `plugin`) and that runs `tests/fixtures/<script>.py` on the Python
+/// example's virtualenv.
+pub fn python_plugin(script: &str, manifest: &str) -> tempfile::TempDir {
     let python = repo().join("sdk-examples/python/.venv/bin/python");
     assert!(
         python.exists(),
         "run sdk-examples/python/setup.sh first (scripts/test.sh does)"
     );
     let dir = tempfile::tempdir().unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/{name}.py"));
-    std::fs::write(
-        dir.path().join("plugin.toml"),
-        format!("name = \"{name}\"\nversion = \"0.1.0\"\n[run]\nexecutable = \"plugin\"\n[protocol]\nversions = [1]\n"),
-    )
-    .unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/{script}.py"));
+    std::fs::write(dir.path().join("plugin.toml"), manifest).unwrap();
     let launcher = dir.path().join("plugin");
     std::fs::write(
         &launcher,
