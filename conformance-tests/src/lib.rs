@@ -23,6 +23,7 @@
 mod check;
 mod checks;
 pub mod exercise;
+pub mod host_suite;
 pub mod report;
 mod run;
 mod session;

@@ -9,14 +9,14 @@ use clap::Parser;
 #[derive(Parser)]
 #[command(
     version,
-    after_help = "Examples:\n  plugwire-conformance --junit report.xml --plugin ./my-plugin\n  plugwire-conformance --plugin ./plugin.py -- --verbose\n  plugwire-conformance --endpoint unix:///tmp/pw-x/plugin.sock\n\nExit status: 0 all checks passed (or were not applicable), 1 a check failed, 2 the suite could not run."
+    after_help = "Examples:\n  plugwire-conformance --junit report.xml --plugin ./my-plugin\n  plugwire-conformance --plugin ./plugin.py -- --verbose\n  plugwire-conformance --endpoint unix:///tmp/pw-x/plugin.sock\n  plugwire-conformance --host 'plugwire --no-standard-dirs --plugin-dir {plugins} call plugwire-probe.observe'\n\nExit status: 0 all checks passed (or were not applicable), 1 a check failed, 2 the suite could not run."
 )]
 struct Cli {
     /// The plugin to start and check: a directory holding plugin.toml, or an executable.
     #[arg(
         long,
-        required_unless_present = "endpoint",
-        conflicts_with = "endpoint"
+        required_unless_present_any = ["endpoint", "host", "probe"],
+        conflicts_with_all = ["endpoint", "host"]
     )]
     plugin: Option<PathBuf>,
     /// Arguments appended to the plugin's own.
@@ -27,8 +27,19 @@ struct Cli {
     )]
     args: Vec<String>,
     /// Instead of starting it, attach to a plugin already serving, as unix:///path/to/plugin.sock.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "host")]
     endpoint: Option<String>,
+    /// Check a host instead: a command (run with sh -c) that starts the probe plugin and calls
+    /// its tool `observe`; `{plugins}`, `{plugin}` and `{executable}` name the probe's
+    /// directory of plugins, plugin directory and executable.
+    #[arg(long, value_name = "COMMAND")]
+    host: Option<String>,
+    /// Seconds the --host command may take.
+    #[arg(long, default_value_t = 60.0, requires = "host")]
+    host_timeout: f64,
+    /// Serve as the host suite's probe plugin (a host under test starts it).
+    #[arg(long, hide = true)]
+    probe: bool,
     /// Run the plugin under the standard sandbox, as a host would.
     #[arg(long)]
     sandbox: bool,
@@ -64,6 +75,15 @@ struct Cli {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.probe {
+        return match plugwire_conformance::host_suite::probe::serve().await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(why) => {
+                eprintln!("plugwire-conformance --probe: {why}");
+                ExitCode::from(1)
+            }
+        };
+    }
     let config: serde_json::Value = match serde_json::from_str(&cli.config) {
         Ok(c) => c,
         Err(e) => {
@@ -71,9 +91,21 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let run = match (&cli.endpoint, &cli.plugin) {
-        (Some(endpoint), _) => plugwire_conformance::attach(endpoint, &config).await,
-        (None, Some(plugin)) => {
+    let run = match (&cli.host, &cli.endpoint, &cli.plugin) {
+        (Some(command), _, _) => match std::time::Duration::try_from_secs_f64(cli.host_timeout) {
+            Ok(timeout) if !timeout.is_zero() => match std::env::current_exe() {
+                Ok(probe) => {
+                    plugwire_conformance::host_suite::check_host(command, &probe, timeout).await
+                }
+                Err(e) => Err(format!("cannot find this executable, the probe: {e}")),
+            },
+            _ => Err(format!(
+                "--host-timeout {}: expected a positive number of seconds",
+                cli.host_timeout
+            )),
+        },
+        (None, Some(endpoint), _) => plugwire_conformance::attach(endpoint, &config).await,
+        (None, None, Some(plugin)) => {
             let Some(bootstrap_timeout) =
                 std::time::Duration::try_from_secs_f64(cli.bootstrap_timeout)
                     .ok()
@@ -98,7 +130,9 @@ async fn main() -> ExitCode {
             };
             plugwire_conformance::check_plugin(plugin, &cli.args, &options).await
         }
-        (None, None) => Err("give --plugin <dir or executable> or --endpoint unix:///path".into()),
+        (None, None, None) => Err(
+            "give --plugin <dir or executable>, --endpoint unix:///path or --host COMMAND".into(),
+        ),
     };
     let mut report = match run {
         Ok(r) => r,
