@@ -73,6 +73,11 @@ const HOST_CHECKS: &[HostCheck] = &[
         requirement: "PW-DL-1",
         judge: call_deadline,
     },
+    HostCheck {
+        id: "host/host-service-gated",
+        requirement: "PW-HOST-3",
+        judge: host_service_gated,
+    },
 ];
 
 /// The host checks' ids and requirements, in report order.
@@ -145,7 +150,10 @@ pub async fn check_host(
 fn outcome(check: &HostCheck, result: Result<(), String>, duration: Duration) -> Outcome {
     let (status, message) = match result {
         Ok(()) => (Status::Passed, String::new()),
-        Err(why) => (Status::Failed, why),
+        Err(why) => match why.strip_prefix("n/a: ") {
+            Some(why) => (Status::NotApplicable, why.to_owned()),
+            None => (Status::Failed, why),
+        },
     };
     Outcome {
         id: check.id,
@@ -305,6 +313,12 @@ fn runtime_dir(seen: &Value) -> Result<(), String> {
     if dir.is_null() {
         return Err("PLUGIN_UNIX_SOCKET_DIR was not set: a host MUST give each plugin instance a fresh 0700 directory of its own".into());
     }
+    if dir["socket_path_len"].as_u64() > dir["max_socket_path_len"].as_u64() {
+        return Err(format!(
+            "PLUGIN_UNIX_SOCKET_DIR {} is too long: <dir>/plugin.sock is {} bytes, a Unix socket address holds {}",
+            dir["path"], dir["socket_path_len"], dir["max_socket_path_len"]
+        ));
+    }
     match (dir["mode"].as_str(), dir["owner_is_me"].as_bool()) {
         (Some("700"), Some(true)) => Ok(()),
         (Some(mode), owner) => Err(format!(
@@ -399,6 +413,30 @@ fn call_deadline(seen: &Value) -> Result<(), String> {
     }
 }
 
+fn host_service_gated(seen: &Value) -> Result<(), String> {
+    let call = &seen["unpermitted_host_call"];
+    if call.is_null() {
+        return Err(
+            "n/a: the host did not list `host.service`, so the probe did not call it".into(),
+        );
+    }
+    if let Some(error) = call["error"].as_str() {
+        return Err(format!(
+            "the host listed `host.service`, but the probe could not call it: {error}"
+        ));
+    }
+    let message = call["message"].as_str().unwrap_or_default();
+    if call["code"] == "PermissionDenied" && message.contains("host.storage") {
+        Ok(())
+    } else {
+        Err(format!(
+            "GetValue from a plugin granted no permission was answered {} {message:?}: expected \
+             PERMISSION_DENIED naming `host.storage`",
+            call["code"]
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -415,6 +453,7 @@ mod tests {
             "handshakes": [{"protocol_version": 1, "plugin_name": PROBE_NAME, "instance_id": "i"}],
             "configs": ["{}"],
             "deadline": "30S",
+            "unpermitted_host_call": {"code": "PermissionDenied", "message": "plugin lacks host.storage"},
         })
     }
 
@@ -453,8 +492,12 @@ mod tests {
                 v["rpcs"] = json!(["health", "handshake", "call_tool:observe", "configure"])
             }),
             ("host/call-deadline", |v| v["deadline"] = Value::Null),
+            ("host/host-service-gated", |v| {
+                v["unpermitted_host_call"] = json!({"code": "Ok"})
+            }),
         ];
-        assert_eq!(faults.len(), HOST_CHECKS.len());
+        let faulted: std::collections::BTreeSet<_> = faults.iter().map(|(id, _)| *id).collect();
+        assert_eq!(faulted.len(), HOST_CHECKS.len(), "a fault for every check");
         for (id, fault) in faults {
             let mut seen = good();
             fault(&mut seen);

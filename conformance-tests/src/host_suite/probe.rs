@@ -9,8 +9,8 @@ use std::os::unix::fs::MetadataExt as _;
 use std::sync::{Arc, Mutex};
 
 use plugwire_proto::constants::{
-    ENV_PROTOCOL_VERSIONS, ENV_UNIX_SOCKET_DIR, HEALTH_SERVICE_NAME, MAGIC_COOKIE_KEY,
-    MAGIC_COOKIE_VALUE, MAX_MESSAGE_SIZE,
+    ENV_HOST_SOCKET, ENV_PROTOCOL_VERSIONS, ENV_UNIX_SOCKET_DIR, HEALTH_SERVICE_NAME,
+    MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE, MAX_MESSAGE_SIZE, MAX_SOCKET_PATH_LEN, features,
 };
 use plugwire_proto::pb;
 use serde_json::{Value, json};
@@ -51,8 +51,57 @@ impl Probe {
             .push(rpc.to_owned());
     }
 
+    /// With `host.service` listed by the host, a `HostService` call the
+    /// probe has no permission for (`GetValue`, gated by `host.storage`):
+    /// its code and message; `None` when the host did not list it.
+    async fn unpermitted_host_call(&self) -> Option<Value> {
+        let listed = self
+            .seen
+            .lock()
+            .expect("probe state")
+            .handshakes
+            .first()
+            .is_some_and(|h| {
+                h["features"]
+                    .as_array()
+                    .is_some_and(|f| f.iter().any(|f| f == features::HOST_SERVICE))
+            });
+        if !listed {
+            return None;
+        }
+        let Ok(path) = std::env::var(ENV_HOST_SOCKET) else {
+            return Some(json!({ "error": format!("{ENV_HOST_SOCKET} is not set") }));
+        };
+        let answer = async {
+            let channel = tonic::transport::Endpoint::from_shared(format!("unix:{path}"))
+                .map_err(|e| e.to_string())?
+                .origin(tonic::transport::Uri::from_static("http://localhost"))
+                .connect_timeout(std::time::Duration::from_secs(2))
+                .connect()
+                .await
+                .map_err(|e| format!("cannot connect to {path}: {e}"))?;
+            let mut request = Request::new(pb::GetValueRequest {
+                key: "probe".into(),
+            });
+            request.set_timeout(std::time::Duration::from_secs(2));
+            Ok::<_, String>(
+                match pb::host_service_client::HostServiceClient::new(channel)
+                    .get_value(request)
+                    .await
+                {
+                    Ok(_) => json!({ "code": "Ok" }),
+                    Err(status) => json!({
+                        "code": format!("{:?}", status.code()),
+                        "message": status.message(),
+                    }),
+                },
+            )
+        };
+        Some(answer.await.unwrap_or_else(|e| json!({ "error": e })))
+    }
+
     /// The answer of `observe`.
-    fn observation(&self, deadline: Option<String>) -> Value {
+    fn observation(&self, deadline: Option<String>, host_call: Option<Value>) -> Value {
         let seen = self.seen.lock().expect("probe state");
         // The socket the probe made is owned by the user it runs as.
         let me = std::fs::metadata(&self.socket).map(|m| m.uid()).ok();
@@ -62,6 +111,8 @@ impl Probe {
             .map(|d| match std::fs::metadata(d) {
                 Ok(m) => json!({
                     "path": d,
+                    "socket_path_len": std::path::Path::new(d).join("plugin.sock").as_os_str().len(),
+                    "max_socket_path_len": MAX_SOCKET_PATH_LEN,
                     "mode": format!("{:o}", m.mode() & 0o7777),
                     "owner_is_me": Some(m.uid()) == me,
                 }),
@@ -77,6 +128,7 @@ impl Probe {
             "handshakes": seen.handshakes,
             "configs": seen.configs,
             "deadline": deadline,
+            "unpermitted_host_call": host_call,
         })
     }
 }
@@ -124,6 +176,7 @@ impl pb::plugin_service_server::PluginService for Probe {
                 "plugin_name": r.plugin_name,
                 "instance_id": r.instance_id,
                 "host": r.host.as_ref().map(|h| h.name.clone()),
+                "features": r.features,
             }));
         Ok(Response::new(pb::HandshakeResponse {
             plugin: Some(pb::PluginInfo {
@@ -205,10 +258,11 @@ impl pb::tool_service_server::ToolService for Probe {
                 request.get_ref().name
             )));
         }
+        let host_call = self.unpermitted_host_call().await;
         Ok(Response::new(pb::CallToolResponse {
             result: Some(pb::ToolResult {
                 is_error: false,
-                content_json: self.observation(deadline).to_string(),
+                content_json: self.observation(deadline, host_call).to_string(),
             }),
         }))
     }
