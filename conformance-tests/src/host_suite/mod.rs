@@ -16,7 +16,7 @@ use serde_json::Value;
 use tokio::io::AsyncReadExt as _;
 
 use crate::report::{Outcome, Report, Status};
-use probe::{CANARY, MARKER, OBSERVE, PROBE_NAME};
+use probe::{CANARY, EVENTS, MARKER, OBSERVE, PROBE_NAME};
 
 /// The probe's executable inside its plugin directory.
 const PROBE_EXECUTABLE: &str = "plugwire-probe";
@@ -78,6 +78,11 @@ const HOST_CHECKS: &[HostCheck] = &[
         requirement: "PW-HOST-3",
         judge: host_service_gated,
     },
+    HostCheck {
+        id: "host/shutdown-first",
+        requirement: "PW-SHUT-4",
+        judge: shutdown_first,
+    },
 ];
 
 /// The host checks' ids and requirements, in report order.
@@ -124,13 +129,17 @@ pub async fn check_host(
             "{executable}",
             &plugin.join(PROBE_EXECUTABLE).display().to_string(),
         );
-    let ran = run(&command, timeout).await?;
+    let events = plugins.path().join("events");
+    let ran = run(&command, &events, timeout).await?;
     let elapsed = started.elapsed();
     let outcomes = match find_observation(&ran.stdout) {
-        Some(seen) => HOST_CHECKS
-            .iter()
-            .map(|c| outcome(c, (c.judge)(&seen), elapsed))
-            .collect(),
+        Some(mut seen) => {
+            seen["stop_events"] = stop_events(&events).await;
+            HOST_CHECKS
+                .iter()
+                .map(|c| outcome(c, (c.judge)(&seen), elapsed))
+                .collect()
+        }
         None => {
             let why = format!(
                 "the host command printed no answer of the probe's `{OBSERVE}` tool ({}); \
@@ -183,8 +192,10 @@ fn probe_plugins(exe: &std::path::Path) -> Result<tempfile::TempDir, String> {
         dir.join("plugin.toml"),
         format!(
             "name = \"{PROBE_NAME}\"\nversion = \"{}\"\ndescription = \"plugwire's host conformance probe\"\n\
-             [run]\nexecutable = \"{PROBE_EXECUTABLE}\"\nargs = [\"--probe\"]\n[protocol]\nversions = [1]\n",
-            env!("CARGO_PKG_VERSION")
+             [run]\nexecutable = \"{PROBE_EXECUTABLE}\"\nargs = [\"--probe\"]\nenv = {{ {EVENTS} = {:?} }}\n\
+             [protocol]\nversions = [1]\n",
+            env!("CARGO_PKG_VERSION"),
+            root.path().join("events").display().to_string()
         ),
     )
     .map_err(io)?;
@@ -199,11 +210,12 @@ struct Ran {
 
 /// Runs the host command with the canary in its environment, under the
 /// deadline (its whole process group is killed at the end of it).
-async fn run(command: &str, timeout: Duration) -> Result<Ran, String> {
+async fn run(command: &str, events: &std::path::Path, timeout: Duration) -> Result<Ran, String> {
     let mut child = tokio::process::Command::new("sh")
         .arg("-c")
         .arg(command)
         .env(CANARY, "the host passed its own environment on")
+        .env(EVENTS, events)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -413,6 +425,44 @@ fn call_deadline(seen: &Value) -> Result<(), String> {
     }
 }
 
+/// How the probe ended, as it recorded: a list of events, or null when it
+/// could not write them. A probe still stopping gets a moment.
+async fn stop_events(path: &std::path::Path) -> Value {
+    let read = || {
+        std::fs::read_to_string(path).ok().map(|text| {
+            text.lines()
+                .take(16)
+                .map(|l| Value::String(l.to_owned()))
+                .collect::<Vec<_>>()
+        })
+    };
+    for _ in 0..20 {
+        match read() {
+            Some(events) if events.iter().any(|e| e != "started") => return Value::Array(events),
+            _ => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+    read().map_or(Value::Null, Value::Array)
+}
+
+fn shutdown_first(seen: &Value) -> Result<(), String> {
+    let Some(events) = seen["stop_events"].as_array() else {
+        return Err(format!(
+            "n/a: the probe could not record how it ended ({EVENTS} was not writable from inside the plugin, as under a sandbox)"
+        ));
+    };
+    let position = |name: &str| events.iter().position(|e| e == name);
+    match (position("shutdown"), position("sigterm")) {
+        (Some(s), t) if t.is_none_or(|t| s < t) => Ok(()),
+        (_, Some(_)) => Err(
+            "the host sent SIGTERM before any Shutdown: PW-SHUT-4 asks Shutdown first, signals after its grace".into(),
+        ),
+        (_, None) => Err(
+            "the probe got neither Shutdown nor SIGTERM before it ended: the host killed it (PW-SHUT-4 asks Shutdown first, then SIGTERM, SIGKILL last)".into(),
+        ),
+    }
+}
+
 fn host_service_gated(seen: &Value) -> Result<(), String> {
     let call = &seen["unpermitted_host_call"];
     if call.is_null() {
@@ -454,6 +504,7 @@ mod tests {
             "configs": ["{}"],
             "deadline": "30S",
             "unpermitted_host_call": {"code": "PermissionDenied", "message": "plugin lacks host.storage"},
+            "stop_events": ["started", "shutdown"],
         })
     }
 
@@ -494,6 +545,12 @@ mod tests {
             ("host/call-deadline", |v| v["deadline"] = Value::Null),
             ("host/host-service-gated", |v| {
                 v["unpermitted_host_call"] = json!({"code": "Ok"})
+            }),
+            ("host/shutdown-first", |v| {
+                v["stop_events"] = json!(["started", "sigterm", "shutdown"])
+            }),
+            ("host/shutdown-first", |v| {
+                v["stop_events"] = json!(["started"])
             }),
         ];
         let faulted: std::collections::BTreeSet<_> = faults.iter().map(|(id, _)| *id).collect();

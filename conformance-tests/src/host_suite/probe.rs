@@ -27,6 +27,25 @@ pub const MARKER: &str = "plugwire_probe";
 /// environment from an allow-list does not pass it on (PW-BOOT-10).
 pub const CANARY: &str = "PLUGWIRE_CONFORMANCE_CANARY";
 
+/// Where the probe appends how it ends (`started`, `shutdown`, `sigterm`),
+/// for the suite to read after the host command: that happens after the
+/// `observe` answer. Set by the probe's manifest (which may not set
+/// `PLUGWIRE_` names) and in the host command's environment; a sandbox may
+/// hide the file, and then there is no record.
+pub const EVENTS: &str = "CONFORMANCE_PROBE_EVENTS";
+
+/// Appends one event to the events file, when there is one to write.
+fn note(event: &str) {
+    use std::io::Write as _;
+    if let Some(path) = std::env::var_os(EVENTS) {
+        let _ = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .and_then(|mut f| f.write_all(format!("{event}\n").as_bytes()));
+    }
+}
+
 /// What the probe has seen, in order.
 #[derive(Default)]
 struct Seen {
@@ -214,6 +233,7 @@ impl pb::plugin_service_server::PluginService for Probe {
         _: Request<pb::ShutdownRequest>,
     ) -> Result<Response<pb::ShutdownResponse>, Status> {
         self.record("shutdown");
+        note("shutdown");
         // Answered first, then gone, the socket first (PW-SHUT-3).
         let socket = self.socket.clone();
         tokio::spawn(async move {
@@ -319,10 +339,12 @@ pub async fn serve() -> Result<(), String> {
                 .max_decoding_message_size(MAX_MESSAGE_SIZE),
         );
     println!("1|1|unix|{}|grpc|", socket.display());
+    note("started");
     let stop = async {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .map_err(|e| e.to_string())?;
         term.recv().await;
+        note("sigterm");
         Ok::<(), String>(())
     };
     let serving =
