@@ -96,6 +96,7 @@ async fn a_go_plugin_host_fails_what_go_plugin_does_not_do() {
             "host/runtime-dir",
             "host/handshake-once",
             "host/shutdown-first",
+            "host/call-deadline",
         ]),
         "{}",
         report.summary()
@@ -122,6 +123,8 @@ async fn a_go_plugin_host_fails_what_go_plugin_does_not_do() {
     assert!(message("host/runtime-dir").contains("PLUGIN_UNIX_SOCKET_DIR was not set"));
     assert!(message("host/handshake-once").contains("plugin_name was \"plugin\""));
     assert!(message("host/shutdown-first").contains("neither Shutdown nor SIGTERM"));
+    // go-plugin's Ping checks health without a deadline.
+    assert!(message("host/call-deadline").contains("no grpc-timeout: health;"));
 }
 
 #[tokio::test]

@@ -416,12 +416,23 @@ fn configure_before_calls(seen: &Value) -> Result<(), String> {
 }
 
 fn call_deadline(seen: &Value) -> Result<(), String> {
-    match seen["deadline"].as_str() {
-        Some(_) => Ok(()),
-        None => Err(
+    if seen["deadline"].is_null() {
+        return Err(
             "the tool call carried no grpc-timeout: every call the host makes has a deadline"
                 .into(),
-        ),
+        );
+    }
+    let calls: Vec<&str> = seen["undeadlined"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    if calls.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "these calls carried no grpc-timeout: {}; every call the host makes has a deadline",
+            calls.join(", ")
+        ))
     }
 }
 
@@ -502,6 +513,7 @@ mod tests {
             "rpcs": ["health", "handshake", "configure", "list_tools", "call_tool:observe"],
             "handshakes": [{"protocol_version": 1, "plugin_name": PROBE_NAME, "instance_id": "i"}],
             "configs": ["{}"],
+            "undeadlined": [],
             "deadline": "30S",
             "unpermitted_host_call": {"code": "PermissionDenied", "message": "plugin lacks host.storage"},
             "stop_events": ["started", "shutdown"],
@@ -543,6 +555,9 @@ mod tests {
                 v["rpcs"] = json!(["health", "handshake", "call_tool:observe", "configure"])
             }),
             ("host/call-deadline", |v| v["deadline"] = Value::Null),
+            ("host/call-deadline", |v| {
+                v["undeadlined"] = json!(["configure"])
+            }),
             ("host/host-service-gated", |v| {
                 v["unpermitted_host_call"] = json!({"code": "Ok"})
             }),

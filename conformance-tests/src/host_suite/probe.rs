@@ -50,6 +50,8 @@ fn note(event: &str) {
 #[derive(Default)]
 struct Seen {
     rpcs: Vec<String>,
+    /// The RPCs that came without `grpc-timeout`.
+    undeadlined: Vec<String>,
     handshakes: Vec<Value>,
     configs: Vec<String>,
 }
@@ -62,12 +64,13 @@ struct Probe {
 }
 
 impl Probe {
-    fn record(&self, rpc: &str) {
-        self.seen
-            .lock()
-            .expect("probe state")
-            .rpcs
-            .push(rpc.to_owned());
+    /// Notes an RPC, and whether it came with a deadline (PW-DL-1).
+    fn record(&self, rpc: &str, metadata: &tonic::metadata::MetadataMap) {
+        let mut seen = self.seen.lock().expect("probe state");
+        seen.rpcs.push(rpc.to_owned());
+        if metadata.get("grpc-timeout").is_none() {
+            seen.undeadlined.push(rpc.to_owned());
+        }
     }
 
     /// With `host.service` listed by the host, a `HostService` call the
@@ -144,6 +147,7 @@ impl Probe {
             "canary_visible": std::env::var_os(CANARY).is_some(),
             "socket_dir": dir,
             "rpcs": seen.rpcs,
+            "undeadlined": seen.undeadlined,
             "handshakes": seen.handshakes,
             "configs": seen.configs,
             "deadline": deadline,
@@ -158,7 +162,7 @@ impl tonic_health::pb::health_server::Health for Probe {
         &self,
         request: Request<tonic_health::pb::HealthCheckRequest>,
     ) -> Result<Response<tonic_health::pb::HealthCheckResponse>, Status> {
-        self.record("health");
+        self.record("health", request.metadata());
         if request.get_ref().service != HEALTH_SERVICE_NAME && !request.get_ref().service.is_empty()
         {
             return Err(Status::not_found("unknown service"));
@@ -184,7 +188,7 @@ impl pb::plugin_service_server::PluginService for Probe {
         &self,
         request: Request<pb::HandshakeRequest>,
     ) -> Result<Response<pb::HandshakeResponse>, Status> {
-        self.record("handshake");
+        self.record("handshake", request.metadata());
         let r = request.get_ref();
         self.seen
             .lock()
@@ -219,7 +223,7 @@ impl pb::plugin_service_server::PluginService for Probe {
         &self,
         request: Request<pb::ConfigureRequest>,
     ) -> Result<Response<pb::ConfigureResponse>, Status> {
-        self.record("configure");
+        self.record("configure", request.metadata());
         self.seen
             .lock()
             .expect("probe state")
@@ -230,9 +234,9 @@ impl pb::plugin_service_server::PluginService for Probe {
 
     async fn shutdown(
         &self,
-        _: Request<pb::ShutdownRequest>,
+        request: Request<pb::ShutdownRequest>,
     ) -> Result<Response<pb::ShutdownResponse>, Status> {
-        self.record("shutdown");
+        self.record("shutdown", request.metadata());
         note("shutdown");
         // Answered first, then gone, the socket first (PW-SHUT-3).
         let socket = self.socket.clone();
@@ -249,9 +253,9 @@ impl pb::plugin_service_server::PluginService for Probe {
 impl pb::tool_service_server::ToolService for Probe {
     async fn list_tools(
         &self,
-        _: Request<pb::ListToolsRequest>,
+        request: Request<pb::ListToolsRequest>,
     ) -> Result<Response<pb::ListToolsResponse>, Status> {
-        self.record("list_tools");
+        self.record("list_tools", request.metadata());
         Ok(Response::new(pb::ListToolsResponse {
             tools: vec![pb::Tool {
                 name: OBSERVE.into(),
@@ -266,7 +270,10 @@ impl pb::tool_service_server::ToolService for Probe {
         &self,
         request: Request<pb::CallToolRequest>,
     ) -> Result<Response<pb::CallToolResponse>, Status> {
-        self.record(&format!("call_tool:{}", request.get_ref().name));
+        self.record(
+            &format!("call_tool:{}", request.get_ref().name),
+            request.metadata(),
+        );
         let deadline = request
             .metadata()
             .get("grpc-timeout")

@@ -274,9 +274,12 @@ pub(crate) async fn connect(plan: &Plan<'_>) -> Result<Connection, String> {
         let health = within(
             limit,
             "the health check",
-            health_client.check(tonic_health::pb::HealthCheckRequest {
-                service: HEALTH_SERVICE_NAME.to_owned(),
-            }),
+            health_client.check(deadlined(
+                limit,
+                tonic_health::pb::HealthCheckRequest {
+                    service: HEALTH_SERVICE_NAME.to_owned(),
+                },
+            )),
         )
         .await?
         .into_inner();
@@ -290,22 +293,25 @@ pub(crate) async fn connect(plan: &Plan<'_>) -> Result<Connection, String> {
         let handshake = within(
             limit,
             "the handshake",
-            plugin.handshake(pb::HandshakeRequest {
-                host: Some(pb::HostInfo {
-                    name: "plugwire-host".into(),
-                    version: env!("CARGO_PKG_VERSION").into(),
-                    app_name: config.app_name.clone(),
-                    app_version: config.app_version.clone(),
-                }),
-                protocol_version: line.app_version,
-                features: vec![
-                    features::HOST_SERVICE.to_owned(),
-                    features::TOOL_PROGRESS.to_owned(),
-                ],
-                instance_id: instance_id.clone(),
-                plugin_name: manifest.name.clone(),
-                default_call_timeout: prost_types::Duration::try_from(plan.call_timeout).ok(),
-            }),
+            plugin.handshake(deadlined(
+                limit,
+                pb::HandshakeRequest {
+                    host: Some(pb::HostInfo {
+                        name: "plugwire-host".into(),
+                        version: env!("CARGO_PKG_VERSION").into(),
+                        app_name: config.app_name.clone(),
+                        app_version: config.app_version.clone(),
+                    }),
+                    protocol_version: line.app_version,
+                    features: vec![
+                        features::HOST_SERVICE.to_owned(),
+                        features::TOOL_PROGRESS.to_owned(),
+                    ],
+                    instance_id: instance_id.clone(),
+                    plugin_name: manifest.name.clone(),
+                    default_call_timeout: prost_types::Duration::try_from(plan.call_timeout).ok(),
+                },
+            )),
         )
         .await?
         .into_inner();
@@ -313,9 +319,12 @@ pub(crate) async fn connect(plan: &Plan<'_>) -> Result<Connection, String> {
         within(
             limit,
             "Configure",
-            plugin.configure(pb::ConfigureRequest {
-                config_json: plan.config.to_string(),
-            }),
+            plugin.configure(deadlined(
+                limit,
+                pb::ConfigureRequest {
+                    config_json: plan.config.to_string(),
+                },
+            )),
         )
         .await?;
         let caps = handshake.capabilities.clone().unwrap_or_default();
@@ -327,7 +336,7 @@ pub(crate) async fn connect(plan: &Plan<'_>) -> Result<Connection, String> {
             let listed = within(
                 limit,
                 "ListTools",
-                client.list_tools(pb::ListToolsRequest {}),
+                client.list_tools(deadlined(limit, pb::ListToolsRequest {})),
             )
             .await?
             .into_inner()
@@ -341,7 +350,7 @@ pub(crate) async fn connect(plan: &Plan<'_>) -> Result<Connection, String> {
             let listed = within(
                 limit,
                 "ListCommands",
-                client.list_commands(pb::ListCommandsRequest {}),
+                client.list_commands(deadlined(limit, pb::ListCommandsRequest {})),
             )
             .await?
             .into_inner()
@@ -446,6 +455,14 @@ async fn abort_start(logs: &LogSink, why: String, pid: u32, exit: &ExitWatch) ->
         ));
     }
     message
+}
+
+/// A request that carries `limit` as its gRPC deadline (PW-DL-1: every
+/// call the host makes has one, so the plugin can stop on it too).
+fn deadlined<T>(limit: Duration, message: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.set_timeout(limit);
+    request
 }
 
 /// Runs one protocol step under its own deadline.
