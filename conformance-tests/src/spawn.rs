@@ -291,6 +291,7 @@ impl Starter {
             Some(support) => Some(
                 plugwire_host::launch::prepare_sandbox(
                     &self.manifest,
+                    None,
                     SandboxLevel::Standard,
                     true,
                     dir.path(),

@@ -132,6 +132,10 @@ pub struct HostConfig {
     /// The `plugwire-launcher` executable; found next to the current
     /// executable or on `PATH` when `None`.
     pub launcher: Option<PathBuf>,
+    /// The `plugwire-mcp-adapter` executable, which runs MCP servers
+    /// (`kind = "mcp"`, docs/mcp.md); found where the launcher is when
+    /// `None`.
+    pub mcp_adapter: Option<PathBuf>,
     /// Most log lines per second read from one plugin (PW-LOG-4).
     pub log_rate: u32,
     /// How plugins are isolated (docs/sandbox.md).
@@ -166,6 +170,7 @@ impl HostConfig {
             disabled: BTreeSet::new(),
             pass_env: Vec::new(),
             launcher: None,
+            mcp_adapter: None,
             log_rate: 1000,
             sandbox: crate::sandbox::SandboxPolicy::default(),
             grants: crate::grants::Grants::default(),

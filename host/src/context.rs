@@ -58,6 +58,8 @@ pub(crate) struct Context {
     pub(crate) config: HostConfig,
     pub(crate) spawner: Spawner,
     pub(crate) launcher: Option<PathBuf>,
+    /// `plugwire-mcp-adapter`, looked for when an MCP server first starts.
+    mcp_adapter: OnceLock<Option<PathBuf>>,
     /// What the machine offers the sandbox, detected on first use.
     support: OnceLock<Support>,
     /// Tool calls in flight into each plugin, for the call-depth limit.
@@ -97,11 +99,19 @@ impl Context {
             config,
             spawner,
             launcher,
+            mcp_adapter: OnceLock::new(),
             support: OnceLock::new(),
             call_chains: CallChains::default(),
             host,
             sandbox_warned: AtomicBool::new(false),
         }
+    }
+
+    /// `plugwire-mcp-adapter`, if there is one.
+    pub(crate) fn mcp_adapter(&self) -> Option<&std::path::Path> {
+        self.mcp_adapter
+            .get_or_init(|| crate::launch::find_mcp_adapter(self.config.mcp_adapter.as_deref()))
+            .as_deref()
     }
 
     /// The host, unless it is shutting down.

@@ -78,6 +78,22 @@ pub struct Manifest {
     pub http: http::Http,
     /// The hooks and providers it may declare (`[hooks]`, `[providers]`).
     pub bounds: Bounds,
+    /// What the executable speaks: plugwire's protocol, or MCP over stdio.
+    pub kind: PluginKind,
+}
+
+/// What a plugin's executable speaks (the manifest's `kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PluginKind {
+    /// plugwire's protocol (`docs/protocol.md`): the default.
+    #[default]
+    Plugwire,
+    /// An MCP server over stdio. The host runs it under
+    /// `plugwire-mcp-adapter`, inside the same sandbox, which speaks
+    /// plugwire's protocol for it and offers its tools as the plugin's
+    /// (`docs/mcp.md`).
+    Mcp,
 }
 
 /// This machine's platform as manifests and packages name it:
@@ -177,6 +193,8 @@ struct RawManifest {
     authors: Vec<String>,
     license: Option<String>,
     language: Option<String>,
+    #[serde(default)]
+    kind: PluginKind,
     run: RawRun,
     #[serde(default)]
     protocol: RawProtocol,
@@ -325,6 +343,7 @@ impl Manifest {
             http: http::Http::default(),
             // No manifest, no bounds: the user ran the executable directly.
             bounds: Bounds::unbounded(),
+            kind: PluginKind::Plugwire,
         }
     }
 
@@ -692,6 +711,7 @@ impl Manifest {
             platforms,
             http,
             bounds,
+            kind: raw.kind,
         })
     }
 }

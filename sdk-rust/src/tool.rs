@@ -182,6 +182,23 @@ impl Tool {
         self
     }
 
+    /// Declares the schema of successful results as written, for schemas
+    /// that come from elsewhere (an adapter's); prefer [`Tool::output`].
+    ///
+    /// ```
+    /// # use plugwire_sdk::{Tool, ToolContext};
+    /// let t = Tool::raw("now", "The time", serde_json::json!({"type": "object"}), |_, _cx: ToolContext| async {
+    ///     Ok(serde_json::json!({"time": "12:00"}))
+    /// })?
+    /// .output_schema(&serde_json::json!({"type": "object", "properties": {"time": {"type": "string"}}}));
+    /// assert!(t.declaration().output_schema_json.contains("\"time\""));
+    /// # Ok::<(), String>(())
+    /// ```
+    pub fn output_schema(mut self, schema: &Value) -> Self {
+        self.decl.output_schema_json = schema.to_string();
+        self
+    }
+
     /// Hint: the tool does not change its environment.
     ///
     /// ```
@@ -449,6 +466,21 @@ impl ToolContext {
             })
             .await
             .is_ok()
+    }
+
+    /// Whether the caller asked for progress (a streamed call), so that
+    /// work done only to report it can be skipped otherwise.
+    ///
+    /// ```
+    /// # use plugwire_sdk::ToolContext;
+    /// async fn step(cx: &ToolContext, done: f64) {
+    ///     if cx.reports_progress() {
+    ///         cx.progress(done, None, format!("{done} done")).await;
+    ///     }
+    /// }
+    /// ```
+    pub fn reports_progress(&self) -> bool {
+        self.progress.is_some()
     }
 
     /// Resolves when the call is cancelled: the client cancelled, its

@@ -310,6 +310,9 @@ enum Command {
         #[arg(long)]
         watch: bool,
     },
+    /// Serve every plugin tool to an MCP client on stdin and stdout
+    /// (docs/mcp.md).
+    Mcp,
     /// Say whether commands use a daemon or run plugins in-process.
     Status,
     /// Reload a plugin from its directory without dropping a call.
@@ -591,6 +594,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             host.shutdown().await;
             return done;
         }
+        Command::Mcp => return commands::mcp::run(config).await,
         Command::Serve { listen, watch } => {
             let options = commands::serve::ServeOptions {
                 socket: socket_path(&cli),
@@ -679,6 +683,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Doctor
         | Command::Demo
         | Command::Serve { .. }
+        | Command::Mcp
         | Command::Token { .. }
         | Command::Pack { .. }
         | Command::Check { .. }

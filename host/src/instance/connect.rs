@@ -195,6 +195,7 @@ pub(crate) async fn connect(plan: &Plan<'_>) -> Result<Connection, String> {
         ctx.warn_once_about(level);
         let prepared = crate::launch::prepare_sandbox(
             manifest,
+            ctx.mcp_adapter(),
             level,
             config.sandbox.best_effort,
             dir.path(),
@@ -219,6 +220,7 @@ pub(crate) async fn connect(plan: &Plan<'_>) -> Result<Connection, String> {
         containment: containment.as_ref(),
         reap,
         bootstrap_timeout: timeouts.bootstrap,
+        mcp_adapter: ctx.mcp_adapter(),
         ..Launch::new(manifest, dir.path(), ctx.launcher.as_deref())
     };
     let logs = plan.logs.clone();

@@ -41,10 +41,10 @@ use super::bootstrap::read_line;
 use super::launcher::LAUNCHER_PARENT_VAR;
 use super::signals::describe_exit;
 use super::spawner::Spawn;
-use crate::manifest::Manifest;
+use crate::manifest::{Manifest, PluginKind};
 use crate::sandbox::{Prepared, SandboxLevel, Support};
 
-pub use super::launcher::find_launcher;
+pub use super::launcher::{MCP_ADAPTER_NAME, find_launcher, find_mcp_adapter};
 pub use super::runtime::runtime_dir;
 pub use super::signals::signal_group;
 pub use super::spawner::Spawner;
@@ -66,6 +66,9 @@ pub struct Launch<'a> {
     /// `plugwire-launcher`, which ties the plugin's life to the host's and
     /// applies the sandbox; `None` runs the executable directly.
     pub launcher: Option<&'a Path>,
+    /// `plugwire-mcp-adapter`, which an MCP server (`kind = "mcp"`) runs
+    /// under; without it such a plugin cannot start.
+    pub mcp_adapter: Option<&'a Path>,
     /// The prepared sandbox (requires the launcher).
     pub sandbox: Option<&'a Prepared>,
     /// Without a sandbox: a cgroup the launcher joins before it execs the
@@ -102,6 +105,7 @@ impl<'a> Launch<'a> {
             protocol_versions: plugwire_proto::constants::SUPPORTED_APP_VERSIONS,
             pass_env: &[],
             launcher,
+            mcp_adapter: None,
             sandbox: None,
             containment: None,
             reap: false,
@@ -253,6 +257,31 @@ async fn watch_exit(
     let _ = exit_tx.send(Some(status));
 }
 
+/// What to execute for `launch`'s plugin, and the arguments before the
+/// manifest's: the executable itself, or for an MCP server the adapter,
+/// told the plugin's name and version and then the server's command.
+fn program<'a>(launch: &Launch<'a>) -> std::io::Result<(&'a Path, Vec<std::ffi::OsString>)> {
+    let manifest = launch.manifest;
+    match (manifest.kind, launch.mcp_adapter) {
+        (PluginKind::Plugwire, _) => Ok((&manifest.executable, Vec::new())),
+        (PluginKind::Mcp, Some(adapter)) => Ok((
+            adapter,
+            vec![
+                "--name".into(),
+                manifest.name.clone().into(),
+                "--version".into(),
+                manifest.version.to_string().into(),
+                "--".into(),
+                manifest.executable.clone().into(),
+            ],
+        )),
+        (PluginKind::Mcp, None) => Err(std::io::Error::other(format!(
+            "{} is an MCP server (kind = \"mcp\"), which runs under {MCP_ADAPTER_NAME}: it was not found next to this executable or on PATH; install it beside the host or set HostConfig::mcp_adapter",
+            manifest.name
+        ))),
+    }
+}
+
 /// This process's `PATH`, where `#!/usr/bin/env NAME` is looked up last.
 fn host_path() -> String {
     std::env::var("PATH").unwrap_or_default()
@@ -286,6 +315,7 @@ fn command(launch: &Launch<'_>) -> std::io::Result<Spawn> {
             .plugin_path(),
     };
     use std::os::fd::AsRawFd;
+    let (program, leading) = program(launch)?;
     let mut inherit = Vec::new();
     let mut command = match launch.launcher {
         Some(launcher) => {
@@ -305,13 +335,14 @@ fn command(launch: &Launch<'_>) -> std::io::Result<Spawn> {
                 c.arg("--sandbox-fd").arg(fd.as_raw_fd().to_string());
                 inherit.push(fd);
             }
-            c.arg(&manifest.executable);
+            c.arg(program);
             c.env(LAUNCHER_PARENT_VAR, std::process::id().to_string());
             c
         }
-        None => Command::new(&manifest.executable),
+        None => Command::new(program),
     };
     command
+        .args(leading)
         .args(&manifest.args)
         .current_dir(&manifest.dir)
         .env_clear()
@@ -383,12 +414,13 @@ fn check_line(line: &BootstrapLine, launch: &Launch<'_>) -> Result<(), String> {
 /// # let manifest = plugwire_host::manifest::Manifest::load("p".as_ref()).unwrap();
 /// let dir = plugwire_host::launch::runtime_dir().unwrap();
 /// let prepared = plugwire_host::launch::prepare_sandbox(
-///     &manifest, SandboxLevel::Standard, true, dir.path(), "/var/lib/acme".as_ref(), &Support::detect(),
+///     &manifest, None, SandboxLevel::Standard, true, dir.path(), "/var/lib/acme".as_ref(), &Support::detect(),
 /// ).unwrap();
 /// # drop(prepared);
 /// ```
 pub fn prepare_sandbox(
     manifest: &Manifest,
+    mcp_adapter: Option<&Path>,
     level: SandboxLevel,
     best_effort: bool,
     runtime_dir: &Path,
@@ -413,6 +445,10 @@ pub fn prepare_sandbox(
     let plugin_path = interpreters.plugin_path();
     let mut read: Vec<std::path::PathBuf> = expand(&manifest.permissions.read);
     read.extend(interpreters.expose);
+    // The adapter runs inside the MCP server's sandbox, so that what the
+    // server writes is parsed there, with the server's rights only.
+    let adapter = mcp_adapter.filter(|_| manifest.kind == PluginKind::Mcp);
+    read.extend(adapter.map(Path::to_path_buf));
     let request = crate::sandbox::Request {
         manifest,
         level,

@@ -15,6 +15,7 @@ pub(crate) mod installed;
 pub(crate) mod keys;
 pub(crate) mod list;
 pub(crate) mod logs;
+pub(crate) mod mcp;
 pub(crate) mod new;
 pub(crate) mod pack;
 pub(crate) mod reload;

@@ -55,7 +55,7 @@ pub(crate) async fn run(config: HostConfig, options: ServeOptions) -> Result<Exi
 }
 
 /// SIGTERM or SIGINT.
-async fn terminated() {
+pub(crate) async fn terminated() {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut int)) = (
         signal(SignalKind::terminate()),

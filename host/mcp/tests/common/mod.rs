@@ -1,0 +1,136 @@
+//! Helpers shared by the MCP tests: the example plugins built by
+//! `scripts/build-examples.sh`, the real MCP software `interop/mcp/setup.sh`
+//! installs, and host configurations over them.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use plugwire_host::HostConfig;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The example plugins, built in debug by `scripts/test.sh`.
+pub fn examples() -> PathBuf {
+    let dir = repo().join("target/plugwire-examples-debug");
+    assert!(
+        dir.join("echo/plugin.toml").is_file(),
+        "{} is missing: run `PLUGWIRE_PROFILE=debug ./scripts/build-examples.sh` first (scripts/test.sh does)",
+        dir.display()
+    );
+    dir
+}
+
+/// A binary of the workspace built beside this package's (the launcher and
+/// the `plugwire` command come from `scripts/build-examples.sh`).
+pub fn sibling(name: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_BIN_EXE_plugwire-mcp-adapter")).with_file_name(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: `PLUGWIRE_PROFILE=debug ./scripts/build-examples.sh` builds it (scripts/test.sh does)",
+        path.display()
+    );
+    path
+}
+
+/// `interop/mcp`, with the MCP SDK's Python client and the MCP servers the
+/// tests use installed by its `setup.sh`.
+pub fn interop() -> PathBuf {
+    let dir = repo().join("interop/mcp");
+    assert!(
+        dir.join(".venv/bin/python").is_file() && dir.join("node_modules").is_dir(),
+        "the MCP software is not installed: run interop/mcp/setup.sh (scripts/test.sh does)"
+    );
+    dir
+}
+
+/// A scratch directory of plugins.
+pub struct Plugins {
+    pub dir: tempfile::TempDir,
+    pub data: tempfile::TempDir,
+}
+
+impl Plugins {
+    /// Copies of some example plugins.
+    pub fn new(names: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        // Sandboxed plugins run as a uid of their own, who must reach them.
+        std::fs::set_permissions(
+            dir.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+        let plugins = Self {
+            dir,
+            data: tempfile::tempdir().unwrap(),
+        };
+        for name in names {
+            plugins.add_example(name);
+        }
+        plugins
+    }
+
+    /// Adds a copy of an example plugin.
+    pub fn add_example(&self, name: &str) -> PathBuf {
+        let to = self.dir.path().join(name);
+        copy_dir(&examples().join(name), &to);
+        to
+    }
+
+    /// Adds a copy of the echo example named `name` (echo reads its name
+    /// from `ECHO_PLUGIN_NAME`).
+    pub fn add_echo_as(&self, name: &str) -> PathBuf {
+        let to = self.dir.path().join(name);
+        copy_dir(&examples().join("echo"), &to);
+        let manifest = to.join("plugin.toml");
+        let text = std::fs::read_to_string(&manifest).unwrap();
+        let text = text
+            .replacen("name = \"echo\"", &format!("name = \"{name}\""), 1)
+            .replacen(
+                "executable = \"plugwire-example-echo\"",
+                &format!("executable = \"plugwire-example-echo\"\nenv = {{ ECHO_PLUGIN_NAME = \"{name}\" }}"),
+                1,
+            );
+        std::fs::write(&manifest, text).unwrap();
+        to
+    }
+
+    /// Adds a plugin directory holding only `manifest`.
+    pub fn add_manifest(&self, name: &str, manifest: &str) -> PathBuf {
+        let to = self.dir.path().join(name);
+        std::fs::create_dir_all(&to).unwrap();
+        std::fs::write(to.join("plugin.toml"), manifest).unwrap();
+        to
+    }
+
+    /// A host configuration for these plugins, unsandboxed.
+    pub fn config(&self) -> HostConfig {
+        let mut config = HostConfig::new("test", "0.0.0")
+            .sandbox(plugwire_host::sandbox::SandboxLevel::None)
+            .without_standard_dirs()
+            .plugin_dir(self.dir.path())
+            .data_dir(self.data.path())
+            .grant_all();
+        config.launcher = Some(sibling("plugwire-launcher"));
+        config.mcp_adapter = Some(PathBuf::from(env!("CARGO_BIN_EXE_plugwire-mcp-adapter")));
+        config.timeouts.shutdown_grace = Duration::from_millis(500);
+        config
+    }
+}
+
+/// Copies a directory tree.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
