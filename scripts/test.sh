@@ -53,6 +53,9 @@ for language in python node go; do
     "sdk-examples/$language/setup.sh"
 done
 
+step "MCP interop: the real MCP clients and servers the MCP tests use (interop/mcp/setup.sh)"
+interop/mcp/setup.sh
+
 step "go-plugin interop: a hashicorp/go-plugin host drives plugwire plugins (interop/go-plugin/test.sh)"
 interop/go-plugin/test.sh
 

@@ -147,7 +147,19 @@ impl Visit for FieldVisitor {
 /// tracing::info!("starting");
 /// ```
 pub fn init() -> bool {
-    let filter = EnvFilter::try_from_env("PLUGWIRE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    init_with_default("info")
+}
+
+/// [`init`] with another filter for when `PLUGWIRE_LOG` is unset, for a
+/// plugin whose libraries say too much at `info`.
+///
+/// ```
+/// plugwire_sdk::logging::init_with_default("info,chatty_library=warn");
+/// tracing::info!("starting");
+/// ```
+pub fn init_with_default(default: &str) -> bool {
+    let filter =
+        EnvFilter::try_from_env("PLUGWIRE_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     tracing_subscriber::registry()
         .with(filter)
         .with(HclogLayer::stderr())

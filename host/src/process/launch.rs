@@ -271,6 +271,12 @@ fn program<'a>(launch: &Launch<'a>) -> std::io::Result<(&'a Path, Vec<std::ffi::
                 manifest.name.clone().into(),
                 "--version".into(),
                 manifest.version.to_string().into(),
+                // The adapter says why the server did not start before the
+                // host stops waiting for it.
+                "--start-within-ms".into(),
+                (launch.bootstrap_timeout.as_millis() * 9 / 10)
+                    .to_string()
+                    .into(),
                 "--".into(),
                 manifest.executable.clone().into(),
             ],

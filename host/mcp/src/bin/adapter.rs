@@ -14,7 +14,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    plugwire_sdk::logging::init();
+    // rmcp logs every notification at info; the plugin's log is for what
+    // the server and the adapter have to say.
+    plugwire_sdk::logging::init_with_default("info,rmcp=warn");
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

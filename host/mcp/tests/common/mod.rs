@@ -36,15 +36,85 @@ pub fn sibling(name: &str) -> PathBuf {
     path
 }
 
-/// `interop/mcp`, with the MCP SDK's Python client and the MCP servers the
-/// tests use installed by its `setup.sh`.
+/// `interop/mcp`, with the real MCP software its `setup.sh` installs: the
+/// Python SDK's client and the inspector's in `client/`, and MCP servers as
+/// plugin directories in `plugins/` (`everything`, `time`).
 pub fn interop() -> PathBuf {
     let dir = repo().join("interop/mcp");
-    assert!(
-        dir.join(".venv/bin/python").is_file() && dir.join("node_modules").is_dir(),
-        "the MCP software is not installed: run interop/mcp/setup.sh (scripts/test.sh does)"
-    );
+    for installed in [
+        "client/.venv/bin/python",
+        "client/node_modules/.bin/mcp-inspector-cli",
+        "plugins/everything/node_modules/.bin/mcp-server-everything",
+        "plugins/time/.venv/bin/mcp-server-time",
+    ] {
+        assert!(
+            dir.join(installed).exists(),
+            "{installed} is missing in {}: run interop/mcp/setup.sh (scripts/test.sh does)",
+            dir.display()
+        );
+    }
     dir
+}
+
+/// A host configuration over the MCP servers of `interop/mcp/plugins`,
+/// under the standard sandbox.
+pub fn mcp_servers(data: &Path) -> HostConfig {
+    let mut config = HostConfig::new("test", "0.0.0")
+        .without_standard_dirs()
+        .plugin_dir(interop().join("plugins"))
+        .data_dir(data)
+        .grant_all();
+    config.launcher = Some(sibling("plugwire-launcher"));
+    config.mcp_adapter = Some(PathBuf::from(env!("CARGO_BIN_EXE_plugwire-mcp-adapter")));
+    config.timeouts.shutdown_grace = Duration::from_millis(500);
+    config
+}
+
+/// Every live descendant of `pid`, with its command line.
+pub fn descendants(pid: u32) -> Vec<(u32, String)> {
+    let mut parents = std::collections::HashMap::<u32, Vec<u32>>::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
+            continue;
+        };
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        if fields.first() == Some(&"Z") {
+            continue;
+        }
+        if let Some(parent) = fields.get(1).and_then(|p| p.parse().ok()) {
+            parents.entry(parent).or_default().push(child);
+        }
+    }
+    let mut found = Vec::new();
+    let mut queue = vec![pid];
+    while let Some(next) = queue.pop() {
+        for &child in parents.get(&next).map(Vec::as_slice).unwrap_or_default() {
+            let cmdline = std::fs::read(format!("/proc/{child}/cmdline"))
+                .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+                .unwrap_or_default();
+            found.push((child, cmdline));
+            queue.push(child);
+        }
+    }
+    found
+}
+
+/// Waits until `check` holds, up to `limit`.
+pub async fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let start = std::time::Instant::now();
+    while start.elapsed() < limit {
+        if check() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    check()
 }
 
 /// A scratch directory of plugins.

@@ -16,39 +16,34 @@
 //! stdin is closed, then it is killed if it has not exited within
 //! [`SERVER_GRACE`] (MCP's stdio shutdown).
 
-use std::collections::HashSet;
 use std::ffi::OsString;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use plugwire_proto::constants::{
     ENV_CLIENT_CERT, ENV_HOST_SOCKET, ENV_INSTANCE_ID, ENV_MULTIPLEX_GRPC, ENV_PROTOCOL_VERSIONS,
     ENV_UNIX_SOCKET_DIR, MAGIC_COOKIE_KEY, MAX_MESSAGE_SIZE,
 };
-use plugwire_sdk::{Plugin, Tool, ToolContext, ToolError};
-use rmcp::handler::client::progress::ProgressDispatcher;
-use rmcp::model::{
-    CallToolRequestParams, ClientCapabilities, ClientConfig, Implementation, NumberOrString,
-    ProgressNotificationParam, ProgressToken, RequestMetaObject,
-};
+use plugwire_sdk::Plugin;
+use rmcp::model::{ClientCapabilities, ClientConfig, Implementation, ProgressNotificationParam};
 use rmcp::service::{NotificationContext, RunningService};
 use rmcp::transport::async_rw::AsyncRwTransport;
-use rmcp::{ClientHandler, Peer, RoleClient, ServiceError, ServiceExt};
-use serde_json::Value;
+use rmcp::{ClientHandler, RoleClient, ServiceExt};
 use tokio::process::{Child, Command};
-use tokio_util::sync::CancellationToken;
 
-use crate::convert::{error_to_status, from_mcp_result};
+mod progress;
+mod tools;
 
-/// How long the server gets for `initialize` and for listing its tools.
-pub const START_DEADLINE: Duration = Duration::from_secs(30);
+use progress::ProgressRouter;
+pub use tools::{MAX_TOOLS, plugwire_name};
+
+/// How long the server gets for `initialize` and for listing its tools,
+/// unless the host says otherwise (`--start-within-ms`, just under its
+/// own deadline for the plugin's start).
+pub const START_DEADLINE: Duration = Duration::from_secs(9);
 
 /// How long the server gets to exit once its stdin is closed.
 pub const SERVER_GRACE: Duration = Duration::from_secs(2);
-
-/// The most tools one server may offer.
-pub const MAX_TOOLS: usize = 1024;
 
 /// What the adapter was asked to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,12 +52,14 @@ pub struct AdapterArgs {
     pub name: String,
     /// The plugin's version (from its manifest).
     pub version: String,
+    /// How long the server gets to start.
+    pub start_within: Duration,
     /// The MCP server's command and its arguments.
     pub command: Vec<OsString>,
 }
 
 impl AdapterArgs {
-    /// Parses `--name N --version V -- SERVER [ARGS...]`.
+    /// Parses `--name N --version V [--start-within-ms MS] -- SERVER [ARGS...]`.
     ///
     /// ```
     /// let args = plugwire_mcp::adapter::AdapterArgs::parse(
@@ -74,6 +71,7 @@ impl AdapterArgs {
     pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Self, String> {
         let mut args = args.into_iter();
         let (mut name, mut version) = (None, None);
+        let mut start_within = START_DEADLINE;
         loop {
             let Some(arg) = args.next() else {
                 return Err(USAGE.into());
@@ -81,6 +79,12 @@ impl AdapterArgs {
             match arg.to_str() {
                 Some("--name") => name = args.next().and_then(|v| v.into_string().ok()),
                 Some("--version") => version = args.next().and_then(|v| v.into_string().ok()),
+                Some("--start-within-ms") => {
+                    let ms = args.next().and_then(|v| v.to_str()?.parse().ok());
+                    start_within = Duration::from_millis(ms.ok_or_else(|| {
+                        format!("--start-within-ms takes a number of milliseconds; {USAGE}")
+                    })?);
+                }
                 Some("--") => break,
                 _ => return Err(format!("unexpected argument {arg:?}; {USAGE}")),
             }
@@ -90,6 +94,7 @@ impl AdapterArgs {
             (Some(name), Some(version), false) => Ok(Self {
                 name,
                 version,
+                start_within,
                 command,
             }),
             _ => Err(USAGE.into()),
@@ -97,7 +102,7 @@ impl AdapterArgs {
     }
 }
 
-const USAGE: &str = "usage: plugwire-mcp-adapter --name PLUGIN --version VERSION -- SERVER [ARGS...] (a plugwire host runs it for manifests with kind = \"mcp\")";
+const USAGE: &str = "usage: plugwire-mcp-adapter --name PLUGIN --version VERSION [--start-within-ms MS] -- SERVER [ARGS...] (a plugwire host runs it for manifests with kind = \"mcp\")";
 
 /// Why the adapter stopped.
 #[derive(Debug, thiserror::Error)]
@@ -125,8 +130,29 @@ pub enum AdapterError {
 /// them.
 #[derive(Clone)]
 struct Client {
-    progress: ProgressDispatcher,
+    progress: ProgressRouter,
     name: String,
+    /// The tools served, as listed at start.
+    served: Arc<std::sync::OnceLock<Vec<rmcp::model::Tool>>>,
+    relist: Arc<Interval>,
+}
+
+/// Lets something happen at most once per [`RELIST_INTERVAL`].
+#[derive(Default)]
+struct Interval(std::sync::Mutex<Option<std::time::Instant>>);
+
+/// How often a server's "tool list changed" is looked into.
+const RELIST_INTERVAL: Duration = Duration::from_secs(10);
+
+impl Interval {
+    fn allow(&self) -> bool {
+        let mut last = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if last.is_some_and(|at| at.elapsed() < RELIST_INTERVAL) {
+            return false;
+        }
+        *last = Some(std::time::Instant::now());
+        true
+    }
 }
 
 impl ClientHandler for Client {
@@ -145,15 +171,31 @@ impl ClientHandler for Client {
         params: ProgressNotificationParam,
         _context: NotificationContext<RoleClient>,
     ) {
-        self.progress.handle_notification(params).await;
+        self.progress.route(params);
     }
 
-    async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
-        // plugwire lists a plugin's tools once, at start (PW-TOOL-1).
-        tracing::warn!(
-            "the MCP server's tool list changed; `plugwire reload {}` offers the new one",
-            self.name
-        );
+    async fn on_tool_list_changed(&self, context: NotificationContext<RoleClient>) {
+        // plugwire lists a plugin's tools once, at start (PW-TOOL-1), so a
+        // change can only be reported. Servers that register their tools
+        // as they start say "changed" for the list already served: only a
+        // list that differs is worth the operator's attention.
+        // Some answer every tools/list with another "changed" (the
+        // reference server does): one look per interval keeps that from
+        // becoming a loop.
+        if !self.relist.allow() {
+            return;
+        }
+        let (served, name) = (self.served.clone(), self.name.clone());
+        tokio::spawn(async move {
+            let Ok(now) = context.peer.list_all_tools().await else {
+                return;
+            };
+            if served.get().is_some_and(|served| *served != now) {
+                tracing::warn!(
+                    "the MCP server's tool list changed; `plugwire reload {name}` offers the new one"
+                );
+            }
+        });
     }
 }
 
@@ -173,11 +215,14 @@ pub async fn run(args: AdapterArgs) -> Result<(), AdapterError> {
     let transport =
         AsyncRwTransport::new_client(stdout, stdin).with_max_line_length(MAX_MESSAGE_SIZE);
     let handler = Client {
-        progress: ProgressDispatcher::new(),
+        progress: ProgressRouter::default(),
         name: args.name.clone(),
+        served: Arc::default(),
+        relist: Arc::default(),
     };
     let progress = handler.progress.clone();
-    let started = tokio::time::timeout(START_DEADLINE, async {
+    let served = handler.served.clone();
+    let started = tokio::time::timeout(args.start_within, async {
         let client = handler
             .serve(transport)
             .await
@@ -190,13 +235,15 @@ pub async fn run(args: AdapterArgs) -> Result<(), AdapterError> {
     });
     let (client, tools) = tokio::select! {
         started = started => started.map_err(|_| AdapterError::Initialize(format!(
-            "no answer to initialize and tools/list within {START_DEADLINE:?}"
+            "no answer to initialize and tools/list within {:?}; is it an MCP server speaking on stdio?",
+            args.start_within
         )))??,
         status = child.wait() => return Err(AdapterError::Initialize(format!(
             "it exited first ({})", describe(status)
         ))),
     };
-    let plugin = plugin(&args, client.peer(), &progress, tools);
+    let _ = served.set(tools.clone());
+    let plugin = tools::plugin(&args.name, &args.version, client.peer(), &progress, tools);
     serve(plugin, client, child).await
 }
 
@@ -260,175 +307,6 @@ fn describe(status: std::io::Result<std::process::ExitStatus>) -> String {
     }
 }
 
-/// The plugin offering the server's tools under names plugwire accepts.
-fn plugin(
-    args: &AdapterArgs,
-    peer: &Peer<RoleClient>,
-    progress: &ProgressDispatcher,
-    tools: Vec<rmcp::model::Tool>,
-) -> Plugin {
-    let description = peer
-        .peer_info()
-        .and_then(|info| info.server_info.clone())
-        .map_or_else(
-            || "MCP server".to_owned(),
-            |server| format!("MCP server {} {}", server.name, server.version),
-        );
-    let mut plugin = Plugin::new(&args.name, &args.version).description(description);
-    let tokens = Arc::new(AtomicU64::new(1));
-    let mut taken = HashSet::new();
-    if tools.len() > MAX_TOOLS {
-        tracing::warn!(
-            "the MCP server offers {} tools; the first {MAX_TOOLS} are kept",
-            tools.len()
-        );
-    }
-    for tool in tools.into_iter().take(MAX_TOOLS) {
-        let Some(name) = plugwire_name(&tool.name, &taken) else {
-            tracing::warn!(tool = %tool.name, "skipped: no plugwire tool name is left for it");
-            continue;
-        };
-        let call = McpCall {
-            peer: peer.clone(),
-            progress: progress.clone(),
-            tokens: tokens.clone(),
-            mcp_name: tool.name.to_string(),
-        };
-        match to_plugwire_tool(&name, &tool, call) {
-            Ok(t) => {
-                taken.insert(name);
-                plugin = plugin.tool(t);
-            }
-            Err(why) => tracing::warn!(tool = %tool.name, "skipped: {why}"),
-        }
-    }
-    plugin
-}
-
-/// A plugwire tool name for an MCP one: the same where it is valid
-/// (PW-TOOL-2), else with every other character made `_` and cut to 64
-/// bytes; `None` when that name is taken.
-///
-/// ```
-/// # use std::collections::HashSet;
-/// use plugwire_mcp::adapter::plugwire_name;
-/// assert_eq!(plugwire_name("get-time", &HashSet::new()).as_deref(), Some("get-time"));
-/// assert_eq!(plugwire_name("files/read", &HashSet::new()).as_deref(), Some("files_read"));
-/// let taken = HashSet::from(["files_read".to_owned()]);
-/// assert_eq!(plugwire_name("files.read", &taken), None);
-/// ```
-pub fn plugwire_name(mcp_name: &str, taken: &HashSet<String>) -> Option<String> {
-    let mut name: String = mcp_name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    name.truncate(64);
-    (!name.is_empty() && !taken.contains(&name)).then_some(name)
-}
-
-fn to_plugwire_tool(name: &str, tool: &rmcp::model::Tool, call: McpCall) -> Result<Tool, String> {
-    let description = tool
-        .description
-        .as_deref()
-        .or(tool.title.as_deref())
-        .unwrap_or_default()
-        .to_owned();
-    let schema = Value::Object((*tool.input_schema).clone());
-    let call = Arc::new(call);
-    let mut out = Tool::raw(name, description, schema, move |arguments, cx| {
-        let call = call.clone();
-        async move { call.call(arguments, cx).await }
-    })?;
-    if let Some(output) = &tool.output_schema {
-        out = out.output_schema(&Value::Object((**output).clone()));
-    }
-    // MCP's absent hints are not plugwire's `false`; only a given `true`
-    // is a hint plugwire can carry.
-    if let Some(hints) = &tool.annotations {
-        let given = |hint: Option<bool>| hint == Some(true);
-        if given(hints.read_only_hint) {
-            out = out.read_only();
-        }
-        if given(hints.destructive_hint) {
-            out = out.destructive();
-        }
-        if given(hints.idempotent_hint) {
-            out = out.idempotent();
-        }
-        if given(hints.open_world_hint) {
-            out = out.open_world();
-        }
-    }
-    Ok(out)
-}
-
-/// One MCP tool, as called from plugwire.
-struct McpCall {
-    peer: Peer<RoleClient>,
-    progress: ProgressDispatcher,
-    tokens: Arc<AtomicU64>,
-    mcp_name: String,
-}
-
-impl McpCall {
-    async fn call(&self, arguments: Value, cx: ToolContext) -> Result<Value, ToolError> {
-        let mut params = CallToolRequestParams::new(self.mcp_name.clone());
-        params.arguments = arguments.as_object().cloned();
-        let mut subscription = None;
-        if cx.reports_progress() {
-            let token = ProgressToken(NumberOrString::Number(
-                self.tokens.fetch_add(1, Ordering::Relaxed) as i64,
-            ));
-            params.meta = Some(RequestMetaObject::with_progress_token(token.clone()));
-            subscription = Some(self.progress.subscribe(token).await);
-        }
-        // Dropping the request (cancelled, or the deadline passed) sends
-        // MCP's notifications/cancelled for it.
-        let request = self.peer.call_tool(params);
-        tokio::pin!(request);
-        let cancelled: CancellationToken = cx.cancellation_token();
-        let result = loop {
-            tokio::select! {
-                result = &mut request => break result,
-                () = cancelled.cancelled() => return Err(ToolError::new("the call was cancelled")),
-                Some(report) = next_progress(&mut subscription) => {
-                    cx.progress(report.progress, report.total, report.message.unwrap_or_default()).await;
-                }
-            }
-        };
-        match result {
-            Ok(result) => {
-                let output = from_mcp_result(result);
-                if output.is_error {
-                    Err(ToolError::with_content(output.content))
-                } else {
-                    Ok(output.content)
-                }
-            }
-            Err(ServiceError::McpError(error)) => Err(ToolError::status(error_to_status(&error))),
-            Err(other) => Err(ToolError::status(tonic::Status::unavailable(format!(
-                "the MCP server did not answer: {other}"
-            )))),
-        }
-    }
-}
-
-async fn next_progress(
-    subscription: &mut Option<rmcp::handler::client::progress::ProgressSubscriber>,
-) -> Option<ProgressNotificationParam> {
-    use tokio_stream::StreamExt;
-    match subscription {
-        Some(s) => s.next().await,
-        None => std::future::pending().await,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -445,16 +323,5 @@ mod tests {
             let parsed = AdapterArgs::parse(bad.iter().map(OsString::from));
             assert!(parsed.unwrap_err().contains("usage:"), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn names_are_cut_to_what_plugwire_accepts() {
-        let long = "x".repeat(100);
-        assert_eq!(plugwire_name(&long, &HashSet::new()).unwrap().len(), 64);
-        assert_eq!(plugwire_name("", &HashSet::new()), None);
-        assert_eq!(
-            plugwire_name("héllo", &HashSet::new()).as_deref(),
-            Some("h_llo")
-        );
     }
 }
