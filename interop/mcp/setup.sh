@@ -2,7 +2,7 @@
 # Installs the real MCP software the MCP tests (host/mcp/tests) use, each
 # into a folder of its own, from the pinned lists beside it:
 #   client/.venv                      the Python MCP SDK (its client drives the bridge)
-#   client/node_modules               the MCP inspector's command-line client
+#   client/node_modules               the MCP inspector (its command-line client)
 #   plugins/everything/node_modules   the reference server, run as a plugin
 #   plugins/time/.venv                mcp-server-time (Python), run as a plugin
 # Safe to run again; it only redoes what changed.

@@ -445,7 +445,9 @@ fn main() -> ExitCode {
 fn init_tracing(verbose: u8, daemon: bool) {
     let default = match (verbose, daemon) {
         (0, false) => {
-            "warn,plugwire::plugin=off,plugwire_host::instance=off,plugwire_host::discovery=off"
+            // rmcp warns of every error answer `plugwire mcp` sends; the
+            // client has them already.
+            "warn,plugwire::plugin=off,plugwire_host::instance=off,plugwire_host::discovery=off,rmcp=error"
         }
         (0, true) => "warn,plugwire::plugin=off",
         (1, _) => "info",

@@ -43,7 +43,7 @@ pub fn interop() -> PathBuf {
     let dir = repo().join("interop/mcp");
     for installed in [
         "client/.venv/bin/python",
-        "client/node_modules/.bin/mcp-inspector-cli",
+        "client/node_modules/.bin/mcp-inspector",
         "plugins/everything/node_modules/.bin/mcp-server-everything",
         "plugins/time/.venv/bin/mcp-server-time",
     ] {
