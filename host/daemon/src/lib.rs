@@ -206,7 +206,7 @@ impl Daemon {
             &self.options,
             routes::needs(&table),
         ));
-        let app = app(routes, state);
+        let app = app(routes, state.clone());
         let graceful = Arc::new(GracefulShutdown::new());
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let watcher = if self.options.watch {
@@ -234,6 +234,7 @@ impl Daemon {
         shutdown.await;
         tracing::info!("shutting down");
         let _ = stop.send(true);
+        state.mcp_shutdown.cancel();
         for server in servers {
             let _ = server.await;
         }

@@ -32,6 +32,10 @@ pub(crate) struct State {
     pub(crate) packages: Option<std::sync::Arc<dyn crate::packages::PackageManager>>,
     /// Where the user's grants are, to re-read before plugins change.
     pub(crate) grants: Option<crate::GrantsFile>,
+    /// The MCP bridge over streamable HTTP (`/mcp`).
+    pub(crate) mcp: plugwire_mcp::http::McpHttpService,
+    /// Ends the bridge's open event streams at shutdown.
+    pub(crate) mcp_shutdown: tokio_util::sync::CancellationToken,
 }
 
 impl State {
@@ -42,6 +46,9 @@ impl State {
     ) -> Self {
         let limits = options.limits.clone();
         let tokens = options.tokens.clone();
+        let mcp_shutdown = tokio_util::sync::CancellationToken::new();
+        let mcp =
+            plugwire_mcp::http::http_service(host.clone(), limits.max_body, mcp_shutdown.clone());
         let per_second = NonZeroU32::new(limits.token_rate.max(1)).unwrap_or(NonZeroU32::MIN);
         let burst = per_second.saturating_mul(NonZeroU32::new(2).unwrap_or(NonZeroU32::MIN));
         Self {
@@ -55,6 +62,8 @@ impl State {
             route_rates: RouteLimiters::default(),
             packages: options.packages.clone(),
             grants: options.grants.clone(),
+            mcp,
+            mcp_shutdown,
         }
     }
 

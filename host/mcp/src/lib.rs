@@ -18,6 +18,7 @@
 pub mod adapter;
 pub mod bridge;
 pub mod convert;
+pub mod http;
 pub mod names;
 
 pub use bridge::{Bridge, BridgeError};

@@ -8,10 +8,15 @@ negotiate (the 2026-07-28 protocol, through `server/discover`, when the
 server offers it). Over stdio the command is the server; with --url, MCP's
 streamable HTTP transport is used, with the token as a bearer token.
 
-The scenario, on the echo plugin's tools (and, when the server offers
-them, the time plugin's, an MCP server run as a plugin): list the tools,
-call one, call one with progress, a tool error, an unknown tool, and a
-call cancelled by the client, whose effect the plugin reports.
+Scenario `calls` (the default), on the echo plugin's tools (and, when the
+server offers them, the time plugin's, an MCP server run as a plugin):
+list the tools, call one, call one with progress, a tool error, an unknown
+tool, and a call cancelled by the client, whose effect the plugin reports.
+
+Scenario `changes`: waits to be told the tool list changed (a
+notification in an `initialize` session, `subscriptions/listen` from
+2026-07-28), after printing `listening` on stderr so that whoever drives
+it knows when to change the plugins.
 """
 
 from __future__ import annotations
@@ -84,9 +89,27 @@ async def scenario(client: Client, report: dict[str, Any]) -> None:
         )
 
 
+async def changes(client: Client, changed: anyio.Event, report: dict[str, Any]) -> None:
+    await client.list_tools()
+    report["protocol"] = str(getattr(client, "protocol_version", "") or "")
+    with anyio.fail_after(30):
+        if report["protocol"] >= "2026-07-28":
+            async with client.listen(tools_list_changed=True) as subscription:
+                print("listening", file=sys.stderr, flush=True)
+                async for event in subscription:
+                    report["event"] = type(event).__name__
+                    break
+        else:
+            print("listening", file=sys.stderr, flush=True)
+            await changed.wait()
+            report["event"] = "notifications/tools/list_changed"
+    report["tools_after"] = sorted(t.name for t in (await client.list_tools()).tools)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--mode", default="auto")
+    parser.add_argument("--scenario", default="calls", choices=["calls", "changes"])
     parser.add_argument("--url")
     parser.add_argument("--token")
     parser.add_argument("command", nargs=argparse.REMAINDER)
@@ -99,9 +122,18 @@ async def main() -> None:
     else:
         server = StdioServerParameters(command=command[0], args=command[1:])
     report: dict[str, Any] = {}
+    changed = anyio.Event()
+
+    async def on_message(message: Any) -> None:
+        if getattr(message, "method", None) == "notifications/tools/list_changed":
+            changed.set()
+
     with anyio.fail_after(60):
-        async with Client(server, mode=args.mode) as client:
-            await scenario(client, report)
+        async with Client(server, mode=args.mode, message_handler=on_message) as client:
+            if args.scenario == "calls":
+                await scenario(client, report)
+            else:
+                await changes(client, changed, report)
     json.dump(report, sys.stdout)
 
 

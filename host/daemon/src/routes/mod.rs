@@ -20,6 +20,7 @@ mod endpoints;
 mod events;
 mod health;
 mod logs;
+mod mcp;
 mod packages;
 mod panels;
 mod plugins;
@@ -79,6 +80,7 @@ pub(crate) fn all() -> (Router<Arc<State>>, Vec<RouteInfo>) {
     let routes = commands::add(routes);
     let routes = events::add(routes);
     let routes = logs::add(routes);
+    let routes = mcp::add(routes);
     let routes = endpoints::add(routes);
     let routes = packages::add(routes);
     let routes = panels::add(routes);
