@@ -361,3 +361,86 @@ fn zombie(pid: u32) -> bool {
         })
         .unwrap_or(true)
 }
+
+#[tokio::test]
+async fn cancellations_and_deadlines_reach_the_server_as_mcp_cancellations() {
+    let plugins = common::Plugins::new(&[]);
+    let record = plugins.data.path().join("cancellations");
+    common::add_unruly(&plugins, &record);
+    let host = Host::start(plugins.config()).await.unwrap();
+    // Started first, so that the cancellation finds the call at the server.
+    host.start_plugin("unruly").await.unwrap();
+    let token = tokio_util::sync::CancellationToken::new();
+    let cancel = token.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        cancel.cancel();
+    });
+    let cancelled = host
+        .call_tool(
+            "unruly.wait",
+            json!({"seconds": 60}),
+            CallOptions::default().cancel(token),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(cancelled.code(), Code::Cancelled);
+    let recorded = |n: usize| {
+        std::fs::read_to_string(&record)
+            .is_ok_and(|r| r.lines().filter(|l| *l == "cancelled").count() == n)
+    };
+    assert!(
+        common::eventually(Duration::from_secs(10), || recorded(1)).await,
+        "the server was not told of the cancellation"
+    );
+    let late = host
+        .call_tool(
+            "unruly.wait",
+            json!({"seconds": 60}),
+            CallOptions::default().timeout(Duration::from_millis(500)),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(late.code(), Code::DeadlineExceeded);
+    assert!(
+        common::eventually(Duration::from_secs(10), || recorded(2)).await,
+        "the server was not told the deadline passed"
+    );
+    host.shutdown().await;
+}
+
+#[tokio::test]
+async fn noise_and_oversized_answers_fail_only_their_call() {
+    let plugins = common::Plugins::new(&[]);
+    common::add_unruly(&plugins, &plugins.data.path().join("unused"));
+    let host = Host::start(plugins.config()).await.unwrap();
+    // A line that is not JSON-RPC is skipped; the answer after it counts.
+    let noisy = host
+        .call_tool("unruly.noise", json!({}), CallOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(noisy.content, json!({"result": "still here"}));
+    // An answer over the 16 MiB line limit is dropped unread, so its call
+    // ends at its deadline; the plugin goes on.
+    let huge = host
+        .call_tool(
+            "unruly.huge",
+            json!({"mib": 20}),
+            CallOptions::default().timeout(Duration::from_secs(3)),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(huge.code(), Code::DeadlineExceeded);
+    let fine = host
+        .call_tool("unruly.huge", json!({"mib": 1}), CallOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(fine.content["result"].as_str().unwrap().len(), 1 << 20);
+    let status = host
+        .status()
+        .into_iter()
+        .find(|s| s.name == "unruly")
+        .unwrap();
+    assert_eq!(status.restarts, 0, "{status:?}");
+    host.shutdown().await;
+}

@@ -70,6 +70,30 @@ pub fn mcp_servers(data: &Path) -> HostConfig {
     config
 }
 
+/// Adds the misbehaving MCP server of `interop/mcp/fixtures/unruly.py` as
+/// plugin `unruly`, recording cancellations in `record`.
+pub fn add_unruly(plugins: &Plugins, record: &Path) {
+    let interop = interop();
+    let dir = plugins.add_manifest(
+        "unruly",
+        &format!(
+            "name = \"unruly\"\nversion = \"0.1.0\"\nkind = \"mcp\"\n[run]\nexecutable = \"server.sh\"\nenv = {{ UNRULY_RECORD = \"{}\" }}\n[limits]\nmemory = \"1GiB\"\n",
+            record.display()
+        ),
+    );
+    let script = dir.join("server.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nexec {} {}\n",
+            interop.join("client/.venv/bin/python").display(),
+            interop.join("fixtures/unruly.py").display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+}
+
 /// Every live descendant of `pid`, with its command line.
 pub fn descendants(pid: u32) -> Vec<(u32, String)> {
     let mut parents = std::collections::HashMap::<u32, Vec<u32>>::new();
