@@ -454,7 +454,6 @@ pub fn prepare_sandbox(
     // The adapter runs inside the MCP server's sandbox, so that what the
     // server writes is parsed there, with the server's rights only.
     let adapter = mcp_adapter.filter(|_| manifest.kind == PluginKind::Mcp);
-    read.extend(adapter.map(Path::to_path_buf));
     let request = crate::sandbox::Request {
         manifest,
         level,
@@ -463,6 +462,7 @@ pub fn prepare_sandbox(
         data_root,
         network: manifest.permissions.network,
         read,
+        helpers: adapter.map(Path::to_path_buf).into_iter().collect(),
         write: expand(&manifest.permissions.write),
     };
     let mut prepared = crate::sandbox::prepare(&request, support)?;

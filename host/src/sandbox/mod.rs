@@ -311,6 +311,10 @@ pub struct Request<'a> {
     pub network: bool,
     /// Granted readable and writable paths, already expanded.
     pub read: Vec<PathBuf>,
+    /// Programs of the host's that run inside the sandbox for the plugin
+    /// (the MCP adapter): shown read-only, and refused up front when the
+    /// plugin's uid could not run them.
+    pub helpers: Vec<PathBuf>,
     /// Granted writable paths, already expanded.
     pub write: Vec<PathBuf>,
 }
@@ -343,6 +347,9 @@ pub fn prepare(request: &Request<'_>, support: &Support) -> Result<Prepared, Str
     };
     if support.root {
         check_reachable(&manifest.executable, host_uid)?;
+        for helper in &request.helpers {
+            check_reachable(helper, host_uid)?;
+        }
     }
 
     let data_dir = request.data_root.join("plugins").join(&manifest.name);
@@ -531,6 +538,13 @@ fn root_fs(
             optional: true,
         });
     }
+    for path in &request.helpers {
+        binds.push(Bind {
+            path: path.clone(),
+            writable: false,
+            optional: false,
+        });
+    }
     for path in &request.write {
         binds.push(Bind {
             path: path.clone(),
@@ -583,6 +597,7 @@ fn landlock_rules(request: &Request<'_>, data_dir: &Path) -> LandlockRules {
     read.extend(["/etc", "/proc", "/dev", "/sys"].map(PathBuf::from));
     read.push(request.manifest.dir.clone());
     read.extend(request.read.iter().cloned());
+    read.extend(request.helpers.iter().cloned());
     let mut write = vec![
         request.runtime_dir.to_path_buf(),
         data_dir.to_path_buf(),

@@ -42,6 +42,10 @@ pub use tools::{MAX_TOOLS, plugwire_name};
 /// own deadline for the plugin's start).
 pub const START_DEADLINE: Duration = Duration::from_secs(9);
 
+/// How long a server whose session broke as it started gets to be seen
+/// exiting.
+const EXIT_GRACE: Duration = Duration::from_millis(200);
+
 /// How long the server gets to exit once its stdin is closed.
 pub const SERVER_GRACE: Duration = Duration::from_secs(2);
 
@@ -233,14 +237,25 @@ pub async fn run(args: AdapterArgs) -> Result<(), AdapterError> {
             .map_err(|e| AdapterError::Initialize(format!("tools/list failed: {e}")))?;
         Ok::<_, AdapterError>((client, tools))
     });
+    let exited =
+        |status| AdapterError::Initialize(format!("it exited first ({})", describe(status)));
     let (client, tools) = tokio::select! {
-        started = started => started.map_err(|_| AdapterError::Initialize(format!(
-            "no answer to initialize and tools/list within {:?}; is it an MCP server speaking on stdio?",
-            args.start_within
-        )))??,
-        status = child.wait() => return Err(AdapterError::Initialize(format!(
-            "it exited first ({})", describe(status)
-        ))),
+        started = started => match started {
+            Ok(Ok(started)) => started,
+            // A server that exits as it starts fails rmcp's write or read
+            // first; its exit status says more than the broken pipe.
+            Ok(Err(failed)) => {
+                return Err(match tokio::time::timeout(EXIT_GRACE, child.wait()).await {
+                    Ok(status) => exited(status),
+                    Err(_) => failed,
+                });
+            }
+            Err(_) => return Err(AdapterError::Initialize(format!(
+                "no answer to initialize and tools/list within {:?}; is it an MCP server speaking on stdio?",
+                args.start_within
+            ))),
+        },
+        status = child.wait() => return Err(exited(status)),
     };
     let _ = served.set(tools.clone());
     let plugin = tools::plugin(&args.name, &args.version, client.peer(), &progress, tools);
