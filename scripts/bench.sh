@@ -10,4 +10,8 @@ sdk-examples/python/setup.sh
 cargo bench --locked -p plugwire-host --bench plugwire -- "$@"
 echo
 echo "The management API (plugwire serve):"
-exec cargo bench --locked -p plugwire-daemon --bench daemon -- "$@"
+cargo bench --locked -p plugwire-daemon --bench daemon -- "$@"
+echo
+echo "MCP, both ways (docs/mcp.md):"
+interop/mcp/setup.sh
+exec cargo bench --locked -p plugwire-mcp --bench mcp -- "$@"
