@@ -13,7 +13,7 @@ flag=(--release)
 examples=(echo wordcount audit kv faulty probe hostile)
 packages=()
 for name in "${examples[@]}"; do packages+=(-p "plugwire-example-$name"); done
-cargo build "${flag[@]}" --locked -p plugwire-host -p plugwire-cli --bins "${packages[@]}"
+cargo build "${flag[@]}" --locked -p plugwire-host -p plugwire-cli -p plugwire-mcp --bins "${packages[@]}"
 
 out=target/plugwire-examples
 [ "$profile" = "debug" ] && out=target/plugwire-examples-debug

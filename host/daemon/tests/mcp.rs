@@ -141,3 +141,34 @@ async fn the_python_sdks_client_over_http_calls_and_is_told_of_changes() {
     }
     daemon.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_mcp_server_run_as_a_plugin_is_called_through_the_api() {
+    let servers = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../interop/mcp/plugins");
+    assert!(
+        servers.join("time/.venv/bin/mcp-server-time").exists(),
+        "mcp-server-time is missing: run interop/mcp/setup.sh (scripts/test.sh does)"
+    );
+    let daemon = Running::start_over(&servers, Limits::default()).await;
+    let client = daemon.client().await;
+    let body = json!({"arguments": {"timezone": "Europe/Lisbon"}});
+    let result: Value = client
+        .send(
+            hyper::Method::POST,
+            "/v1/tools/time.get_current_time/call",
+            Some(&body),
+        )
+        .await
+        .unwrap();
+    assert_eq!(result["is_error"], false, "{result}");
+    assert_eq!(result["content"]["timezone"], "Europe/Lisbon");
+    let plugins: Value = client.get("/v1/plugins").await.unwrap();
+    let time = plugins["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "time")
+        .unwrap();
+    assert_eq!(time["state"], "ready", "{time}");
+    daemon.stop().await;
+}
