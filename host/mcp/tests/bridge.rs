@@ -64,6 +64,14 @@ async fn connect(host: &Host) -> Session {
     }
 }
 
+/// A host over copies of `examples`, and an MCP session with its bridge.
+async fn start(examples: &[&str]) -> (common::Plugins, Host, Session) {
+    let plugins = common::Plugins::new(examples);
+    let host = Host::start(plugins.config()).await.unwrap();
+    let session = connect(&host).await;
+    (plugins, host, session)
+}
+
 fn call(name: &str, arguments: serde_json::Value) -> CallToolRequestParams {
     let mut params = CallToolRequestParams::new(name.to_owned());
     params.arguments = arguments.as_object().cloned();
@@ -72,10 +80,8 @@ fn call(name: &str, arguments: serde_json::Value) -> CallToolRequestParams {
 
 #[tokio::test]
 async fn every_tool_is_listed_with_its_schemas_and_hints() {
-    let plugins = common::Plugins::new(&["echo", "wordcount"]);
     // wordcount offers commands only: no tools of its own to list.
-    let host = Host::start(plugins.config()).await.unwrap();
-    let session = connect(&host).await;
+    let (_plugins, host, session) = start(&["echo", "wordcount"]).await;
     let tools = session.client.list_all_tools().await.unwrap();
     let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
     for expected in ["echo__echo", "echo__slow", "echo__fail"] {
@@ -102,9 +108,7 @@ async fn every_tool_is_listed_with_its_schemas_and_hints() {
 
 #[tokio::test]
 async fn results_errors_and_unknown_tools_reach_the_client_as_mcp_says() {
-    let plugins = common::Plugins::new(&["echo"]);
-    let host = Host::start(plugins.config()).await.unwrap();
-    let session = connect(&host).await;
+    let (_plugins, host, session) = start(&["echo"]).await;
     let peer = session.client.peer();
 
     let text = peer
@@ -158,9 +162,7 @@ async fn results_errors_and_unknown_tools_reach_the_client_as_mcp_says() {
 
 #[tokio::test]
 async fn progress_reports_arrive_before_the_result() {
-    let plugins = common::Plugins::new(&["echo"]);
-    let host = Host::start(plugins.config()).await.unwrap();
-    let mut session = connect(&host).await;
+    let (_plugins, host, mut session) = start(&["echo"]).await;
     let mut params = call("echo__slow", json!({"steps": 4, "delay_ms": 5}));
     let token = ProgressToken(rmcp::model::NumberOrString::String("t-1".into()));
     params.meta = Some(RequestMetaObject::with_progress_token(token));
@@ -181,9 +183,7 @@ async fn progress_reports_arrive_before_the_result() {
 
 #[tokio::test]
 async fn a_cancelled_request_cancels_the_plugins_call() {
-    let plugins = common::Plugins::new(&["echo"]);
-    let host = Host::start(plugins.config()).await.unwrap();
-    let session = connect(&host).await;
+    let (_plugins, host, session) = start(&["echo"]).await;
     let peer = session.client.peer().clone();
     let sleeping = tokio::spawn(async move {
         peer.call_tool(call("echo__sleep", json!({"ms": 60_000})))
@@ -229,9 +229,7 @@ async fn a_cancelled_request_cancels_the_plugins_call() {
 
 #[tokio::test]
 async fn the_client_is_told_when_plugins_come_and_go() {
-    let plugins = common::Plugins::new(&["echo"]);
-    let host = Host::start(plugins.config()).await.unwrap();
-    let mut session = connect(&host).await;
+    let (plugins, host, mut session) = start(&["echo"]).await;
     let before = session.client.list_all_tools().await.unwrap().len();
     // The notification task starts with `initialized`; let it subscribe.
     tokio::time::sleep(Duration::from_millis(100)).await;

@@ -236,28 +236,12 @@ async fn a_crashed_server_is_restarted_like_any_plugin() {
 #[tokio::test]
 async fn a_program_that_is_not_an_mcp_server_fails_to_start_with_the_reason() {
     let plugins = common::Plugins::new(&[]);
-    let dir = plugins.add_manifest(
+    plugins.add_mcp_script(
         "babbler",
-        "name = \"babbler\"\nversion = \"0.1.0\"\nkind = \"mcp\"\n[run]\nexecutable = \"babble.sh\"\n",
+        "echo 'hello, this is not JSON-RPC'\nexec sleep 600",
+        "",
     );
-    let script = dir.join("babble.sh");
-    std::fs::write(
-        &script,
-        "#!/bin/sh\necho 'hello, this is not JSON-RPC'\nexec sleep 600\n",
-    )
-    .unwrap();
-    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let quitter = plugins.add_manifest(
-        "quitter",
-        "name = \"quitter\"\nversion = \"0.1.0\"\nkind = \"mcp\"\n[run]\nexecutable = \"quit.sh\"\n",
-    );
-    let script = quitter.join("quit.sh");
-    std::fs::write(
-        &script,
-        "#!/bin/sh\necho 'no configuration found' >&2\nexit 3\n",
-    )
-    .unwrap();
-    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    plugins.add_mcp_script("quitter", "echo 'no configuration found' >&2\nexit 3", "");
 
     let mut config = plugins.config();
     config.timeouts.bootstrap = Duration::from_secs(2);
@@ -283,15 +267,7 @@ async fn a_program_that_is_not_an_mcp_server_fails_to_start_with_the_reason() {
 #[tokio::test]
 async fn a_manifest_of_kind_mcp_without_the_adapter_is_refused_with_the_fix() {
     let plugins = common::Plugins::new(&[]);
-    plugins.add_manifest(
-        "lonely",
-        "name = \"lonely\"\nversion = \"0.1.0\"\nkind = \"mcp\"\n[run]\nexecutable = \"server.sh\"\n",
-    );
-    std::fs::write(
-        plugins.dir.path().join("lonely/server.sh"),
-        "#!/bin/sh\nexec cat\n",
-    )
-    .unwrap();
+    plugins.add_mcp_script("lonely", "exec cat", "");
     let mut config = plugins.config();
     config.mcp_adapter = Some("/nonexistent/plugwire-mcp-adapter".into());
     let host = Host::start(config).await.unwrap();

@@ -74,24 +74,18 @@ pub fn mcp_servers(data: &Path) -> HostConfig {
 /// plugin `unruly`, recording cancellations in `record`.
 pub fn add_unruly(plugins: &Plugins, record: &Path) {
     let interop = interop();
-    let dir = plugins.add_manifest(
+    plugins.add_mcp_script(
         "unruly",
         &format!(
-            "name = \"unruly\"\nversion = \"0.1.0\"\nkind = \"mcp\"\n[run]\nexecutable = \"server.sh\"\nenv = {{ UNRULY_RECORD = \"{}\" }}\n[limits]\nmemory = \"1GiB\"\n",
-            record.display()
-        ),
-    );
-    let script = dir.join("server.sh");
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\nexec {} {}\n",
+            "exec {} {}",
             interop.join("client/.venv/bin/python").display(),
             interop.join("fixtures/unruly.py").display()
         ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        &format!(
+            "env = {{ UNRULY_RECORD = \"{}\" }}\n[limits]\nmemory = \"1GiB\"\n",
+            record.display()
+        ),
+    );
 }
 
 /// Every live descendant of `pid`, with its command line.
@@ -198,6 +192,22 @@ impl Plugins {
         std::fs::create_dir_all(&to).unwrap();
         std::fs::write(to.join("plugin.toml"), manifest).unwrap();
         to
+    }
+
+    /// Adds an MCP server plugin (`kind = "mcp"`) run by the shell script
+    /// `script`, with `extra` appended to its manifest's `[run]` table.
+    pub fn add_mcp_script(&self, name: &str, script: &str, extra: &str) -> PathBuf {
+        let dir = self.add_manifest(
+            name,
+            &format!(
+                "name = \"{name}\"\nversion = \"0.1.0\"\nkind = \"mcp\"\n[run]\nexecutable = \"server.sh\"\n{extra}"
+            ),
+        );
+        let path = dir.join("server.sh");
+        std::fs::write(&path, format!("#!/bin/sh\n{script}\n")).unwrap();
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        dir
     }
 
     /// A host configuration for these plugins, unsandboxed.
