@@ -217,6 +217,9 @@ pub(crate) struct Starter {
     spawner: Spawner,
     manifest: Manifest,
     launcher: Option<PathBuf>,
+    /// `plugwire-mcp-adapter`, for an MCP server (`kind = "mcp"`): the
+    /// suite then checks the plugin the host would run.
+    mcp_adapter: Option<PathBuf>,
     support: Option<Support>,
     data_root: tempfile::TempDir,
     /// How long each start may take to print its line.
@@ -248,6 +251,7 @@ impl Starter {
             spawner: Spawner::new().map_err(|e| format!("cannot start the spawner thread: {e}"))?,
             manifest: manifest.clone(),
             launcher,
+            mcp_adapter: plugwire_host::launch::find_mcp_adapter(None),
             support,
             data_root: tempfile::tempdir().map_err(|e| e.to_string())?,
             bootstrap_timeout: options.bootstrap_timeout,
@@ -291,7 +295,7 @@ impl Starter {
             Some(support) => Some(
                 plugwire_host::launch::prepare_sandbox(
                     &self.manifest,
-                    None,
+                    self.mcp_adapter.as_deref(),
                     SandboxLevel::Standard,
                     true,
                     dir.path(),
@@ -317,6 +321,7 @@ impl Starter {
             sandbox: sandbox.as_ref(),
             cookie,
             bootstrap_timeout: bootstrap,
+            mcp_adapter: self.mcp_adapter.as_deref(),
             ..Launch::new(&self.manifest, dir.path(), self.launcher.as_deref())
         };
         let collector = stderr.clone();

@@ -39,6 +39,10 @@ const LIST_CHANGING: [&str; 5] = [
 /// Changes arriving this close together are told as one.
 const SETTLE: Duration = Duration::from_millis(50);
 
+/// How often a session's notification task looks whether the session has
+/// ended.
+const SESSION_LOOK: Duration = Duration::from_secs(5);
+
 /// Progress reports queued for one call before the plugin waits.
 const PROGRESS_QUEUE: usize = 64;
 
@@ -176,10 +180,26 @@ impl ServerHandler for Bridge {
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
         let mut events = self.host.subscribe();
+        let peer = context.peer;
         tokio::spawn(async move {
-            while next_list_change(&mut events).await {
-                if context.peer.notify_tool_list_changed().await.is_err() {
-                    break;
+            // rmcp says when a session has closed only when asked: the
+            // task looks now and then, so that sessions that end while the
+            // plugins stay as they are do not leave their tasks behind.
+            let mut look = tokio::time::interval(SESSION_LOOK);
+            loop {
+                // Kept across looks: a change that is settling is not lost.
+                let change = next_list_change(&mut events);
+                tokio::pin!(change);
+                let changed = loop {
+                    tokio::select! {
+                        changed = &mut change => break changed,
+                        _ = look.tick() => if peer.is_transport_closed() {
+                            return;
+                        },
+                    }
+                };
+                if !changed || peer.notify_tool_list_changed().await.is_err() {
+                    return;
                 }
             }
         });

@@ -420,3 +420,31 @@ async fn noise_and_oversized_answers_fail_only_their_call() {
     assert_eq!(status.restarts, 0, "{status:?}");
     host.shutdown().await;
 }
+
+#[test]
+fn mcp_servers_run_as_plugins_pass_the_conformance_suite() {
+    let home = tempfile::tempdir().unwrap();
+    for server in ["time", "everything"] {
+        let dir = common::interop().join("plugins").join(server);
+        let output = std::process::Command::new(common::sibling("plugwire"))
+            .args(["--sandbox", "standard", "check", "--json"])
+            .arg(&dir)
+            .env("XDG_DATA_HOME", home.path().join("data"))
+            .env("XDG_CONFIG_HOME", home.path().join("config"))
+            .output()
+            .unwrap();
+        let report = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{server}: {}\n{report}\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let report: serde_json::Value = serde_json::from_str(&report).unwrap();
+        assert_eq!(report["failed"], 0, "{server}: {report}");
+        assert!(
+            report["passed"].as_u64().unwrap() >= 25,
+            "{server}: {report}"
+        );
+    }
+}

@@ -130,8 +130,8 @@ pub enum AdapterError {
     Serve(String),
 }
 
-/// Receives the server's progress notifications for the calls awaiting
-/// them.
+/// The adapter's side of the MCP session: routes the server's progress
+/// reports to their calls, and looks into its tool-list changes.
 #[derive(Clone)]
 struct Client {
     progress: ProgressRouter,
@@ -183,6 +183,7 @@ impl ClientHandler for Client {
         // change can only be reported. Servers that register their tools
         // as they start say "changed" for the list already served: only a
         // list that differs is worth the operator's attention.
+        //
         // Some answer every tools/list with another "changed" (the
         // reference server does): one look per interval keeps that from
         // becoming a loop.
