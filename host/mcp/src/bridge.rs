@@ -136,7 +136,7 @@ impl ServerHandler for Bridge {
         let mut info = ServerConfig::new(capabilities);
         info.server_info = Implementation::new("plugwire", env!("CARGO_PKG_VERSION"));
         info.instructions = Some(
-            "The tools of plugwire plugins, each running in its own sandboxed process. A tool is named <plugin>__<tool>.".into(),
+            "The tools of plugwire plugins, each plugin a process of its own. A tool is named <plugin>__<tool>.".into(),
         );
         info
     }
