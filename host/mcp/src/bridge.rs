@@ -160,17 +160,27 @@ impl ServerHandler for Bridge {
         let tool = self.resolve(&request.name).await?;
         let arguments = Value::Object(request.arguments.unwrap_or_default());
         let mut options = CallOptions::default().cancel(context.ct.clone());
-        let forwarder = context.meta.get_progress_token().map(|token| {
+        let token = context.meta.get_progress_token();
+        let mut reports = token.as_ref().map(|_| {
             let (sender, receiver) = mpsc::channel(PROGRESS_QUEUE);
             options = std::mem::take(&mut options).progress(sender);
-            tokio::spawn(forward_progress(receiver, token, context.peer.clone()))
+            receiver
         });
-        let result = self.host.call_tool(&tool, arguments, options).await;
-        // The options (and with them the sender) are gone: the forwarder
-        // ends once it has sent what the plugin reported, so every
-        // notification goes out before the result.
-        if let Some(forwarder) = forwarder {
-            let _ = forwarder.await;
+        // Reports are forwarded from this task as they come; those still
+        // queued when the call ends go out before the result.
+        let call = self.host.call_tool(&tool, arguments, options);
+        tokio::pin!(call);
+        let result = loop {
+            tokio::select! {
+                biased;
+                Some(report) = next_report(&mut reports) => notify_progress(&context.peer, token.as_ref(), report).await,
+                result = &mut call => break result,
+            }
+        };
+        if let Some(queued) = reports.as_mut() {
+            while let Ok(report) = queued.try_recv() {
+                notify_progress(&context.peer, token.as_ref(), report).await;
+            }
         }
         match result {
             Ok(output) => Ok(to_mcp_result(output).into()),
@@ -229,19 +239,20 @@ impl ServerHandler for Bridge {
     }
 }
 
-async fn forward_progress(
-    mut receiver: mpsc::Receiver<Progress>,
-    token: ProgressToken,
-    peer: Peer<RoleServer>,
-) {
-    while let Some(report) = receiver.recv().await {
-        let mut notification = ProgressNotificationParam::new(token.clone(), report.progress);
-        notification.total = report.total;
-        notification.message = (!report.message.is_empty()).then_some(report.message);
-        if peer.notify_progress(notification).await.is_err() {
-            return;
-        }
+async fn next_report(reports: &mut Option<mpsc::Receiver<Progress>>) -> Option<Progress> {
+    match reports {
+        Some(reports) => reports.recv().await,
+        None => std::future::pending().await,
     }
+}
+
+async fn notify_progress(peer: &Peer<RoleServer>, token: Option<&ProgressToken>, report: Progress) {
+    let Some(token) = token else { return };
+    let mut notification = ProgressNotificationParam::new(token.clone(), report.progress);
+    notification.total = report.total;
+    notification.message = (!report.message.is_empty()).then_some(report.message);
+    // A client that has gone is the session's end, which rmcp tells.
+    let _ = peer.notify_progress(notification).await;
 }
 
 /// Waits for a change to the offered tools, and lets a burst of them

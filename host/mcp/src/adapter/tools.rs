@@ -19,8 +19,8 @@ use crate::convert::{error_to_status, from_mcp_result};
 /// The most tools one server may offer.
 pub const MAX_TOOLS: usize = 1024;
 
-/// How long a call that asked for progress waits, after its result, for
-/// a report sent before it: rmcp hands notifications to the handler apart
+/// How long a call that has reported progress waits, after its result,
+/// for a report sent before it: rmcp hands notifications to the handler apart
 /// from responses, so such a report may arrive just after the result.
 const LATE_PROGRESS: Duration = Duration::from_millis(5);
 
@@ -161,15 +161,22 @@ impl McpCall {
             .then(|| self.progress.subscribe(handle.progress_token.clone()));
         let response = handle.await_response();
         tokio::pin!(response);
+        let mut reported = false;
         let response = loop {
             tokio::select! {
                 biased;
-                Some(report) = next_report(&mut reports) => report_progress(&cx, report).await,
+                Some(report) = next_report(&mut reports) => {
+                    reported = true;
+                    report_progress(&cx, report).await;
+                }
                 response = &mut response => break response,
             }
         };
         unfinished.id = None;
-        if let Some(reports) = reports.as_mut() {
+        // Only a call that has been reporting waits for a last report: a
+        // quick call (every call through the bridge asks for progress) is
+        // not held up, and a report after the result adds nothing to it.
+        if let Some(reports) = reports.as_mut().filter(|_| reported) {
             while let Ok(Some(report)) = tokio::time::timeout(LATE_PROGRESS, reports.next()).await {
                 report_progress(&cx, report).await;
             }
