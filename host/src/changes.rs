@@ -45,8 +45,8 @@ impl Core {
 
     pub(crate) async fn add_plugin(&self, dir: &Path) -> Result<PluginStatus, Status> {
         let _change = self.changes.lock().await;
-        let manifest =
-            load_one(dir, Origin::Explicit).map_err(|p| Status::invalid_argument(p.to_string()))?;
+        let manifest = load_one(dir, Origin::Explicit, &(&self.ctx.config).into())
+            .map_err(|p| Status::invalid_argument(p.to_string()))?;
         let name = manifest.name.clone();
         if let Some(existing) = self.registry.get(&name) {
             return Err(Status::already_exists(format!(
@@ -97,7 +97,7 @@ impl Core {
     pub(crate) async fn reload_plugin(&self, name: &str) -> Result<PluginStatus, Status> {
         let _change = self.changes.lock().await;
         let old = self.instance(name)?;
-        let manifest = load_one(&old.manifest.dir, old.origin)
+        let manifest = load_one(&old.manifest.dir, old.origin, &(&self.ctx.config).into())
             .map_err(|p| Status::failed_precondition(format!("cannot reload {name:?}: {p}")))?;
         if manifest.name != name {
             return Err(Status::failed_precondition(format!(

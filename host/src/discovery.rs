@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::compatibility::Compatibility;
 use crate::manifest::{MANIFEST_FILE, Manifest, ManifestError};
 
 /// Most plugin directories looked at in one search root.
@@ -66,23 +67,13 @@ pub enum Problem {
         /// The directory whose plugin is skipped.
         skipped: PathBuf,
     },
-    /// The plugin does not accept this host's version.
-    IncompatibleHost {
+    /// The plugin does not accept this host: another application, a
+    /// version outside its ranges, or no common protocol version.
+    Incompatible {
         /// The plugin.
         name: String,
-        /// What it accepts.
-        requirement: String,
-        /// This host's version.
-        host: String,
-    },
-    /// The plugin speaks no protocol version this host speaks.
-    IncompatibleProtocol {
-        /// The plugin.
-        name: String,
-        /// Versions it speaks.
-        plugin: Vec<u32>,
-        /// Versions the host speaks.
-        host: Vec<u32>,
+        /// Which rule failed, and what to do.
+        why: String,
     },
     /// Two plugins declare the same tool or command; bare names are
     /// ambiguous and must be qualified.
@@ -103,18 +94,7 @@ impl std::fmt::Display for Problem {
                 skipped.display(),
                 kept.display()
             ),
-            Self::IncompatibleHost {
-                name,
-                requirement,
-                host,
-            } => write!(
-                f,
-                "skipped {name:?}: it requires a host matching {requirement:?}, this host is {host}; upgrade the plugin or the host"
-            ),
-            Self::IncompatibleProtocol { name, plugin, host } => write!(
-                f,
-                "skipped {name:?}: it speaks protocol versions {plugin:?}, this host speaks {host:?}; upgrade the older side"
-            ),
+            Self::Incompatible { name, why } => write!(f, "skipped {name:?}: {why}"),
             Self::Conflict(message) => write!(f, "{message}"),
         }
     }
@@ -188,13 +168,7 @@ pub fn find(config: &crate::HostConfig) -> (Vec<(Manifest, Origin)>, Vec<Problem
     if config.standard_dirs {
         roots.extend(standard_roots());
     }
-    let host_version =
-        semver::Version::parse(env!("CARGO_PKG_VERSION")).expect("the crate version is semver");
-    select(
-        discover(&roots),
-        &host_version,
-        plugwire_proto::constants::SUPPORTED_APP_VERSIONS,
-    )
+    select(discover(&roots), &config.into())
 }
 
 /// Loads the one plugin in `dir` with every check discovery makes (trust,
@@ -202,27 +176,21 @@ pub fn find(config: &crate::HostConfig) -> (Vec<(Manifest, Origin)>, Vec<Problem
 /// at run time must pass.
 ///
 /// ```no_run
-/// use plugwire_host::discovery::{Origin, load_one};
-/// match load_one("plugins/echo".as_ref(), Origin::Explicit) {
+/// use plugwire_host::{compatibility::Compatibility, discovery::{Origin, load_one}};
+/// match load_one("plugins/echo".as_ref(), Origin::Explicit, &Compatibility::new("acme", "1.0.0")) {
 ///     Ok(manifest) => println!("{} {}", manifest.name, manifest.version),
 ///     Err(problem) => eprintln!("{problem}"),
 /// }
 /// ```
-pub fn load_one(dir: &Path, origin: Origin) -> Result<Manifest, Problem> {
+pub fn load_one(dir: &Path, origin: Origin, here: &Compatibility) -> Result<Manifest, Problem> {
     if !dir.join(MANIFEST_FILE).is_file() {
         return Err(Problem::InvalidManifest(format!(
             "{}: no {MANIFEST_FILE} there; give the directory that holds the plugin's manifest",
             dir.display()
         )));
     }
-    let host_version =
-        semver::Version::parse(env!("CARGO_PKG_VERSION")).expect("the crate version is semver");
     let found = discover(&[(dir.to_path_buf(), origin)]);
-    let (mut manifests, mut problems) = select(
-        found,
-        &host_version,
-        plugwire_proto::constants::SUPPORTED_APP_VERSIONS,
-    );
+    let (mut manifests, mut problems) = select(found, here);
     match manifests.pop() {
         Some((manifest, _)) => Ok(manifest),
         None => Err(problems.pop().unwrap_or_else(|| {
@@ -235,14 +203,11 @@ pub fn load_one(dir: &Path, origin: Origin) -> Result<Manifest, Problem> {
 /// manifests, duplicate names (first wins), incompatible host or protocol.
 ///
 /// ```
-/// let (manifests, problems) = plugwire_host::discovery::select(Vec::new(), &semver::Version::new(0, 1, 0), &[1]);
+/// let here = plugwire_host::compatibility::Compatibility::new("acme", "1.0.0");
+/// let (manifests, problems) = plugwire_host::discovery::select(Vec::new(), &here);
 /// assert!(manifests.is_empty() && problems.is_empty());
 /// ```
-pub fn select(
-    found: Vec<Found>,
-    host_version: &semver::Version,
-    host_protocols: &[u32],
-) -> (Vec<(Manifest, Origin)>, Vec<Problem>) {
+pub fn select(found: Vec<Found>, here: &Compatibility) -> (Vec<(Manifest, Origin)>, Vec<Problem>) {
     let mut by_name: BTreeMap<String, PathBuf> = BTreeMap::new();
     let mut manifests = Vec::new();
     let mut problems = Vec::new();
@@ -262,23 +227,10 @@ pub fn select(
             });
             continue;
         }
-        if !manifest.host_requirement.matches(host_version) {
-            problems.push(Problem::IncompatibleHost {
+        if let Err(why) = here.check(&manifest) {
+            problems.push(Problem::Incompatible {
                 name: manifest.name.clone(),
-                requirement: manifest.host_requirement.to_string(),
-                host: host_version.to_string(),
-            });
-            continue;
-        }
-        if !manifest
-            .protocol_versions
-            .iter()
-            .any(|v| host_protocols.contains(v))
-        {
-            problems.push(Problem::IncompatibleProtocol {
-                name: manifest.name.clone(),
-                plugin: manifest.protocol_versions.clone(),
-                host: host_protocols.to_vec(),
+                why,
             });
             continue;
         }
@@ -323,7 +275,7 @@ mod tests {
             (b.path().into(), Origin::Explicit),
         ]);
         assert_eq!(found.len(), 4);
-        let (ok, problems) = select(found, &semver::Version::new(0, 1, 0), &[1]);
+        let (ok, problems) = select(found, &Compatibility::new("acme", "0.1.0"));
         let names: Vec<_> = ok.iter().map(|(m, _)| m.name.as_str()).collect();
         assert_eq!(names, ["one", "two"]);
         assert_eq!(problems.len(), 2);
@@ -343,14 +295,13 @@ mod tests {
         write(a.path(), "future", &fixed);
         let (ok, problems) = select(
             discover(&[(a.path().into(), Origin::Local)]),
-            &semver::Version::new(0, 1, 0),
-            &[1],
+            &Compatibility::new("acme", "0.1.0"),
         );
         assert!(ok.is_empty());
         let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
         assert!(text[0].contains("speaks protocol versions [7]"), "{text:?}");
         assert!(
-            text[1].contains("requires a host matching \">=9\""),
+            text[1].contains("requires acme >=9, this is acme 0.1.0"),
             "{text:?}"
         );
     }

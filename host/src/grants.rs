@@ -10,30 +10,86 @@ use serde::{Deserialize, Serialize};
 
 use crate::manifest::Manifest;
 
-/// One permission, as written in grants: `network`, `read:<path>`,
-/// `write:<path>`, `host.events.emit`, `host.tools.call`, `host.storage`.
+/// One permission, as written in grants: `network`, `network:<host>[:<port>]`,
+/// `read:<path>`, `write:<path>`, `host.events.emit`, `host.tools.call`,
+/// `host.storage`, `host.service:<gRPC service>`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Permission {
-    /// The host's network.
+    /// The host's whole network.
     Network,
+    /// One network host (or `*.domain`), optionally one port, reached
+    /// through the host's egress proxy.
+    NetworkHost(String),
     /// Reading a path.
     Read(String),
     /// Reading and writing a path.
     Write(String),
     /// A host callback.
     Host(String),
+    /// A service the embedding application serves to plugins.
+    Service(String),
+}
+
+/// How much a permission risks, for prompts and for policies that grant
+/// unattended only up to a level (`--max-risk`).
+///
+/// ```
+/// use plugwire_host::grants::{Permission, Risk};
+/// assert_eq!(Permission::Network.level(), Risk::High);
+/// assert_eq!(Permission::Host("host.storage".into()).level(), Risk::Low);
+/// assert!(Risk::Low < Risk::High);
+/// assert_eq!("medium".parse::<Risk>(), Ok(Risk::Medium));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Risk {
+    /// Touches only what is the plugin's own.
+    Low,
+    /// Reaches something of the user's or the application's, within bounds.
+    Medium,
+    /// Can reach the user's files, the network or other plugins broadly.
+    High,
+}
+
+impl std::fmt::Display for Risk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Low => "low",
+            Self::Medium => "medium",
+            Self::High => "high",
+        })
+    }
+}
+
+impl std::str::FromStr for Risk {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "low" => Ok(Self::Low),
+            "medium" => Ok(Self::Medium),
+            "high" => Ok(Self::High),
+            other => Err(format!(
+                "expected a risk level (low, medium or high), got {other:?}"
+            )),
+        }
+    }
 }
 
 impl std::fmt::Display for Permission {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Network => f.write_str("network"),
+            Self::NetworkHost(h) => write!(f, "network:{h}"),
             Self::Read(p) => write!(f, "read:{p}"),
             Self::Write(p) => write!(f, "write:{p}"),
             Self::Host(h) => f.write_str(h),
+            Self::Service(s) => write!(f, "{SERVICE_PREFIX}{s}"),
         }
     }
 }
+
+/// How grants and manifests name a permission to an application service.
+pub const SERVICE_PREFIX: &str = "host.service:";
 
 impl Permission {
     /// A permission as grants write it, or `None` for text that is none.
@@ -42,11 +98,15 @@ impl Permission {
     /// use plugwire_host::grants::Permission;
     /// assert_eq!(Permission::parse("read:~/notes"), Some(Permission::Read("~/notes".into())));
     /// assert_eq!(Permission::parse("network"), Some(Permission::Network));
+    /// assert_eq!(Permission::parse("network:api.example.com:443"), Some(Permission::NetworkHost("api.example.com:443".into())));
     /// assert_eq!(Permission::parse("netwrok"), None);
     /// ```
     pub fn parse(text: &str) -> Option<Self> {
         if text == "network" {
             return Some(Self::Network);
+        }
+        if let Some(host) = text.strip_prefix("network:") {
+            return Some(Self::NetworkHost(host.to_owned()));
         }
         if let Some(path) = text.strip_prefix("read:") {
             return Some(Self::Read(path.to_owned()));
@@ -54,9 +114,34 @@ impl Permission {
         if let Some(path) = text.strip_prefix("write:") {
             return Some(Self::Write(path.to_owned()));
         }
+        if let Some(service) = text.strip_prefix(SERVICE_PREFIX) {
+            return Some(Self::Service(service.to_owned()));
+        }
         crate::manifest::HOST_PERMISSIONS
             .contains(&text)
             .then(|| Self::Host(text.to_owned()))
+    }
+
+    /// Its risk level (docs/manifest.md lists every one).
+    ///
+    /// ```
+    /// use plugwire_host::grants::{Permission, Risk};
+    /// assert_eq!(Permission::Write("{data}/cache".into()).level(), Risk::Low);
+    /// assert_eq!(Permission::Write("~/notes".into()).level(), Risk::High);
+    /// ```
+    pub fn level(&self) -> Risk {
+        let own = |path: &str| path.starts_with("{data}");
+        match self {
+            Self::Network => Risk::High,
+            Self::NetworkHost(_) => Risk::Medium,
+            Self::Read(p) | Self::Write(p) if own(p) => Risk::Low,
+            Self::Read(_) => Risk::Medium,
+            Self::Write(_) => Risk::High,
+            Self::Host(h) if h == "host.storage" => Risk::Low,
+            Self::Host(h) if h == "host.events.emit" => Risk::Medium,
+            Self::Host(_) => Risk::High,
+            Self::Service(_) => Risk::Medium,
+        }
     }
 
     /// What granting it risks, in a few words.
@@ -70,6 +155,9 @@ impl Permission {
             Self::Network => {
                 "can reach any host on your network and the internet, and send your data there"
             }
+            Self::NetworkHost(_) => "can connect to this host and send your data there",
+            Self::Read(p) if p.starts_with("{data}") => "can read its own data",
+            Self::Write(p) if p.starts_with("{data}") => "can change its own data",
             Self::Read(_) => "can read these files",
             Self::Write(_) => "can change or delete these files",
             Self::Host(h) if h == "host.events.emit" => {
@@ -79,7 +167,18 @@ impl Permission {
                 "can call any other plugin's tools, with their permissions"
             }
             Self::Host(_) => "can keep data in the host",
+            Self::Service(_) => "can call this service of the application, as itself",
         }
+    }
+
+    /// Level and risk together, as prompts and listings show them.
+    ///
+    /// ```
+    /// use plugwire_host::grants::Permission;
+    /// assert!(Permission::Network.explain().starts_with("high risk: "));
+    /// ```
+    pub fn explain(&self) -> String {
+        format!("{} risk: {}", self.level(), self.risk())
     }
 }
 
@@ -120,9 +219,14 @@ pub fn requested(manifest: &Manifest) -> Vec<Permission> {
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Grants {
-    /// Grant everything every plugin requests (`--yes`).
+    /// Grant everything every plugin requests (`--yes`), up to
+    /// `max_risk` when that is set.
     #[serde(skip)]
     pub all: bool,
+    /// The highest risk `all` grants unattended (`--max-risk`); recorded
+    /// and per-process grants are not limited by it.
+    #[serde(skip)]
+    pub max_risk: Option<Risk>,
     /// Grants for this process only, by plugin name.
     #[serde(skip)]
     pub session: BTreeMap<String, BTreeSet<String>>,
@@ -333,11 +437,27 @@ impl Grants {
     /// assert!(!plugwire_host::grants::Grants::default().allows_name("x", "network"));
     /// ```
     pub fn allows_name(&self, plugin: &str, permission: &str) -> bool {
-        self.all
+        self.allows_unattended(permission)
             || self
                 .session
                 .get(plugin)
                 .is_some_and(|s| s.contains(permission))
+    }
+
+    /// Whether `all` grants `permission`: everything without `max_risk`,
+    /// what is at most that risk with it.
+    ///
+    /// ```
+    /// use plugwire_host::grants::{Grants, Risk};
+    /// let g = Grants { all: true, max_risk: Some(Risk::Medium), ..Default::default() };
+    /// assert!(g.allows_unattended("host.storage"));
+    /// assert!(!g.allows_unattended("network"));
+    /// ```
+    pub fn allows_unattended(&self, permission: &str) -> bool {
+        self.all
+            && self
+                .max_risk
+                .is_none_or(|most| Permission::parse(permission).is_some_and(|p| p.level() <= most))
     }
 
     /// What the manifest requests that was not granted to this very plugin.
@@ -486,7 +606,7 @@ impl Grants {
 pub fn refusal(plugin: &str, missing: &[Permission]) -> String {
     let lines: Vec<String> = missing
         .iter()
-        .map(|p| format!("  {p}: {}", p.risk()))
+        .map(|p| format!("  {p}: {}", p.explain()))
         .collect();
     format!(
         "plugin {plugin:?} requests permissions that were not granted:\n{}\ngrant them with `plugwire grant {plugin}` (or --yes for this run), or remove them from its plugin.toml",

@@ -29,6 +29,7 @@ mod calls;
 mod changes;
 #[cfg(feature = "clap")]
 pub mod clap_commands;
+pub mod compatibility;
 pub mod config;
 mod connection_limit;
 mod context;

@@ -52,8 +52,14 @@ pub struct Manifest {
     pub env: BTreeMap<String, String>,
     /// App protocol versions the plugin speaks.
     pub protocol_versions: Vec<u32>,
-    /// Host versions the plugin accepts.
+    /// The application the plugin is written for (`protocol.app`); any
+    /// application when `None`.
+    pub app: Option<String>,
+    /// Versions of the embedding application the plugin accepts
+    /// (`protocol.host`), checked against `HostConfig::app_version`.
     pub host_requirement: semver::VersionReq,
+    /// Versions of plugwire itself the plugin accepts (`protocol.plugwire`).
+    pub plugwire_requirement: semver::VersionReq,
     /// Requested permissions.
     pub permissions: Permissions,
     /// Resource limits.
@@ -244,6 +250,10 @@ struct RawProtocol {
     versions: Vec<u32>,
     #[serde(default = "default_host_req")]
     host: String,
+    #[serde(default)]
+    app: Option<String>,
+    #[serde(default = "default_host_req")]
+    plugwire: String,
 }
 
 impl Default for RawProtocol {
@@ -251,6 +261,8 @@ impl Default for RawProtocol {
         Self {
             versions: default_versions(),
             host: default_host_req(),
+            app: None,
+            plugwire: default_host_req(),
         }
     }
 }
@@ -330,7 +342,9 @@ impl Manifest {
             args,
             env: BTreeMap::new(),
             protocol_versions: vec![1],
+            app: None,
             host_requirement: semver::VersionReq::STAR,
+            plugwire_requirement: semver::VersionReq::STAR,
             permissions: Permissions::default(),
             limits: Limits::default(),
             config_schema: None,
@@ -519,10 +533,29 @@ impl Manifest {
             err(
                 "protocol.host",
                 &raw.protocol.host,
-                format!("not a semver requirement: {e}"),
-                "write e.g. \">=0.1, <0.2\"",
+                format!("not a semver requirement on the application's version: {e}"),
+                "write e.g. \">=2.1, <3\"",
             )
         })?;
+        let plugwire_requirement =
+            semver::VersionReq::parse(&raw.protocol.plugwire).map_err(|e| {
+                err(
+                    "protocol.plugwire",
+                    &raw.protocol.plugwire,
+                    format!("not a semver requirement on plugwire's version: {e}"),
+                    "write e.g. \">=0.1, <0.2\"",
+                )
+            })?;
+        if let Some(app) = &raw.protocol.app
+            && (app.is_empty() || app.len() > 64 || app.chars().any(char::is_control))
+        {
+            return Err(err(
+                "protocol.app",
+                app,
+                "expected the application's name (1 to 64 characters)".into(),
+                "write the name the application gives in HostConfig, e.g. app = \"acme\"",
+            ));
+        }
         for permission in &raw.permissions.host {
             if !HOST_PERMISSIONS.contains(&permission.as_str()) {
                 return Err(err(
@@ -694,7 +727,9 @@ impl Manifest {
             args: raw.run.args,
             env: raw.run.env,
             protocol_versions: raw.protocol.versions,
+            app: raw.protocol.app,
             host_requirement,
+            plugwire_requirement,
             permissions: Permissions {
                 network: raw.permissions.network,
                 read: raw.permissions.read,

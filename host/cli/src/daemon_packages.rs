@@ -28,12 +28,13 @@ fn refused(failure: Failure) -> ApiError {
     e
 }
 
-fn grant(yes: bool) -> Grant {
-    if yes { Grant::Yes } else { Grant::No }
+fn grant(yes: bool, most: Option<plugwire_host::grants::Risk>) -> Grant {
+    if yes { Grant::Yes(most) } else { Grant::No }
 }
 
 impl PackageManager for CliPackages {
     fn install(&self, request: InstallRequest) -> Pending<Vec<Installed>> {
+        let most = self.config.grants.max_risk;
         Box::pin(async move {
             let installed = tokio::task::spawn_blocking(move || {
                 let source = PathBuf::from(&request.source);
@@ -41,7 +42,7 @@ impl PackageManager for CliPackages {
                     into: None,
                     signature: request.signature.as_deref(),
                     allow_unsigned: request.allow_unsigned,
-                    grant: grant(request.grant),
+                    grant: grant(request.grant, most),
                 };
                 crate::commands::install::run(&source, &options)
             })
@@ -65,13 +66,14 @@ impl PackageManager for CliPackages {
 
     fn update(&self, plugin: String, request: UpdateRequest) -> Pending<Option<Updated>> {
         let config = self.config.clone();
+        let grant = grant(request.grant, config.grants.max_risk);
         Box::pin(async move {
             let report = crate::commands::update::update(
                 Some(&plugin),
                 false,
                 request.allow_unsigned,
                 config,
-                grant(request.grant),
+                grant,
             )
             .await
             .map_err(refused)?;

@@ -51,6 +51,7 @@ pub(crate) fn build(cli: &Cli) -> Result<HostConfig, Failure> {
         .parent()
         .map(|dir| dir.join("config"));
     config.grants.all = cli.yes;
+    config.grants.max_risk = cli.max_risk;
     for entry in &cli.grants {
         let (plugin, permission) = entry.split_once(':').ok_or_else(|| {
             Failure::usage(format!("--grant {entry:?}: expected PLUGIN:PERMISSION"))

@@ -73,6 +73,10 @@ struct Cli {
     /// Grant every permission the plugins request, for this run only.
     #[arg(long, short = 'y', global = true)]
     yes: bool,
+    /// With --yes, grant only permissions of at most this risk (low,
+    /// medium or high); the rest stay ungranted and their plugins refused.
+    #[arg(long, global = true, value_name = "LEVEL")]
+    max_risk: Option<plugwire_host::grants::Risk>,
     /// Grant a permission for this run, as PLUGIN:PERMISSION (repeatable).
     #[arg(long = "grant", global = true, value_name = "PLUGIN:PERMISSION")]
     grants: Vec<String>,
@@ -518,7 +522,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 signature: signature.as_deref(),
                 allow_unsigned: *allow_unsigned,
                 grant: if cli.yes {
-                    commands::install::Grant::Yes
+                    commands::install::Grant::Yes(cli.max_risk)
                 } else {
                     commands::install::Grant::Ask
                 },

@@ -434,7 +434,7 @@ fn grants_are_checked_listed_and_revoked() {
     succeeded(run(&["--plugin-dir", dir, "grant", "wordcount"]));
     let listed = succeeded(run(&["grants"]));
     assert!(
-        listed.contains("wordcount  read:~ (can read these files)"),
+        listed.contains("wordcount  read:~ (medium risk: can read these files)"),
         "{listed}"
     );
     let json: Value = serde_json::from_str(&succeeded(run(&["--json", "grants"]))).unwrap();
@@ -444,6 +444,59 @@ fn grants_are_checked_listed_and_revoked() {
     assert!(text(&out.stderr).contains("did you mean \"read:~\"?"));
     succeeded(run(&["revoke", "wordcount", "read:~"]));
     assert!(!succeeded(run(&["grants"])).contains("wordcount  read"));
+}
+
+#[test]
+fn unattended_grants_stop_at_the_most_risk_allowed() {
+    // wordcount requests read:~, a medium risk.
+    let err = failed(plugwire_with(
+        &["--yes", "--max-risk", "low"],
+        &["info", "wordcount"],
+        b"",
+    ));
+    assert!(
+        err.contains("read:~: medium risk: can read these files")
+            && err.contains("stop at low risk (--max-risk)"),
+        "{err}"
+    );
+    let out = succeeded(plugwire_with(
+        &["--yes", "--max-risk", "medium"],
+        &["info", "wordcount"],
+        b"",
+    ));
+    assert!(
+        out.contains("permission read:~ (medium risk: can read these files): granted"),
+        "{out}"
+    );
+    let err = failed(plugwire_with(&["--max-risk", "severe"], &["list"], b""));
+    assert!(
+        err.contains("expected a risk level (low, medium or high)"),
+        "{err}"
+    );
+
+    // An unattended install records only what is within the level.
+    let work = tempfile::tempdir().unwrap();
+    let config = work.path().join("config");
+    let run = |args: &[&str]| in_home(&config, work.path(), args);
+    let wordcount = examples().join("wordcount");
+    let root = work.path().join("installed");
+    let out = run(&[
+        "--yes",
+        "--max-risk",
+        "low",
+        "install",
+        wordcount.to_str().unwrap(),
+        "--into",
+        root.to_str().unwrap(),
+    ]);
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("read:~: medium risk: can read these files")
+            && err.contains("not granted, being above --max-risk low: read:~"),
+        "{err}"
+    );
+    assert!(!succeeded(run(&["grants"])).contains("read:~"));
 }
 
 #[test]
@@ -487,7 +540,7 @@ fn tools_info_logs_doctor_completions() {
     let audit = succeeded(plugwire(&["info", "audit"], b""));
     assert!(audit.contains("license MIT OR Apache-2.0"), "{audit}");
     assert!(
-        audit.contains("permission host.storage (can keep data in the host): granted"),
+        audit.contains("permission host.storage (low risk: can keep data in the host): granted"),
         "{audit}"
     );
     assert!(audit.contains("limits: memory 64 MiB"), "{audit}");
@@ -557,7 +610,7 @@ fn ungranted_permissions_are_refused_then_granted_and_remembered() {
     let out = run(&["info", "audit"]);
     let err = text(&out.stderr);
     assert!(
-        err.contains("host.storage: can keep data in the host"),
+        err.contains("host.storage: low risk: can keep data in the host"),
         "{err}"
     );
     assert!(err.contains("plugwire grant audit"), "{err}");

@@ -206,6 +206,8 @@ pub struct PermissionView {
     pub permission: String,
     /// What granting it risks.
     pub risk: String,
+    /// Its risk level: `low`, `medium` or `high`.
+    pub level: String,
     /// Whether it is granted now.
     pub granted: bool,
 }

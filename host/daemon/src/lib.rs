@@ -75,6 +75,8 @@ pub struct GrantsFile {
     pub path: PathBuf,
     /// Grant everything anyway (`plugwire serve --yes`).
     pub all: bool,
+    /// Up to this risk only (`--max-risk`).
+    pub max_risk: Option<plugwire_host::grants::Risk>,
 }
 
 /// How to run the daemon.

@@ -125,6 +125,7 @@ impl State {
         match plugwire_host::grants::Grants::load(&file.path) {
             Ok(mut grants) => {
                 grants.all = file.all;
+                grants.max_risk = file.max_risk;
                 self.host.set_grants(grants);
             }
             Err(why) => tracing::warn!("keeping the grants read before: {why}"),

@@ -65,6 +65,7 @@ pub async fn detail(host: &Host, name: &str) -> Result<PluginDetail, ApiError> {
             .map(|p| PermissionView {
                 permission: p.to_string(),
                 risk: p.risk().to_owned(),
+                level: p.level().to_string(),
                 granted: !missing.contains(&p.to_string()),
             })
             .collect(),

@@ -119,6 +119,11 @@ pub(crate) async fn connect(plan: &Plan<'_>) -> Result<Connection, String> {
         if let Some(mismatch) = grants.mismatch(manifest) {
             why.push_str(&format!("\n({mismatch})"));
         }
+        if let (true, Some(most)) = (grants.all, grants.max_risk) {
+            why.push_str(&format!(
+                "\n(unattended grants stop at {most} risk (--max-risk); grant the rest by name)"
+            ));
+        }
         return Err(why);
     }
     // An installed plugin whose files changed since install never runs.

@@ -37,8 +37,14 @@ pub struct Entry {
     pub signature: Option<String>,
     /// Description from the manifest.
     pub description: String,
-    /// Host versions it accepts.
+    /// Versions of the application it accepts (`protocol.host`).
     pub host: String,
+    /// The application it is written for, when it names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app: Option<String>,
+    /// Versions of plugwire it accepts (`protocol.plugwire`).
+    #[serde(default = "any_version")]
+    pub plugwire: String,
     /// Protocol versions it speaks.
     pub protocol_versions: Vec<u32>,
     /// Other plugins it needs: name → version requirement.
@@ -99,6 +105,8 @@ impl Index {
                     signature,
                     description: manifest.description.clone(),
                     host: manifest.host_requirement.to_string(),
+                    app: manifest.app.clone(),
+                    plugwire: manifest.plugwire_requirement.to_string(),
                     protocol_versions: manifest.protocol_versions.clone(),
                     dependencies: manifest
                         .dependencies
@@ -125,32 +133,36 @@ impl Index {
     /// The newest version of `name` matching `requirement` that this host
     /// can run.
     pub fn best(&self, name: &str, requirement: &semver::VersionReq) -> Option<&Entry> {
-        let host =
-            semver::Version::parse(env!("CARGO_PKG_VERSION")).expect("the crate version is semver");
         self.plugins
             .get(name)?
             .iter()
             .filter(|e| requirement.matches(&version(&e.version)))
-            .filter(|e| semver::VersionReq::parse(&e.host).is_ok_and(|r| r.matches(&host)))
-            .filter(|e| {
-                e.protocol_versions
-                    .iter()
-                    .any(|v| plugwire_proto::constants::SUPPORTED_APP_VERSIONS.contains(v))
-            })
+            .filter(|e| Self::accepts_this_host(e))
             .max_by(|a, b| version(&a.version).cmp(&version(&b.version)))
+    }
+
+    /// Whether `entry` accepts the `plugwire` command as its host.
+    fn accepts_this_host(entry: &Entry) -> bool {
+        let (Ok(host), Ok(plugwire)) = (
+            semver::VersionReq::parse(&entry.host),
+            semver::VersionReq::parse(&entry.plugwire),
+        ) else {
+            return false;
+        };
+        crate::compatibility::Compatibility::plugwire_itself()
+            .check_fields(
+                entry.app.as_deref(),
+                &host,
+                &plugwire,
+                &entry.protocol_versions,
+            )
+            .is_ok()
     }
 
     /// Whether this host can run `entry`.
     fn runs_here(entry: &Entry) -> bool {
-        let host =
-            semver::Version::parse(env!("CARGO_PKG_VERSION")).expect("the crate version is semver");
         let here = crate::manifest::platform();
-        entry.platform.as_ref().is_none_or(|p| *p == here)
-            && semver::VersionReq::parse(&entry.host).is_ok_and(|r| r.matches(&host))
-            && entry
-                .protocol_versions
-                .iter()
-                .any(|v| plugwire_proto::constants::SUPPORTED_APP_VERSIONS.contains(v))
+        entry.platform.as_ref().is_none_or(|p| *p == here) && Self::accepts_this_host(entry)
     }
 
     /// Adds every version this host can run, with what it needs, to
@@ -214,6 +226,10 @@ fn version(text: &str) -> semver::Version {
     semver::Version::parse(text).unwrap_or(semver::Version::new(0, 0, 0))
 }
 
+fn any_version() -> String {
+    "*".into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,6 +243,8 @@ mod tests {
             signature: None,
             description: description.into(),
             host: host.into(),
+            app: None,
+            plugwire: "*".into(),
             protocol_versions: vec![1],
             dependencies: BTreeMap::new(),
             keywords: Vec::new(),

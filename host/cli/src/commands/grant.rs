@@ -136,7 +136,7 @@ pub(crate) fn list(as_json: bool) -> Result<ExitCode, Failure> {
                 .permissions
                 .iter()
                 .map(|p| match plugwire_host::grants::Permission::parse(p) {
-                    Some(permission) => format!("{p} ({})", permission.risk()),
+                    Some(permission) => format!("{p} ({})", permission.explain()),
                     None => p.clone(),
                 })
                 .collect();
@@ -171,7 +171,7 @@ pub(crate) fn ask(config: &mut HostConfig) -> Result<(), Failure> {
         }
         eprintln!("plugin {:?} requests:", manifest.name);
         for p in &missing {
-            eprintln!("  {p}: {}", p.risk());
+            eprintln!("  {p}: {}", p.explain());
         }
         if confirm("grant and remember?") {
             let names: Vec<String> = missing.iter().map(ToString::to_string).collect();

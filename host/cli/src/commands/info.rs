@@ -64,8 +64,9 @@ pub(crate) async fn run(
                 format!("not granted: `plugwire grant {}`", status.name)
             };
             text.push_str(&format!(
-                "  permission {} ({}): {state}\n",
+                "  permission {} ({} risk: {}): {state}\n",
                 escape_line(&p.permission),
+                p.level,
                 p.risk
             ));
         }

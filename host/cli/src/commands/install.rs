@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use plugwire_host::discovery::{Origin, standard_roots};
-use plugwire_host::grants::{Grants, requested};
+use plugwire_host::grants::{Grants, Permission, Risk, requested};
 use plugwire_host::manifest::Manifest;
 use plugwire_host::packages::{Limits, Record, Registry, TrustStore, install, pack};
 
@@ -29,8 +29,9 @@ pub(crate) struct InstallOptions<'a> {
 /// Whether to grant what an installed plugin requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Grant {
-    /// Grant it (`--yes`, or an API request that says so).
-    Yes,
+    /// Grant it (`--yes`, or an API request that says so), up to a risk
+    /// level when one is given (`--max-risk`).
+    Yes(Option<Risk>),
     /// Ask at the terminal, when there is one.
     Ask,
     /// Never ask: the daemon has no one to ask.
@@ -48,6 +49,10 @@ pub(crate) struct Done {
     pub(crate) requests: Vec<(String, String)>,
     /// Whether what it requests was granted (true when it requests nothing).
     pub(crate) granted: bool,
+    /// What `--max-risk` kept from an unattended grant.
+    pub(crate) held_back: Vec<String>,
+    /// The level that held them back.
+    pub(crate) max_risk: Option<Risk>,
 }
 
 /// `plugwire install`: installs, then says what was installed.
@@ -72,6 +77,8 @@ pub(crate) fn report(done: &Done, grant: Grant, as_json: bool) {
             "digest": done.digest,
             "replaced": done.replaced,
             "requests": done.requests.iter().map(|(p, _)| p).collect::<Vec<_>>(),
+            "granted": done.granted,
+            "held_back": done.held_back,
         }));
     } else {
         match &done.replaced {
@@ -93,7 +100,7 @@ pub(crate) fn report(done: &Done, grant: Grant, as_json: bool) {
     if done.requests.is_empty() {
         return;
     }
-    if grant == Grant::Yes {
+    if matches!(grant, Grant::Yes(_)) {
         eprintln!("{} requests:", done.name);
         for (p, risk) in &done.requests {
             eprintln!("  {p}: {risk}");
@@ -101,6 +108,12 @@ pub(crate) fn report(done: &Done, grant: Grant, as_json: bool) {
     }
     if done.granted {
         eprintln!("granted, for {}", done.dir.display());
+    } else if let (false, Some(most)) = (done.held_back.is_empty(), done.max_risk) {
+        eprintln!(
+            "not granted, being above --max-risk {most}: {}; it will not start until you run `plugwire grant {}`",
+            done.held_back.join(", "),
+            done.name
+        );
     } else {
         eprintln!(
             "not granted: it will not start until you run `plugwire grant {}`",
@@ -210,29 +223,44 @@ pub(crate) fn finish(
         replaced: installed.replaced.clone(),
         requests: wanted
             .iter()
-            .map(|p| (p.to_string(), p.risk().to_string()))
+            .map(|p| (p.to_string(), p.explain()))
             .collect(),
         granted: wanted.is_empty(),
+        held_back: Vec::new(),
+        max_risk: None,
     };
     if wanted.is_empty() {
         return Ok(done);
     }
-    done.granted = match grant {
-        Grant::Yes => true,
-        Grant::No => false,
+    let (given, held): (Vec<&Permission>, Vec<&Permission>) = match grant {
+        Grant::Yes(most) => {
+            done.max_risk = most;
+            wanted
+                .iter()
+                .partition(|p| most.is_none_or(|most| p.level() <= most))
+        }
+        Grant::No => (Vec::new(), wanted.iter().collect()),
         Grant::Ask => {
             eprintln!("{} requests:", installed.name);
             for p in &wanted {
-                eprintln!("  {p}: {}", p.risk());
+                eprintln!("  {p}: {}", p.explain());
             }
-            crate::commands::grant::confirm("grant and remember?")
+            if crate::commands::grant::confirm("grant and remember?") {
+                (wanted.iter().collect(), Vec::new())
+            } else {
+                (Vec::new(), wanted.iter().collect())
+            }
         }
     };
-    if done.granted {
+    done.granted = held.is_empty();
+    if matches!(grant, Grant::Yes(_)) {
+        done.held_back = held.iter().map(ToString::to_string).collect();
+    }
+    if !given.is_empty() {
         let path = Grants::default_path();
         let mut grants = Grants::load(&path).map_err(Failure::new)?;
         grants
-            .grant_to(&manifest, wanted.iter().map(ToString::to_string))
+            .grant_to(&manifest, given.iter().map(ToString::to_string))
             .map_err(Failure::new)?;
         grants.save(&path).map_err(Failure::new)?;
     }

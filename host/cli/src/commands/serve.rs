@@ -24,6 +24,7 @@ pub(crate) async fn run(config: HostConfig, options: ServeOptions) -> Result<Exi
     let grants = plugwire_daemon::GrantsFile {
         path: plugwire_host::grants::Grants::default_path(),
         all: config.grants.all,
+        max_risk: config.grants.max_risk,
     };
     let host = Host::start(config)
         .await

@@ -96,7 +96,7 @@ pub(crate) async fn command(
     as_json: bool,
 ) -> Result<ExitCode, Failure> {
     let grant = if config.grants.all {
-        Grant::Yes
+        Grant::Yes(config.grants.max_risk)
     } else {
         Grant::Ask
     };
@@ -251,9 +251,12 @@ fn carry_grants(
         .unwrap_or_default();
     let more: Vec<&String> = wanted.iter().filter(|w| !before.contains(*w)).collect();
     let granted = more.is_empty()
-        || config.grants.all
+        || more.iter().all(|m| config.grants.allows_unattended(m))
         || match grant {
-            Grant::Yes => true,
+            Grant::Yes(most) => more.iter().all(|m| {
+                plugwire_host::grants::Permission::parse(m)
+                    .is_some_and(|p| most.is_none_or(|most| p.level() <= most))
+            }),
             Grant::No => false,
             Grant::Ask => {
                 eprintln!(
@@ -279,9 +282,10 @@ fn carry_grants(
     grants.grant_to(&manifest, wanted.iter().cloned())?;
     grants.save(&path)?;
     let mut config = config.clone();
-    let all = config.grants.all;
+    let (all, max_risk) = (config.grants.all, config.grants.max_risk);
     config.grants = grants;
     config.grants.all = all;
+    config.grants.max_risk = max_risk;
     Ok((config, Some(previous)))
 }
 
