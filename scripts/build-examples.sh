@@ -10,7 +10,7 @@ profile="${PLUGWIRE_PROFILE:-release}"
 flag=(--release)
 [ "$profile" = "debug" ] && flag=()
 
-examples=(echo wordcount audit kv faulty probe hostile)
+examples=(echo wordcount audit kv faulty probe hostile whoami)
 packages=()
 for name in "${examples[@]}"; do packages+=(-p "plugwire-example-$name"); done
 cargo build "${flag[@]}" --locked -p plugwire-host -p plugwire-cli -p plugwire-mcp --bins "${packages[@]}"

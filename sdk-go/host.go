@@ -29,11 +29,13 @@ var ErrHostUnavailable = errors.New("the host offers no HostService to this plug
 // HostClient calls into the host. Errors are gRPC statuses
 // (PERMISSION_DENIED names the permission the manifest must request).
 type HostClient struct {
-	client pb.HostServiceClient
-	chain  string
+	client   pb.HostServiceClient
+	conn     grpc.ClientConnInterface
+	services []string
+	chain    string
 }
 
-func dialHost(socket string, offered bool) *HostClient {
+func dialHost(socket string, offered bool, services []string) *HostClient {
 	if socket == "" || !offered {
 		return &HostClient{}
 	}
@@ -41,12 +43,23 @@ func dialHost(socket string, offered bool) *HostClient {
 	if err != nil {
 		return &HostClient{}
 	}
-	return &HostClient{client: pb.NewHostServiceClient(conn)}
+	return &HostClient{client: pb.NewHostServiceClient(conn), conn: conn, services: services}
 }
 
 func (h *HostClient) forCall(chain string) *HostClient {
-	return &HostClient{client: h.client, chain: chain}
+	return &HostClient{client: h.client, conn: h.conn, services: h.services, chain: chain}
 }
+
+// Services lists the application's own gRPC services this plugin may call
+// on the host channel (HandshakeRequest.host_services, each granted as
+// host.service:<name>).
+func (h *HostClient) Services() []string { return append([]string(nil), h.services...) }
+
+// Conn is the host channel, for clients of the application's services:
+// sessions := acmepb.NewSessionsClient(host.Conn()). It is nil when the
+// host offers no HostService. The host answers PERMISSION_DENIED for a
+// service not in Services.
+func (h *HostClient) Conn() grpc.ClientConnInterface { return h.conn }
 
 func (h *HostClient) ctx(ctx context.Context) (context.Context, context.CancelFunc, error) {
 	if h == nil || h.client == nil {

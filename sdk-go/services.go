@@ -68,7 +68,7 @@ func (ps *pluginService) Handshake(_ context.Context, r *pb.HandshakeRequest) (*
 		offered = offered || f == "host.service"
 	}
 	s.mu.Lock()
-	s.host = dialHost(s.hostSocket, offered)
+	s.host = dialHost(s.hostSocket, offered, r.HostServices)
 	s.mu.Unlock()
 	p := s.plugin
 	caps := &pb.Capabilities{}

@@ -25,6 +25,7 @@ pub(crate) fn handshake_request() -> pb::HandshakeRequest {
         instance_id: "00000000-0000-4000-8000-000000000001".into(),
         plugin_name: String::new(),
         default_call_timeout: None,
+        host_services: Vec::new(),
     }
 }
 

@@ -142,6 +142,9 @@ pub struct HostConfig {
     pub sandbox: crate::sandbox::SandboxPolicy,
     /// Permissions the user granted; a plugin requesting more is refused.
     pub grants: crate::grants::Grants,
+    /// The application's own gRPC services that plugins may call on their
+    /// host socket, each gated by `host.service:<name>`.
+    pub app_services: crate::app_services::AppServices,
 }
 
 impl HostConfig {
@@ -174,6 +177,7 @@ impl HostConfig {
             log_rate: 1000,
             sandbox: crate::sandbox::SandboxPolicy::default(),
             grants: crate::grants::Grants::default(),
+            app_services: crate::app_services::AppServices::default(),
         }
     }
 
@@ -274,6 +278,34 @@ impl HostConfig {
     /// ```
     pub fn grant_all(mut self) -> Self {
         self.grants.all = true;
+        self
+    }
+
+    /// Serves `service` (any tonic server, e.g. `SessionsServer::new(..)`)
+    /// to every plugin granted `host.service:<its name>`; its handlers find
+    /// the calling plugin as a
+    /// [`PluginCaller`](crate::app_services::PluginCaller) in each request's
+    /// extensions.
+    ///
+    /// ```
+    /// # let (_, health) = tonic_health::server::health_reporter();
+    /// let config = plugwire_host::HostConfig::new("acme", "2.1.0").app_service(health);
+    /// assert_eq!(config.app_services.names(), ["grpc.health.v1.Health"]);
+    /// ```
+    pub fn app_service<S>(mut self, service: S) -> Self
+    where
+        S: tower::Service<
+                tonic::codegen::http::Request<tonic::body::Body>,
+                Response = tonic::codegen::http::Response<tonic::body::Body>,
+                Error = std::convert::Infallible,
+            > + tonic::server::NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        self.app_services.add(service);
         self
     }
 

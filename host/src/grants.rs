@@ -198,7 +198,10 @@ pub fn requested(manifest: &Manifest) -> Vec<Permission> {
     }
     all.extend(p.read.iter().cloned().map(Permission::Read));
     all.extend(p.write.iter().cloned().map(Permission::Write));
-    all.extend(p.host.iter().cloned().map(Permission::Host));
+    all.extend(p.host.iter().map(|h| match h.strip_prefix(SERVICE_PREFIX) {
+        Some(service) => Permission::Service(service.to_owned()),
+        None => Permission::Host(h.clone()),
+    }));
     all
 }
 
@@ -712,7 +715,7 @@ mod tests {
             "web",
             &[Permission::Network, Permission::Write("~/x".into())],
         );
-        assert!(text.contains("network: can reach"), "{text}");
-        assert!(text.contains("write:~/x: can change"), "{text}");
+        assert!(text.contains("network: high risk: can reach"), "{text}");
+        assert!(text.contains("write:~/x: high risk: can change"), "{text}");
     }
 }

@@ -436,6 +436,9 @@ impl Host {
     /// The configuration a plugin runs with: its schema's defaults, its
     /// file, the host's and the run-time settings merged (docs/manifest.md),
     /// or why there is none (`INVALID_ARGUMENT` when it fails the schema).
+    /// Secret fields (docs/manifest.md) read as
+    /// [`secrets::PLACEHOLDER`](crate::secrets::PLACEHOLDER): only the
+    /// plugin is sent their values.
     ///
     /// ```no_run
     /// # async fn f(host: plugwire_host::Host) -> Result<(), tonic::Status> {
@@ -445,10 +448,13 @@ impl Host {
     /// ```
     pub fn plugin_config(&self, name: &str) -> Result<Value, Status> {
         let instance = self.inner.instance(name)?;
-        instance
+        let config = instance
             .config()
-            .cloned()
-            .map_err(|why| Status::invalid_argument(why.to_owned()))
+            .map_err(|why| Status::invalid_argument(why.to_owned()))?;
+        Ok(match &instance.manifest.config_schema {
+            Some(schema) => crate::secrets::redacted(schema, config),
+            None => config.clone(),
+        })
     }
 
     /// Replaces what the user granted (a long-running host re-reads the

@@ -14,37 +14,20 @@ use crate::context::{Context, HostCallbacks};
 use crate::manifest::Permissions;
 use crate::storage::Storage;
 
-/// The service for one plugin. Who is calling is known from the socket; the
-/// peer's credentials confirm it.
-pub(crate) struct PluginHostService {
+/// Whether a connection on a plugin's host socket comes from that plugin
+/// (PW-HOST-2): same uid, and a process of the plugin's own group.
+#[derive(Clone)]
+pub(crate) struct PeerCheck {
     pub(crate) plugin: String,
-    pub(crate) permissions: Permissions,
-    pub(crate) storage: Arc<Storage>,
-    /// The host's share, and through it the narrow way back to the host.
-    pub(crate) ctx: Arc<Context>,
     /// The plugin's process group, once spawned (0 before).
     pub(crate) pgid: Arc<AtomicU32>,
     /// The uid the plugin's processes have, seen from the host.
     pub(crate) uid: Arc<AtomicU32>,
 }
 
-impl PluginHostService {
-    fn authorize<T>(&self, request: &Request<T>, permission: &str) -> Result<(), Status> {
-        self.check_peer(request)?;
-        if !self.permissions.allows_host(permission) {
-            return Err(Status::permission_denied(format!(
-                "plugin {:?} lacks permission {permission:?}; add it to `permissions.host` in its plugin.toml",
-                self.plugin
-            )));
-        }
-        Ok(())
-    }
-
-    /// PW-HOST-2: same user, and a process of the plugin's own group.
-    fn check_peer<T>(&self, request: &Request<T>) -> Result<(), Status> {
-        let credentials = request
-            .extensions()
-            .get::<UdsConnectInfo>()
+impl PeerCheck {
+    pub(crate) fn check(&self, info: Option<&UdsConnectInfo>) -> Result<(), Status> {
+        let credentials = info
             .and_then(|info| info.peer_cred)
             .ok_or_else(|| Status::permission_denied("the peer's credentials are unknown"))?;
         if credentials.uid() != self.uid.load(Ordering::Acquire) {
@@ -62,6 +45,31 @@ impl PluginHostService {
                 self.plugin
             ))),
         }
+    }
+}
+
+/// The service for one plugin. Who is calling is known from the socket; the
+/// peer's credentials confirm it.
+pub(crate) struct PluginHostService {
+    pub(crate) plugin: String,
+    pub(crate) permissions: Permissions,
+    pub(crate) storage: Arc<Storage>,
+    /// The host's share, and through it the narrow way back to the host.
+    pub(crate) ctx: Arc<Context>,
+    pub(crate) peer: PeerCheck,
+}
+
+impl PluginHostService {
+    fn authorize<T>(&self, request: &Request<T>, permission: &str) -> Result<(), Status> {
+        self.peer
+            .check(request.extensions().get::<UdsConnectInfo>())?;
+        if !self.permissions.allows_host(permission) {
+            return Err(Status::permission_denied(format!(
+                "plugin {:?} lacks permission {permission:?}; add it to `permissions.host` in its plugin.toml",
+                self.plugin
+            )));
+        }
+        Ok(())
     }
 
     fn host(&self) -> Result<Arc<dyn HostCallbacks>, Status> {

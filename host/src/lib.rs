@@ -23,6 +23,7 @@
 //! }
 //! ```
 
+pub mod app_services;
 mod atomic_file;
 mod call_chains;
 mod calls;
@@ -53,6 +54,7 @@ mod plugin_socket;
 mod process;
 mod registry;
 pub mod sandbox;
+pub mod secrets;
 mod storage;
 pub mod trust;
 pub mod usage;

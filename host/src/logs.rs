@@ -4,8 +4,8 @@
 //! `plugwire logs`.
 
 use std::collections::VecDeque;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
 use plugwire_proto::constants::MAX_LOG_LINE_LEN;
@@ -53,6 +53,8 @@ pub(crate) struct LogSink {
     tail: Mutex<VecDeque<u8>>,
     recent: Mutex<VecDeque<LogRecord>>,
     pub(crate) dropped: AtomicU64,
+    /// Removes the running configuration's secret values from each line.
+    scrubber: Mutex<Arc<crate::secrets::Scrubber>>,
     limiter: Mutex<Bucket>,
 }
 
@@ -85,6 +87,7 @@ impl LogSink {
             tail: Mutex::new(VecDeque::with_capacity(TAIL_BYTES)),
             recent: Mutex::new(VecDeque::new()),
             dropped: AtomicU64::new(0),
+            scrubber: Mutex::new(Arc::default()),
             limiter: Mutex::new(Bucket {
                 tokens: rate,
                 rate,
@@ -121,7 +124,18 @@ impl LogSink {
         tail.drain(..excess);
     }
 
+    /// From now on, lines are kept and shown without these secret values.
+    pub(crate) fn set_scrubber(&self, scrubber: crate::secrets::Scrubber) {
+        *self.scrubber.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(scrubber);
+    }
+
     fn record(&self, stream: Stream, raw: &[u8]) {
+        let scrubber = self
+            .scrubber
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let raw = &*scrubber.bytes(raw);
         if stream == Stream::Stderr {
             self.remember_tail(raw);
         }

@@ -139,6 +139,18 @@ impl Permissions {
     }
 }
 
+/// A fully qualified gRPC service name: dot-separated identifiers, a
+/// package and a service at least, at most 256 bytes.
+fn is_service_name(name: &str) -> bool {
+    let ident = |part: &str| {
+        part.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    name.len() <= 256 && name.split('.').count() >= 2 && name.split('.').all(ident)
+}
+
 /// Resource limits.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Limits {
@@ -557,12 +569,24 @@ impl Manifest {
             ));
         }
         for permission in &raw.permissions.host {
-            if !HOST_PERMISSIONS.contains(&permission.as_str()) {
+            if let Some(service) = permission.strip_prefix(crate::grants::SERVICE_PREFIX) {
+                if !is_service_name(service) {
+                    return Err(err(
+                        "permissions.host",
+                        permission,
+                        "not a fully qualified gRPC service name".into(),
+                        "write e.g. \"host.service:acme.session.v1.Sessions\"",
+                    ));
+                }
+            } else if !HOST_PERMISSIONS.contains(&permission.as_str()) {
                 return Err(err(
                     "permissions.host",
                     permission,
                     "unknown permission".into(),
-                    &format!("use one of {}", HOST_PERMISSIONS.join(", ")),
+                    &format!(
+                        "use one of {}, or host.service:<package.Service> for a service of the application",
+                        HOST_PERMISSIONS.join(", ")
+                    ),
                 ));
             }
         }

@@ -7,7 +7,8 @@
 //! 1. the `default`s of the manifest's `config_schema`;
 //! 2. the user's file, `<config dir>/<plugin>.toml` or `<plugin>.json`
 //!    ([`HostConfig::config_dir`](crate::HostConfig::config_dir); the CLI
-//!    uses `$XDG_CONFIG_HOME/plugwire/config/`);
+//!    uses `$XDG_CONFIG_HOME/plugwire/config/`), then the secret fields
+//!    kept apart in `<config dir>/<plugin>.secrets.json` ([`crate::secrets`]);
 //! 3. [`HostConfig::configure`](crate::HostConfig::configure);
 //! 4. [`Host::configure_plugin`](crate::Host::configure_plugin), at run time.
 
@@ -50,6 +51,11 @@ pub(crate) fn effective(manifest: &Manifest, sources: &Sources<'_>) -> Result<Va
         }
         merge(&mut config, file);
     }
+    if let Some(dir) = sources.dir
+        && let Some(secrets) = crate::secrets::read(dir, &manifest.name)?
+    {
+        merge(&mut config, secrets);
+    }
     for layer in [sources.host, sources.runtime].into_iter().flatten() {
         if !layer.is_object() {
             return Err(format!(
@@ -75,10 +81,26 @@ pub(crate) fn check(manifest: &Manifest, config: &Value) -> Result<(), String> {
         return Ok(());
     };
     let validator = jsonschema::validator_for(schema).map_err(|e| format!("config schema: {e}"))?;
+    let secret = crate::secrets::pointers(schema);
     let problems: Vec<String> = validator
         .iter_errors(config)
         .take(5)
-        .map(|e| located("config", &schema_error_pointer(&e), &e))
+        .map(|e| {
+            let pointer = schema_error_pointer(&e);
+            // A schema error quotes the value; a secret's is never shown.
+            if crate::secrets::covers(&secret, &e.instance_path().to_string()) {
+                located(
+                    "config",
+                    &pointer,
+                    format!(
+                        "{} does not match the schema (the value is secret, so it is not shown)",
+                        crate::secrets::PLACEHOLDER
+                    ),
+                )
+            } else {
+                located("config", &pointer, &e)
+            }
+        })
         .collect();
     if problems.is_empty() {
         Ok(())

@@ -372,7 +372,7 @@ async fn ungranted_permissions_are_refused_with_their_risks() {
     );
     assert!(
         err.message()
-            .contains("host.storage: can keep data in the host"),
+            .contains("host.storage: low risk: can keep data in the host"),
         "{}",
         err.message()
     );

@@ -33,11 +33,42 @@ export class HostClient {
   constructor(
     private readonly client: HostServiceClient | undefined,
     private readonly chain?: string,
+    /** The application's own gRPC services this plugin may call on the host
+     * channel (`HandshakeRequest.host_services`, each granted as
+     * `host.service:<name>`). */
+    readonly services: readonly string[] = [],
   ) {}
 
   /** @internal The same connection, carrying one call's chain. */
   forCall(chain: string | undefined): HostClient {
-    return new HostClient(this.client, chain);
+    return new HostClient(this.client, chain, this.services);
+  }
+
+  /** The host channel itself, for clients of the application's services.
+   * The host answers `PERMISSION_DENIED` for a service not in `services`. */
+  get channel(): grpc.Channel {
+    if (!this.client) {
+      throw new HostUnavailable(
+        "the host offers no HostService to this plugin: it did not list the `host.service` feature, or PLUGWIRE_HOST_SOCKET is not set",
+      );
+    }
+    return this.client.getChannel() as grpc.Channel;
+  }
+
+  /** A client of the application's service `name` on the host channel, from
+   * its generated grpc-js client class, e.g.
+   * `cx.host.service("acme.session.v1.Sessions", SessionsClient)`. Throws
+   * when the handshake did not offer it. */
+  service<C>(
+    name: string,
+    Client: new (address: string, credentials: grpc.ChannelCredentials, options?: Partial<grpc.ClientOptions>) => C,
+  ): C {
+    if (!this.services.includes(name)) {
+      throw new HostUnavailable(
+        `the host does not offer ${JSON.stringify(name)} to this plugin (it offers ${JSON.stringify(this.services)}); request "host.service:${name}" in permissions.host of plugin.toml and have it granted`,
+      );
+    }
+    return new Client("unix:host", grpc.credentials.createInsecure(), { channelOverride: this.channel });
   }
 
   private call<Req, Res>(method: string, request: Req, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<Res> {
@@ -109,9 +140,11 @@ export class HostClient {
 }
 
 /** A client on the host's socket, dialled with `:authority` `localhost` (PW-HOST-1). */
-export function hostClient(socket: string | undefined, offered: boolean): HostClient {
+export function hostClient(socket: string | undefined, offered: boolean, services: readonly string[] = []): HostClient {
   if (!socket || !offered) return new HostClient(undefined);
   return new HostClient(
     new HostServiceClient(`unix:${socket}`, grpc.credentials.createInsecure(), { "grpc.default_authority": "localhost" }),
+    undefined,
+    services,
   );
 }

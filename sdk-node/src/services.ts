@@ -63,7 +63,11 @@ export function pluginService(state: State): PluginServiceServer {
           details: `protocol version ${call.request.protocolVersion} differs from the version printed (${state.version})`,
         });
       }
-      state.host = hostClient(state.hostSocket, call.request.features.includes("host.service"));
+      state.host = hostClient(
+        state.hostSocket,
+        call.request.features.includes("host.service"),
+        call.request.hostServices,
+      );
       const p = state.plugin;
       const features = [...p.features];
       if (p.tools.size) features.push("tool.progress");

@@ -43,7 +43,7 @@ export class TestHost {
     const host = await TestHost.startUnconfigured(plugin);
     try {
       const client = host.client(PluginServiceClient);
-      host.handshake = await unary(client.handshake.bind(client), { protocolVersion: 1, features: [], instanceId: "test", pluginName: plugin.name });
+      host.handshake = await unary(client.handshake.bind(client), { protocolVersion: 1, features: [], instanceId: "test", pluginName: plugin.name, hostServices: [] });
       await unary(client.configure.bind(client), { configJson: JSON.stringify(config) });
     } catch (e) {
       await host.close();

@@ -192,3 +192,16 @@ test("declarations are checked when made", () => {
   assert.throws(() => new Plugin({ name: "Bad_Name", version: "0.1.0" }), /lower-case/);
   assert.throws(() => p.tool("bad name", { description: "", input: z.object({}) }, async () => 0), /expected 1 to 64/);
 });
+
+test("the host client hands out the application's services it was offered", async () => {
+  const { hostClient, HostUnavailable } = await import("../src/host");
+  const host = hostClient("/nonexistent/host.sock", true, ["acme.session.v1.Sessions"]);
+  assert.deepEqual(host.services, ["acme.session.v1.Sessions"]);
+  assert.deepEqual(host.forCall("chain").services, host.services);
+  const sessions = host.service("acme.session.v1.Sessions", ToolServiceClient);
+  assert.equal(sessions.getChannel(), host.channel);
+  assert.throws(() => host.service("acme.session.v1.Other", ToolServiceClient), HostUnavailable);
+  assert.throws(() => hostClient(undefined, true).channel, HostUnavailable);
+  sessions.close();
+  host.channel.close();
+});

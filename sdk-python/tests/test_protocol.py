@@ -125,3 +125,21 @@ def test_declarations_are_checked_when_made():
         p.command("x", flags=[Flag("when", dict)])(shout)
     with pytest.raises(ValueError, match="lower-case"):
         Plugin("Bad_Name", "0.1.0")
+
+
+def test_the_host_client_knows_the_application_services_offered():
+    from plugwire.host import HostClient, HostUnavailable
+
+    offered = HostClient("/nonexistent/host.sock", enabled=True, services=["acme.session.v1.Sessions"])
+    assert offered.services == ("acme.session.v1.Sessions",)
+
+    async def channel_of(client: HostClient) -> object:
+        # A call's client keeps the services, on the one host channel.
+        call = client._for_call("chain-1")
+        assert call.services == client.services
+        assert call.channel is client.channel
+        return client.channel
+
+    assert isinstance(run(channel_of(offered)), grpc.aio.Channel)
+    with pytest.raises(HostUnavailable):
+        run(channel_of(HostClient(None, enabled=True)))

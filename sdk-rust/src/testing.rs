@@ -228,6 +228,7 @@ impl TestHostBuilder {
                     seconds: 30,
                     nanos: 0,
                 }),
+                host_services: Vec::new(),
             })
             .await
             .map_err(|status| TestError::Protocol {

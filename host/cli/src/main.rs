@@ -96,6 +96,20 @@ struct Cli {
     command: Command,
 }
 
+/// `plugwire config set`.
+#[derive(Subcommand)]
+enum ConfigAction {
+    /// Store a secret field of a plugin's configuration (one its schema
+    /// marks writeOnly or x-secret), read from stdin, never the command
+    /// line: `printf %s "$TOKEN" | plugwire config set notes token`.
+    Set {
+        /// The plugin.
+        plugin: String,
+        /// The field: a top-level name, or a JSON pointer such as /db/password.
+        key: String,
+    },
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// List plugins and their state (without starting them; --start does).
@@ -325,9 +339,14 @@ enum Command {
         plugin: String,
     },
     /// Show a plugin's configuration, or set it: JSON text, @FILE or -.
+    /// Secret fields show as "[secret]"; `config set PLUGIN KEY` stores one.
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
     Config {
+        #[command(subcommand)]
+        action: Option<ConfigAction>,
         /// The plugin.
-        plugin: String,
+        #[arg(required = true)]
+        plugin: Option<String>,
         /// The run-time configuration to set (checked against the schema).
         set: Option<String>,
     },
@@ -619,6 +638,13 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             let update = commands::update::command(only, *dry_run, *allow_unsigned, config, json);
             return on_disk(&cli, update).await;
         }
+        Command::Config {
+            action: Some(ConfigAction::Set { plugin, key }),
+            ..
+        } => {
+            let stored = async { commands::config::set_secret(&config, plugin, key, json) };
+            return granted(&cli, plugin, stored).await;
+        }
         Command::Grant {
             plugin,
             permissions,
@@ -683,9 +709,14 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             commands::status::run(&backend, &socket_path(&cli), why_local, json).await
         }
         Command::Reload { plugin } => commands::reload::run(&backend, plugin, json).await,
-        Command::Config { plugin, set } => {
-            commands::config::run(&backend, plugin, set.as_deref()).await
-        }
+        Command::Config {
+            plugin: Some(plugin),
+            set,
+            ..
+        } => commands::config::run(&backend, plugin, set.as_deref()).await,
+        Command::Config { .. } => Err(Failure::usage(
+            "expected a plugin: `plugwire config PLUGIN [JSON]`, or `plugwire config set PLUGIN KEY`",
+        )),
         Command::Doctor
         | Command::Demo
         | Command::Serve { .. }
@@ -785,7 +816,7 @@ async fn granted(
     if let Choice::Daemon(client) = choose(cli).await? {
         let daemon = backend::Backend::Daemon(client);
         match daemon.reload(plugin).await {
-            Ok(_) => eprintln!("the daemon restarted {plugin} with its grants"),
+            Ok(_) => eprintln!("the daemon restarted {plugin} with the change"),
             Err(failure) => eprintln!(
                 "the daemon could not restart {plugin}: {}",
                 failure.message()

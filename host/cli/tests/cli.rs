@@ -95,7 +95,7 @@ fn list_as_table_and_json() {
             .collect()
     };
     let listed = states(&["--json", "list"]);
-    assert_eq!(listed.len(), 7);
+    assert_eq!(listed.len(), 8);
     assert!(listed.iter().all(|s| s == "stopped"), "{listed:?}");
     let started = states(&["--json", "list", "--start"]);
     assert!(started.iter().all(|s| s == "ready"), "{started:?}");
@@ -232,7 +232,7 @@ fn starting_many_plugins_shows_a_spinner_on_a_terminal_only() {
         .output()
         .unwrap();
     let shown = String::from_utf8_lossy(&out.stdout);
-    assert!(shown.contains("starting 7 plugins"), "{shown}");
+    assert!(shown.contains("starting 8 plugins"), "{shown}");
     assert!(shown.contains("PLUGIN"), "{shown}");
     let piped = plugwire(&["list", "--start"], b"");
     assert!(
@@ -497,6 +497,118 @@ fn unattended_grants_stop_at_the_most_risk_allowed() {
         "{err}"
     );
     assert!(!succeeded(run(&["grants"])).contains("read:~"));
+}
+
+/// A secret planted with `config set` reaches the plugin and nothing the
+/// host or the CLI prints: configurations, info, listings, logs (the
+/// plugin logs its whole configuration), JSON output, errors.
+#[test]
+fn a_secret_reaches_the_plugin_and_nothing_printed() {
+    const PLANTED: &str = "planted-S3cret-42";
+    let work = tempfile::tempdir().unwrap();
+    let config = work.path().join("config");
+    let dir = examples();
+    let dir = dir.to_str().unwrap();
+    let run = |args: &[&str], stdin: &[u8]| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_plugwire"))
+            .args([
+                "--no-standard-dirs",
+                "--plugin-dir",
+                dir,
+                "--yes",
+                "--no-daemon",
+            ])
+            .args(args)
+            .env("XDG_CONFIG_HOME", &config)
+            .env("XDG_DATA_HOME", work.path().join("data"))
+            .env_remove("PLUGWIRE_PLUGIN_PATH")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let mut printed = String::new();
+    let mut keep = |out: Output| -> Output {
+        printed.push_str(&text(&out.stdout));
+        printed.push_str(&text(&out.stderr));
+        out
+    };
+    let out = keep(run(
+        &["config", "set", "probe", "token"],
+        format!("{PLANTED}\n").as_bytes(),
+    ));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let file = config.join("plugwire/config/probe.secrets.json");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    // Only from stdin, and only a secret field.
+    let out = keep(run(&["config", "set", "probe", "loud"], b"true"));
+    assert!(text(&out.stderr).contains("not a secret field of \"probe\""));
+
+    // The plugin has it.
+    let out = keep(run(&["call", "probe.secret_length", "{}"], b""));
+    assert_eq!(
+        text(&out.stdout).trim(),
+        PLANTED.len().to_string(),
+        "{}",
+        text(&out.stderr)
+    );
+    // Everything that shows the plugin does not.
+    let shown = keep(run(&["config", "probe"], b""));
+    let shown: Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(shown["token"], "[secret]");
+    for args in [
+        &["info", "probe"][..],
+        &["--json", "info", "probe"],
+        &["--json", "list", "--start"],
+        &["logs", "probe"],
+        &["--json", "logs", "probe"],
+    ] {
+        let out = keep(run(args, b""));
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+    }
+    // The host's own diagnostics around a call; the call's answer is the
+    // plugin's, not the host's.
+    let out = run(&["-vv", "call", "probe.config", "{}"], b"");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    keep(Output {
+        stdout: Vec::new(),
+        ..out
+    });
+    let logs = keep(run(&["logs", "probe"], b""));
+    assert!(
+        text(&logs.stdout).contains("\"token\":\"[secret]\""),
+        "the plugin logged its configuration, scrubbed: {}",
+        text(&logs.stdout)
+    );
+    // An invalid secret is refused without quoting it.
+    std::fs::write(&file, format!("{{\"token\": [\"{PLANTED}\"]}}")).unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = keep(run(&["info", "probe"], b""));
+    assert!(
+        text(&out.stderr).contains("config /token: [secret] does not match the schema"),
+        "{}",
+        text(&out.stderr)
+    );
+    // A secrets file others can read is refused.
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = keep(run(&["info", "probe"], b""));
+    assert!(
+        text(&out.stderr).contains("chmod 600"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    assert!(
+        !printed.contains(PLANTED),
+        "the secret was printed:\n{printed}"
+    );
 }
 
 #[test]

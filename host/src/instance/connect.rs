@@ -19,7 +19,7 @@ use tracing::Instrument;
 
 use super::listing::{ToolEntry, check_commands, check_handshake, tool_entries};
 use crate::context::Context;
-use crate::host_service::PluginHostService;
+use crate::host_service::{PeerCheck, PluginHostService};
 use crate::launch::{ExitWatch, Launch, Started};
 use crate::logs::{LogSink, Stream, pump};
 use crate::manifest::Manifest;
@@ -112,6 +112,11 @@ pub(crate) async fn connect(plan: &Plan<'_>) -> Result<Connection, String> {
     let manifest = plan.manifest;
     let span = tracing::info_span!("plugin", name = %manifest.name);
     plan.logs.clear_tail();
+    let scrubber = match &manifest.config_schema {
+        Some(schema) => crate::secrets::Scrubber::new(schema, plan.config),
+        None => crate::secrets::Scrubber::default(),
+    };
+    plan.logs.set_scrubber(scrubber.clone());
     let grants = ctx.grants();
     let missing = grants.missing(manifest);
     if !missing.is_empty() {
@@ -141,22 +146,39 @@ pub(crate) async fn connect(plan: &Plan<'_>) -> Result<Connection, String> {
             host_socket.display()
         )
     })?;
+    let instance_id = uuid::Uuid::new_v4().to_string();
+    let peer = PeerCheck {
+        plugin: manifest.name.clone(),
+        pgid: pgid.clone(),
+        uid: peer_uid.clone(),
+    };
     let service = PluginHostService {
         plugin: manifest.name.clone(),
         permissions: manifest.permissions.clone(),
         storage: plan.storage.clone(),
         ctx: ctx.clone(),
-        pgid: pgid.clone(),
-        uid: peer_uid.clone(),
+        peer: peer.clone(),
     };
+    let caller = crate::app_services::PluginCaller {
+        plugin: manifest.name.clone(),
+        version: manifest.version.to_string(),
+        instance_id: instance_id.clone(),
+    };
+    let routes = config.app_services.route(
+        tonic::service::Routes::new(
+            pb::host_service_server::HostServiceServer::new(service)
+                .max_decoding_message_size(MAX_MESSAGE_SIZE)
+                .max_encoding_message_size(MAX_MESSAGE_SIZE),
+        ),
+        &caller,
+        &manifest.permissions.host,
+        &peer,
+    );
+    let host_services = config.app_services.allowed(&manifest.permissions.host);
     let plugin_name = manifest.name.clone();
     tasks.push(tokio::spawn(async move {
         let _ = tonic::transport::Server::builder()
-            .add_service(
-                pb::host_service_server::HostServiceServer::new(service)
-                    .max_decoding_message_size(MAX_MESSAGE_SIZE)
-                    .max_encoding_message_size(MAX_MESSAGE_SIZE),
-            )
+            .add_routes(routes.prepare())
             .serve_with_incoming(crate::connection_limit::accept_limited(
                 listener,
                 crate::connection_limit::MAX_HOST_CONNECTIONS,
@@ -210,7 +232,6 @@ pub(crate) async fn connect(plan: &Plan<'_>) -> Result<Connection, String> {
         peer_uid.store(prepared.host_uid, Ordering::Release);
         Some(prepared)
     };
-    let instance_id = uuid::Uuid::new_v4().to_string();
     let versions: Vec<u32> = plugwire_proto::constants::SUPPORTED_APP_VERSIONS
         .iter()
         .copied()
@@ -317,6 +338,7 @@ pub(crate) async fn connect(plan: &Plan<'_>) -> Result<Connection, String> {
                     instance_id: instance_id.clone(),
                     plugin_name: manifest.name.clone(),
                     default_call_timeout: prost_types::Duration::try_from(plan.call_timeout).ok(),
+                    host_services: host_services.clone(),
                 },
             )),
         )
@@ -375,6 +397,8 @@ pub(crate) async fn connect(plan: &Plan<'_>) -> Result<Connection, String> {
         r = tokio::time::timeout(total, handshake_steps) => r.unwrap_or_else(|_| Err(format!("the handshake did not complete within {total:?}"))),
         status = exit.wait() => Err(format!("the plugin exited ({status}) during the handshake")),
     };
+    // A plugin refusing its configuration may quote it.
+    let outcome = outcome.map_err(|why| scrubber.text(&why).into_owned());
     let (channel, handshake, tools, commands) = match outcome {
         Ok(parts) => parts,
         Err(why) => {

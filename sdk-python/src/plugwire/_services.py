@@ -85,7 +85,11 @@ class PluginService(plugin_pb2_grpc.PluginServiceServicer):
                 grpc.StatusCode.FAILED_PRECONDITION,
                 f"protocol version {request.protocol_version} differs from the version printed ({s.version})",
             )
-        s.host = HostClient(s.host_socket, enabled="host.service" in request.features)
+        s.host = HostClient(
+            s.host_socket,
+            enabled="host.service" in request.features,
+            services=request.host_services,
+        )
         p = s.plugin
         features = list(p.features)
         if p.tools:

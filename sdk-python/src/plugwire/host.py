@@ -46,17 +46,44 @@ class HostClient:
     `grpc.aio.AioRpcError` (for example `PERMISSION_DENIED` naming the
     permission the manifest must request)."""
 
-    def __init__(self, socket_path: str | None, enabled: bool, chain: str | None = None) -> None:
+    def __init__(
+        self,
+        socket_path: str | None,
+        enabled: bool,
+        chain: str | None = None,
+        services: Sequence[str] = (),
+    ) -> None:
         self._socket_path = socket_path
         self._enabled = enabled and socket_path is not None
         self._chain = chain
+        self._services = tuple(services)
         self._channel: grpc.aio.Channel | None = None
 
     def _for_call(self, chain: str | None) -> HostClient:
         """The same connection, carrying the call chain of one tool call."""
-        other = HostClient(self._socket_path, self._enabled, chain)
+        other = HostClient(self._socket_path, self._enabled, chain, self._services)
         other._channel = self._stub_channel()
         return other
+
+    @property
+    def services(self) -> tuple[str, ...]:
+        """The application's own gRPC services this plugin may call on the
+        host channel (`HandshakeRequest.host_services`, each granted as
+        `host.service:<name>`)."""
+        return self._services
+
+    @property
+    def channel(self) -> grpc.aio.Channel:
+        """The host channel, for the stubs of the application's services,
+        e.g. `SessionsStub(cx.host.channel)`. The host answers
+        `PERMISSION_DENIED` for a service not in `services`."""
+        channel = self._stub_channel()
+        if channel is None:
+            raise HostUnavailable(
+                "the host offers no HostService to this plugin: it did not list the "
+                "`host.service` feature, or PLUGWIRE_HOST_SOCKET is not set"
+            )
+        return channel
 
     def _stub_channel(self) -> grpc.aio.Channel | None:
         if not self._enabled:

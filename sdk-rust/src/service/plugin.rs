@@ -39,7 +39,9 @@ impl pb::plugin_service_server::PluginService for PluginSvc {
         if host_offers && let Some(path) = &rt.host_socket {
             match HostClient::connect_lazy(path) {
                 Ok(client) => {
-                    let _ = state.host.set(client);
+                    let _ = state
+                        .host
+                        .set(client.with_services(request.host_services.clone()));
                 }
                 Err(e) => tracing::warn!(error = %e, "cannot prepare the host service client"),
             }

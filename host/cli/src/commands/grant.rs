@@ -9,7 +9,7 @@ use plugwire_host::manifest::Manifest;
 
 use crate::output::Failure;
 
-fn manifests(config: &HostConfig) -> Vec<Manifest> {
+pub(crate) fn manifests(config: &HostConfig) -> Vec<Manifest> {
     plugwire_host::discovery::find(config)
         .0
         .into_iter()

@@ -265,8 +265,26 @@ pub struct ConfigArgs {}
 pub fn plugin() -> Plugin {
     Plugin::new("probe", env!("CARGO_PKG_VERSION"))
         .description("Reports what a plugin can see and do from inside its sandbox")
-        // Kept as sent, so that `config` shows what the host merged.
-        .config_with(|value: &serde_json::Value| Ok(value.clone()))
+        // Kept as sent, so that `config` shows what the host merged; logged
+        // whole, so that a test sees the host scrub its secrets from logs.
+        .config_with(|value: &serde_json::Value| {
+            tracing::info!("configured with {value}");
+            Ok(value.clone())
+        })
+        .tool(
+            Tool::new(
+                "secret_length",
+                "The length of the secret `token` the host sent (0 without one), never the value",
+                |_args: ConfigArgs, cx: ToolContext| async move {
+                    let config = cx.config::<serde_json::Value>();
+                    let token = config
+                        .as_ref()
+                        .and_then(|c| c.get("token")?.as_str().map(str::len));
+                    Ok(serde_json::json!(token.unwrap_or(0)))
+                },
+            )
+            .read_only(),
+        )
         .tool(
             Tool::new(
                 "config",

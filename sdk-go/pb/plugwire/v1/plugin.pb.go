@@ -118,8 +118,13 @@ type HandshakeRequest struct {
 	// The longest the host waits for any single call unless the call's own
 	// gRPC deadline says otherwise; informative, so plugins can size work.
 	DefaultCallTimeout *durationpb.Duration `protobuf:"bytes,6,opt,name=default_call_timeout,json=defaultCallTimeout,proto3" json:"default_call_timeout,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// The application's own gRPC services (fully qualified names, e.g.
+	// "acme.session.v1.Sessions") that this plugin may call on the host
+	// service socket, each granted to it as "host.service:<name>"
+	// (docs/protocol.md 13.1). A call to any other fails PERMISSION_DENIED.
+	HostServices  []string `protobuf:"bytes,7,rep,name=host_services,json=hostServices,proto3" json:"host_services,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *HandshakeRequest) Reset() {
@@ -190,6 +195,13 @@ func (x *HandshakeRequest) GetPluginName() string {
 func (x *HandshakeRequest) GetDefaultCallTimeout() *durationpb.Duration {
 	if x != nil {
 		return x.DefaultCallTimeout
+	}
+	return nil
+}
+
+func (x *HandshakeRequest) GetHostServices() []string {
+	if x != nil {
+		return x.HostServices
 	}
 	return nil
 }
@@ -697,7 +709,7 @@ const file_plugwire_v1_plugin_proto_rawDesc = "" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x19\n" +
 	"\bapp_name\x18\x03 \x01(\tR\aappName\x12\x1f\n" +
 	"\vapp_version\x18\x04 \x01(\tR\n" +
-	"appVersion\"\x93\x02\n" +
+	"appVersion\"\xb8\x02\n" +
 	"\x10HandshakeRequest\x12)\n" +
 	"\x04host\x18\x01 \x01(\v2\x15.plugwire.v1.HostInfoR\x04host\x12)\n" +
 	"\x10protocol_version\x18\x02 \x01(\rR\x0fprotocolVersion\x12\x1a\n" +
@@ -706,7 +718,8 @@ const file_plugwire_v1_plugin_proto_rawDesc = "" +
 	"instanceId\x12\x1f\n" +
 	"\vplugin_name\x18\x05 \x01(\tR\n" +
 	"pluginName\x12K\n" +
-	"\x14default_call_timeout\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x12defaultCallTimeout\"\\\n" +
+	"\x14default_call_timeout\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x12defaultCallTimeout\x12#\n" +
+	"\rhost_services\x18\a \x03(\tR\fhostServices\"\\\n" +
 	"\n" +
 	"PluginInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +

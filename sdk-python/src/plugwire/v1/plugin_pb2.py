@@ -26,7 +26,7 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from plugwire.v1 import hook_pb2 as plugwire_dot_v1_dot_hook__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18plugwire/v1/plugin.proto\x12\x0bplugwire.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x16plugwire/v1/hook.proto\"P\n\x08HostInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x10\n\x08\x61pp_name\x18\x03 \x01(\t\x12\x13\n\x0b\x61pp_version\x18\x04 \x01(\t\"\xc6\x01\n\x10HandshakeRequest\x12#\n\x04host\x18\x01 \x01(\x0b\x32\x15.plugwire.v1.HostInfo\x12\x18\n\x10protocol_version\x18\x02 \x01(\r\x12\x10\n\x08\x66\x65\x61tures\x18\x03 \x03(\t\x12\x13\n\x0binstance_id\x18\x04 \x01(\t\x12\x13\n\x0bplugin_name\x18\x05 \x01(\t\x12\x37\n\x14\x64\x65\x66\x61ult_call_timeout\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\"@\n\nPluginInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\"(\n\x07SdkInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\"4\n\x13ProviderDeclaration\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"\x92\x01\n\x0c\x43\x61pabilities\x12\r\n\x05tools\x18\x01 \x03(\t\x12\x10\n\x08\x63ommands\x18\x02 \x03(\t\x12,\n\x05hooks\x18\x03 \x03(\x0b\x32\x1d.plugwire.v1.HookSubscription\x12\x33\n\tproviders\x18\x04 \x03(\x0b\x32 .plugwire.v1.ProviderDeclaration\"\xa2\x01\n\x11HandshakeResponse\x12\'\n\x06plugin\x18\x01 \x01(\x0b\x32\x17.plugwire.v1.PluginInfo\x12!\n\x03sdk\x18\x02 \x01(\x0b\x32\x14.plugwire.v1.SdkInfo\x12\x10\n\x08\x66\x65\x61tures\x18\x03 \x03(\t\x12/\n\x0c\x63\x61pabilities\x18\x04 \x01(\x0b\x32\x19.plugwire.v1.Capabilities\"\'\n\x10\x43onfigureRequest\x12\x13\n\x0b\x63onfig_json\x18\x01 \x01(\t\"\x13\n\x11\x43onfigureResponse\";\n\x0fShutdownRequest\x12(\n\x05grace\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\"\x12\n\x10ShutdownResponse2\xf0\x01\n\rPluginService\x12J\n\tHandshake\x12\x1d.plugwire.v1.HandshakeRequest\x1a\x1e.plugwire.v1.HandshakeResponse\x12J\n\tConfigure\x12\x1d.plugwire.v1.ConfigureRequest\x1a\x1e.plugwire.v1.ConfigureResponse\x12G\n\x08Shutdown\x12\x1c.plugwire.v1.ShutdownRequest\x1a\x1d.plugwire.v1.ShutdownResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18plugwire/v1/plugin.proto\x12\x0bplugwire.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x16plugwire/v1/hook.proto\"P\n\x08HostInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x10\n\x08\x61pp_name\x18\x03 \x01(\t\x12\x13\n\x0b\x61pp_version\x18\x04 \x01(\t\"\xdd\x01\n\x10HandshakeRequest\x12#\n\x04host\x18\x01 \x01(\x0b\x32\x15.plugwire.v1.HostInfo\x12\x18\n\x10protocol_version\x18\x02 \x01(\r\x12\x10\n\x08\x66\x65\x61tures\x18\x03 \x03(\t\x12\x13\n\x0binstance_id\x18\x04 \x01(\t\x12\x13\n\x0bplugin_name\x18\x05 \x01(\t\x12\x37\n\x14\x64\x65\x66\x61ult_call_timeout\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x15\n\rhost_services\x18\x07 \x03(\t\"@\n\nPluginInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\"(\n\x07SdkInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\"4\n\x13ProviderDeclaration\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"\x92\x01\n\x0c\x43\x61pabilities\x12\r\n\x05tools\x18\x01 \x03(\t\x12\x10\n\x08\x63ommands\x18\x02 \x03(\t\x12,\n\x05hooks\x18\x03 \x03(\x0b\x32\x1d.plugwire.v1.HookSubscription\x12\x33\n\tproviders\x18\x04 \x03(\x0b\x32 .plugwire.v1.ProviderDeclaration\"\xa2\x01\n\x11HandshakeResponse\x12\'\n\x06plugin\x18\x01 \x01(\x0b\x32\x17.plugwire.v1.PluginInfo\x12!\n\x03sdk\x18\x02 \x01(\x0b\x32\x14.plugwire.v1.SdkInfo\x12\x10\n\x08\x66\x65\x61tures\x18\x03 \x03(\t\x12/\n\x0c\x63\x61pabilities\x18\x04 \x01(\x0b\x32\x19.plugwire.v1.Capabilities\"\'\n\x10\x43onfigureRequest\x12\x13\n\x0b\x63onfig_json\x18\x01 \x01(\t\"\x13\n\x11\x43onfigureResponse\";\n\x0fShutdownRequest\x12(\n\x05grace\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\"\x12\n\x10ShutdownResponse2\xf0\x01\n\rPluginService\x12J\n\tHandshake\x12\x1d.plugwire.v1.HandshakeRequest\x1a\x1e.plugwire.v1.HandshakeResponse\x12J\n\tConfigure\x12\x1d.plugwire.v1.ConfigureRequest\x1a\x1e.plugwire.v1.ConfigureResponse\x12G\n\x08Shutdown\x12\x1c.plugwire.v1.ShutdownRequest\x1a\x1d.plugwire.v1.ShutdownResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,25 +36,25 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_HOSTINFO']._serialized_start=97
   _globals['_HOSTINFO']._serialized_end=177
   _globals['_HANDSHAKEREQUEST']._serialized_start=180
-  _globals['_HANDSHAKEREQUEST']._serialized_end=378
-  _globals['_PLUGININFO']._serialized_start=380
-  _globals['_PLUGININFO']._serialized_end=444
-  _globals['_SDKINFO']._serialized_start=446
-  _globals['_SDKINFO']._serialized_end=486
-  _globals['_PROVIDERDECLARATION']._serialized_start=488
-  _globals['_PROVIDERDECLARATION']._serialized_end=540
-  _globals['_CAPABILITIES']._serialized_start=543
-  _globals['_CAPABILITIES']._serialized_end=689
-  _globals['_HANDSHAKERESPONSE']._serialized_start=692
-  _globals['_HANDSHAKERESPONSE']._serialized_end=854
-  _globals['_CONFIGUREREQUEST']._serialized_start=856
-  _globals['_CONFIGUREREQUEST']._serialized_end=895
-  _globals['_CONFIGURERESPONSE']._serialized_start=897
-  _globals['_CONFIGURERESPONSE']._serialized_end=916
-  _globals['_SHUTDOWNREQUEST']._serialized_start=918
-  _globals['_SHUTDOWNREQUEST']._serialized_end=977
-  _globals['_SHUTDOWNRESPONSE']._serialized_start=979
-  _globals['_SHUTDOWNRESPONSE']._serialized_end=997
-  _globals['_PLUGINSERVICE']._serialized_start=1000
-  _globals['_PLUGINSERVICE']._serialized_end=1240
+  _globals['_HANDSHAKEREQUEST']._serialized_end=401
+  _globals['_PLUGININFO']._serialized_start=403
+  _globals['_PLUGININFO']._serialized_end=467
+  _globals['_SDKINFO']._serialized_start=469
+  _globals['_SDKINFO']._serialized_end=509
+  _globals['_PROVIDERDECLARATION']._serialized_start=511
+  _globals['_PROVIDERDECLARATION']._serialized_end=563
+  _globals['_CAPABILITIES']._serialized_start=566
+  _globals['_CAPABILITIES']._serialized_end=712
+  _globals['_HANDSHAKERESPONSE']._serialized_start=715
+  _globals['_HANDSHAKERESPONSE']._serialized_end=877
+  _globals['_CONFIGUREREQUEST']._serialized_start=879
+  _globals['_CONFIGUREREQUEST']._serialized_end=918
+  _globals['_CONFIGURERESPONSE']._serialized_start=920
+  _globals['_CONFIGURERESPONSE']._serialized_end=939
+  _globals['_SHUTDOWNREQUEST']._serialized_start=941
+  _globals['_SHUTDOWNREQUEST']._serialized_end=1000
+  _globals['_SHUTDOWNRESPONSE']._serialized_start=1002
+  _globals['_SHUTDOWNRESPONSE']._serialized_end=1020
+  _globals['_PLUGINSERVICE']._serialized_start=1023
+  _globals['_PLUGINSERVICE']._serialized_end=1263
 # @@protoc_insertion_point(module_scope)

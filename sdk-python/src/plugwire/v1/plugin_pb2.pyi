@@ -23,20 +23,22 @@ class HostInfo(_message.Message):
     def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., app_name: _Optional[str] = ..., app_version: _Optional[str] = ...) -> None: ...
 
 class HandshakeRequest(_message.Message):
-    __slots__ = ("host", "protocol_version", "features", "instance_id", "plugin_name", "default_call_timeout")
+    __slots__ = ("host", "protocol_version", "features", "instance_id", "plugin_name", "default_call_timeout", "host_services")
     HOST_FIELD_NUMBER: _ClassVar[int]
     PROTOCOL_VERSION_FIELD_NUMBER: _ClassVar[int]
     FEATURES_FIELD_NUMBER: _ClassVar[int]
     INSTANCE_ID_FIELD_NUMBER: _ClassVar[int]
     PLUGIN_NAME_FIELD_NUMBER: _ClassVar[int]
     DEFAULT_CALL_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    HOST_SERVICES_FIELD_NUMBER: _ClassVar[int]
     host: HostInfo
     protocol_version: int
     features: _containers.RepeatedScalarFieldContainer[str]
     instance_id: str
     plugin_name: str
     default_call_timeout: _duration_pb2.Duration
-    def __init__(self, host: _Optional[_Union[HostInfo, _Mapping]] = ..., protocol_version: _Optional[int] = ..., features: _Optional[_Iterable[str]] = ..., instance_id: _Optional[str] = ..., plugin_name: _Optional[str] = ..., default_call_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    host_services: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, host: _Optional[_Union[HostInfo, _Mapping]] = ..., protocol_version: _Optional[int] = ..., features: _Optional[_Iterable[str]] = ..., instance_id: _Optional[str] = ..., plugin_name: _Optional[str] = ..., default_call_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., host_services: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class PluginInfo(_message.Message):
     __slots__ = ("name", "version", "description")

@@ -68,7 +68,16 @@ export interface HandshakeRequest {
    * The longest the host waits for any single call unless the call's own
    * gRPC deadline says otherwise; informative, so plugins can size work.
    */
-  defaultCallTimeout?: Duration | undefined;
+  defaultCallTimeout?:
+    | Duration
+    | undefined;
+  /**
+   * The application's own gRPC services (fully qualified names, e.g.
+   * "acme.session.v1.Sessions") that this plugin may call on the host
+   * service socket, each granted to it as "host.service:<name>"
+   * (docs/protocol.md 13.1). A call to any other fails PERMISSION_DENIED.
+   */
+  hostServices: string[];
 }
 
 /** PluginInfo identifies the plugin. */
@@ -299,6 +308,7 @@ function createBaseHandshakeRequest(): HandshakeRequest {
     instanceId: "",
     pluginName: "",
     defaultCallTimeout: undefined,
+    hostServices: [],
   };
 }
 
@@ -321,6 +331,9 @@ export const HandshakeRequest: MessageFns<HandshakeRequest> = {
     }
     if (message.defaultCallTimeout !== undefined) {
       Duration.encode(message.defaultCallTimeout, writer.uint32(50).fork()).join();
+    }
+    for (const v of message.hostServices) {
+      writer.uint32(58).string(v!);
     }
     return writer;
   },
@@ -386,6 +399,14 @@ export const HandshakeRequest: MessageFns<HandshakeRequest> = {
             message.defaultCallTimeout = Duration.decode(reader, reader.uint32());
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.hostServices.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -422,6 +443,11 @@ export const HandshakeRequest: MessageFns<HandshakeRequest> = {
         : isSet(object.default_call_timeout)
         ? Duration.fromJSON(object.default_call_timeout)
         : undefined,
+      hostServices: globalThis.Array.isArray(object?.hostServices)
+        ? object.hostServices.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.host_services)
+        ? object.host_services.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -445,6 +471,9 @@ export const HandshakeRequest: MessageFns<HandshakeRequest> = {
     if (message.defaultCallTimeout !== undefined) {
       obj.defaultCallTimeout = Duration.toJSON(message.defaultCallTimeout);
     }
+    if (message.hostServices?.length) {
+      obj.hostServices = message.hostServices;
+    }
     return obj;
   },
 
@@ -461,6 +490,7 @@ export const HandshakeRequest: MessageFns<HandshakeRequest> = {
     message.defaultCallTimeout = (object.defaultCallTimeout !== undefined && object.defaultCallTimeout !== null)
       ? Duration.fromPartial(object.defaultCallTimeout)
       : undefined;
+    message.hostServices = object.hostServices?.map((e) => e) || [];
     return message;
   },
 };
