@@ -196,6 +196,7 @@ pub fn requested(manifest: &Manifest) -> Vec<Permission> {
     if p.network {
         all.push(Permission::Network);
     }
+    all.extend(p.network_hosts.iter().cloned().map(Permission::NetworkHost));
     all.extend(p.read.iter().cloned().map(Permission::Read));
     all.extend(p.write.iter().cloned().map(Permission::Write));
     all.extend(p.host.iter().map(|h| match h.strip_prefix(SERVICE_PREFIX) {

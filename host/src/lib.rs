@@ -40,6 +40,7 @@ mod dependencies;
 pub mod dirs;
 pub mod discovery;
 mod dispatch;
+pub mod egress;
 mod events;
 pub mod grants;
 mod host;

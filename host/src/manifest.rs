@@ -116,8 +116,11 @@ pub fn platform() -> String {
 /// Requested permissions: the most the plugin may ever get.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Permissions {
-    /// Access to the host's network.
+    /// Access to the host's whole network.
     pub network: bool,
+    /// Hosts (`HOST[:PORT]`, `*.domain`) reached through the host's egress
+    /// proxy, when not the whole network.
+    pub network_hosts: Vec<String>,
     /// Paths the plugin may read.
     pub read: Vec<String>,
     /// Paths the plugin may read and write.
@@ -291,7 +294,7 @@ fn default_host_req() -> String {
 #[serde(deny_unknown_fields)]
 struct RawPermissions {
     #[serde(default)]
-    network: bool,
+    network: RawNetwork,
     #[serde(default)]
     read: Vec<String>,
     #[serde(default)]
@@ -299,6 +302,23 @@ struct RawPermissions {
     #[serde(default)]
     host: Vec<String>,
 }
+
+/// `network = true` (the whole network) or `network = ["HOST[:PORT]", ...]`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawNetwork {
+    All(bool),
+    Hosts(Vec<String>),
+}
+
+impl Default for RawNetwork {
+    fn default() -> Self {
+        Self::All(false)
+    }
+}
+
+/// Most hosts one manifest may name.
+const MAX_NETWORK_HOSTS: usize = 64;
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -568,6 +588,30 @@ impl Manifest {
                 "write the name the application gives in HostConfig, e.g. app = \"acme\"",
             ));
         }
+        let (network, network_hosts) = match raw.permissions.network {
+            RawNetwork::All(all) => (all, Vec::new()),
+            RawNetwork::Hosts(hosts) => {
+                if hosts.len() > MAX_NETWORK_HOSTS {
+                    return Err(err(
+                        "permissions.network",
+                        &hosts.len(),
+                        format!("more than {MAX_NETWORK_HOSTS} hosts"),
+                        "grant the whole network with `network = true`, or name fewer hosts (`*.domain` covers a domain)",
+                    ));
+                }
+                for host in &hosts {
+                    crate::egress::Destination::parse(host).map_err(|why| {
+                        err(
+                            "permissions.network",
+                            host,
+                            why,
+                            "write e.g. network = [\"api.example.com:443\", \"*.github.com\"]",
+                        )
+                    })?;
+                }
+                (false, hosts)
+            }
+        };
         for permission in &raw.permissions.host {
             if let Some(service) = permission.strip_prefix(crate::grants::SERVICE_PREFIX) {
                 if !is_service_name(service) {
@@ -755,7 +799,8 @@ impl Manifest {
             host_requirement,
             plugwire_requirement,
             permissions: Permissions {
-                network: raw.permissions.network,
+                network,
+                network_hosts,
                 read: raw.permissions.read,
                 write: raw.permissions.write,
                 host: raw.permissions.host,

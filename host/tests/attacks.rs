@@ -510,3 +510,81 @@ async fn an_unsandboxed_plugins_escaped_children_die_with_it() {
         );
     }
 }
+
+/// Two listeners on the host's loopback that answer `ping` with their name.
+fn listener(name: &'static str) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            use std::io::{BufRead, Write};
+            let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            if reader.read_line(&mut line).is_ok() && line.trim() == "ping" {
+                let _ = (&stream).write_all(format!("pong from {name}\n").as_bytes());
+            }
+        }
+    });
+    port
+}
+
+/// `network:HOST:PORT`: the plugin reaches the granted listener through the
+/// host's egress proxy, is refused at the other, and cannot reach either
+/// on its own (its network namespace has no route out).
+#[tokio::test]
+async fn a_plugin_reaches_only_the_hosts_it_was_granted() {
+    let granted = listener("granted");
+    let other = listener("other");
+    let plugins = Plugins::new(&["hostile"]);
+    plugins.edit("hostile", |t| {
+        t.replace(
+            "[permissions]",
+            &format!("[permissions]\nnetwork = [\"127.0.0.1:{granted}\"]"),
+        )
+    });
+    let mut config = plugins.config().sandbox(SandboxLevel::Standard);
+    config.sandbox.best_effort = true;
+    let host = Host::start(config).await.unwrap();
+    let reach = |target: String, via_proxy: bool| {
+        let host = &host;
+        async move {
+            call(
+                host,
+                "hostile.reach",
+                json!({"target": target, "via_proxy": via_proxy}),
+            )
+            .await
+        }
+    };
+    let through = reach(format!("127.0.0.1:{granted}"), true).await;
+    assert_eq!(through["reply"], "pong from granted", "{through}");
+    assert!(
+        through["status"].as_str().unwrap().contains(" 200 "),
+        "{through}"
+    );
+
+    let refused = reach(format!("127.0.0.1:{other}"), true).await;
+    assert!(
+        refused["status"].as_str().unwrap().contains(" 403 ")
+            && refused["body"].as_str().unwrap().contains("is not granted"),
+        "{refused}"
+    );
+    // A name the grant does not name, even one for the same address.
+    let by_name = reach(format!("localhost:{granted}"), true).await;
+    assert!(
+        by_name["status"].as_str().unwrap().contains(" 403 "),
+        "{by_name}"
+    );
+    // On its own, the plugin's loopback is its own: nothing listens there.
+    for port in [granted, other] {
+        let direct = reach(format!("127.0.0.1:{port}"), false).await;
+        assert!(
+            direct["error"].as_str().unwrap().contains("connect"),
+            "{direct}"
+        );
+    }
+    // Nor can it resolve names itself.
+    let named = reach("example.com:80".into(), false).await;
+    assert!(named["error"].as_str().is_some(), "{named}");
+    host.shutdown().await;
+}

@@ -65,6 +65,22 @@ fn main() -> ExitCode {
         spec_fd = Some(unsafe { OwnedFd::from_raw_fd(fd) });
         args.drain(..2);
     }
+    if args.first().is_some_and(|a| a == "--egress-fd") {
+        let Some(fd) = args
+            .get(1)
+            .and_then(|a| a.to_str()?.parse::<i32>().ok())
+            .filter(|fd| *fd > 2)
+        else {
+            return fail("--egress-fd needs the number of an inherited descriptor above 2");
+        };
+        // SAFETY: F_GETFD only asks whether the descriptor is open.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+            return fail(format!("--egress-fd {fd}: no such open descriptor"));
+        }
+        // The sandbox's init hands the egress listener over it, then closes it.
+        plugwire_host::sandbox::launch::set_egress_channel(fd);
+        args.drain(..2);
+    }
     if args.is_empty() {
         return fail(
             "expected the plugin executable as an argument; this program is started by a plugwire host",

@@ -276,6 +276,24 @@ pub(crate) async fn connect(plan: &Plan<'_>) -> Result<Connection, String> {
         }
     };
     pgid.store(pid, Ordering::Release);
+    if let Some((host_end, _)) = sandbox.as_ref().and_then(|s| s.egress.as_ref()) {
+        let granted = manifest
+            .permissions
+            .network_hosts
+            .iter()
+            .filter_map(|h| crate::egress::Destination::parse(h).ok())
+            .collect();
+        match crate::egress::receive(host_end) {
+            Ok(listener) => tasks.push(tokio::spawn(
+                crate::egress::serve(listener, manifest.name.clone(), granted)
+                    .instrument(span.clone()),
+            )),
+            Err(why) => {
+                let why = format!("network by host: {why}");
+                return Err(abort_start(plan.logs, why, pid, &exit).await);
+            }
+        }
+    }
     tasks.push(tokio::spawn(
         pump(stdout, Stream::Stdout, plan.logs.clone()).instrument(span.clone()),
     ));

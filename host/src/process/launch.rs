@@ -341,6 +341,11 @@ fn command(launch: &Launch<'_>) -> std::io::Result<Spawn> {
                 c.arg("--sandbox-fd").arg(fd.as_raw_fd().to_string());
                 inherit.push(fd);
             }
+            if let Some((_, launcher_end)) = launch.sandbox.and_then(|p| p.egress.as_ref()) {
+                let fd = inheritable(launcher_end)?;
+                c.arg("--egress-fd").arg(fd.as_raw_fd().to_string());
+                inherit.push(fd);
+            }
             c.arg(program);
             c.env(LAUNCHER_PARENT_VAR, std::process::id().to_string());
             c
@@ -384,6 +389,21 @@ fn command(launch: &Launch<'_>) -> std::io::Result<Spawn> {
                 command.env("HOME", home);
             }
         }
+    }
+    if launch.sandbox.is_some_and(|p| p.egress.is_some()) {
+        // The only way out of the plugin's network namespace.
+        let proxy = format!("http://127.0.0.1:{}", crate::egress::PROXY_PORT);
+        for name in [
+            "HTTPS_PROXY",
+            "HTTP_PROXY",
+            "ALL_PROXY",
+            "https_proxy",
+            "http_proxy",
+            "all_proxy",
+        ] {
+            command.env(name, &proxy);
+        }
+        command.env("PLUGWIRE_EGRESS_PROXY", &proxy);
     }
     for name in launch.pass_env {
         if let Some(value) = std::env::var_os(name) {
@@ -461,6 +481,7 @@ pub fn prepare_sandbox(
         runtime_dir,
         data_root,
         network: manifest.permissions.network,
+        egress: !manifest.permissions.network && !manifest.permissions.network_hosts.is_empty(),
         read,
         helpers: adapter.map(Path::to_path_buf).into_iter().collect(),
         write: expand(&manifest.permissions.write),

@@ -63,6 +63,9 @@ pub fn plan(spec: &SandboxSpec) -> Plan {
     }
     if spec.namespaces.net {
         init.push(Box::new(Loopback));
+        if spec.egress_port.is_some() {
+            init.push(Box::new(EgressListener));
+        }
     }
     if spec.root.is_some() {
         init.push(Box::new(BuildRoot));
@@ -82,6 +85,15 @@ pub fn plan(spec: &SandboxSpec) -> Plan {
         child.push(Box::new(Seccomp));
     }
     Plan { outer, init, child }
+}
+
+/// The launcher's end of the socket pair the egress listener is handed to
+/// the host over (`--egress-fd`), or -1.
+static EGRESS_CHANNEL: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+
+/// Names the inherited descriptor `EgressListener` hands the listener over.
+pub fn set_egress_channel(fd: i32) {
+    EGRESS_CHANNEL.store(fd, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// Read end of the pipe whose write end only the outer launcher holds.
@@ -398,6 +410,41 @@ impl Step for Loopback {
                 return Err(error.to_string());
             }
         }
+        Ok(())
+    }
+}
+
+/// Binds the egress proxy's listener on 127.0.0.1 inside the new network
+/// namespace, before the plugin exists, and hands it to the host: the host
+/// accepts, checks and dials every connection (crate::egress).
+struct EgressListener;
+impl Step for EgressListener {
+    fn name(&self) -> &'static str {
+        "egress listener"
+    }
+    fn apply(&self, spec: &SandboxSpec) -> Result<(), String> {
+        use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+        let port = spec.egress_port.ok_or("no egress port in the spec")?;
+        let raw = EGRESS_CHANNEL.swap(-1, std::sync::atomic::Ordering::Relaxed);
+        if raw < 0 {
+            return Err("the launcher was given no --egress-fd".into());
+        }
+        // SAFETY: the descriptor was inherited for this step alone.
+        let channel = unsafe { OwnedFd::from_raw_fd(raw) };
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port))
+            .map_err(|e| format!("bind 127.0.0.1:{port}: {e}"))?;
+        let fds = [listener.as_raw_fd()];
+        let control = [nix::sys::socket::ControlMessage::ScmRights(&fds)];
+        let iov = [std::io::IoSlice::new(b"L")];
+        nix::sys::socket::sendmsg::<()>(
+            channel.as_raw_fd(),
+            &iov,
+            &control,
+            nix::sys::socket::MsgFlags::empty(),
+            None,
+        )
+        .map_err(|e| format!("handing the listener to the host: {e}"))?;
+        // Both close here: the plugin forked after this holds neither.
         Ok(())
     }
 }

@@ -292,6 +292,9 @@ pub struct Prepared {
     /// The plugin's `PATH`: the standard one, with the directory of an
     /// interpreter found only on the host's before it.
     pub plugin_path: String,
+    /// The host's end of the socket pair the launcher hands the egress
+    /// proxy's listener over, and the launcher's end (inherited by it).
+    pub egress: Option<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)>,
     _new_root: tempfile::TempDir,
 }
 
@@ -309,6 +312,9 @@ pub struct Request<'a> {
     pub data_root: &'a Path,
     /// Network granted.
     pub network: bool,
+    /// Hosts granted one by one (`network:HOST`): the plugin gets the
+    /// egress proxy inside its network namespace.
+    pub egress: bool,
     /// Granted readable and writable paths, already expanded.
     pub read: Vec<PathBuf>,
     /// Programs of the host's that run inside the sandbox for the plugin
@@ -449,6 +455,19 @@ pub fn prepare(request: &Request<'_>, support: &Support) -> Result<Prepared, Str
         }),
         seccomp: support.seccomp || !request.best_effort,
         workdir: manifest.dir.clone(),
+        egress_port: (request.egress && namespaces.net).then_some(crate::egress::PROXY_PORT),
+    };
+    let egress = match spec.egress_port {
+        Some(_) => Some(
+            nix::sys::socket::socketpair(
+                nix::sys::socket::AddressFamily::Unix,
+                nix::sys::socket::SockType::SeqPacket,
+                None,
+                nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+            )
+            .map_err(|e| format!("cannot make the egress proxy's hand-over socket: {e}"))?,
+        ),
+        None => None,
     };
     let spec_fd = spec
         .seal()
@@ -460,6 +479,7 @@ pub fn prepare(request: &Request<'_>, support: &Support) -> Result<Prepared, Str
         identity,
         data_dir,
         plugin_path: crate::process::interpreter::PLUGIN_PATH.to_owned(),
+        egress,
         _new_root: new_root,
     })
 }
@@ -682,6 +702,7 @@ pub fn example_spec() -> SandboxSpec {
         }),
         seccomp: true,
         workdir: PathBuf::from("/"),
+        egress_port: None,
     }
 }
 

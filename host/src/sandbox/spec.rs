@@ -26,6 +26,10 @@ pub struct SandboxSpec {
     pub seccomp: bool,
     /// Working directory of the plugin.
     pub workdir: PathBuf,
+    /// The port of the egress proxy's listener, bound on 127.0.0.1 inside
+    /// the network namespace and handed to the host (docs/sandbox.md).
+    #[serde(default)]
+    pub egress_port: Option<u16>,
 }
 
 /// Which namespaces to create.

@@ -90,6 +90,68 @@ fn fifty() -> u32 {
 #[serde(deny_unknown_fields)]
 pub struct NoArgs {}
 
+/// Arguments of `reach`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReachArgs {
+    /// `host:port` to reach.
+    pub target: String,
+    /// Through the egress proxy the host named in PLUGWIRE_EGRESS_PROXY
+    /// (CONNECT), or straight.
+    #[serde(default)]
+    pub via_proxy: bool,
+}
+
+/// Tries to talk to `target`: sends `ping\n`, reports the answer.
+fn reach(args: &ReachArgs) -> Value {
+    use std::io::{BufRead, BufReader, Write};
+    let limit = Duration::from_secs(3);
+    let attempt = || -> Result<Value, String> {
+        let address = if args.via_proxy {
+            let proxy = std::env::var("PLUGWIRE_EGRESS_PROXY")
+                .map_err(|_| "no PLUGWIRE_EGRESS_PROXY".to_owned())?;
+            proxy.trim_start_matches("http://").to_owned()
+        } else {
+            args.target.clone()
+        };
+        let address: std::net::SocketAddr = std::net::ToSocketAddrs::to_socket_addrs(&address)
+            .map_err(|e| format!("resolve {address}: {e}"))?
+            .next()
+            .ok_or("no address")?;
+        let stream = std::net::TcpStream::connect_timeout(&address, limit)
+            .map_err(|e| format!("connect {address}: {e}"))?;
+        stream
+            .set_read_timeout(Some(limit))
+            .map_err(|e| e.to_string())?;
+        let mut writer = stream.try_clone().map_err(|e| e.to_string())?;
+        let mut reader = BufReader::new(stream);
+        let mut status = String::new();
+        if args.via_proxy {
+            write!(
+                writer,
+                "CONNECT {} HTTP/1.1\r\nHost: {}\r\n\r\n",
+                args.target, args.target
+            )
+            .map_err(|e| e.to_string())?;
+            reader.read_line(&mut status).map_err(|e| e.to_string())?;
+            let mut line = String::new();
+            while reader.read_line(&mut line).map_err(|e| e.to_string())? > 2 {
+                line.clear();
+            }
+            if !status.contains(" 200 ") {
+                let mut body = String::new();
+                let _ = reader.read_line(&mut body);
+                return Ok(json!({"status": status.trim(), "body": body.trim()}));
+            }
+        }
+        writer.write_all(b"ping\n").map_err(|e| e.to_string())?;
+        let mut reply = String::new();
+        reader.read_line(&mut reply).map_err(|e| e.to_string())?;
+        Ok(json!({"status": status.trim(), "reply": reply.trim()}))
+    };
+    attempt().unwrap_or_else(|e| json!({"error": e}))
+}
+
 fn outcome<T, E: std::fmt::Display>(result: Result<T, E>) -> Value {
     match result {
         Ok(_) => json!("allowed"),
@@ -220,6 +282,15 @@ pub fn plugin() -> Plugin {
                     "runtime_dir": std::env::var(ENV_UNIX_SOCKET_DIR).unwrap_or_default(),
                     "host_socket": std::env::var(ENV_HOST_SOCKET).unwrap_or_default(),
                 }))
+            },
+        ))
+        .tool(Tool::new(
+            "reach",
+            "Talks to host:port, straight or through the host's egress proxy",
+            |args: ReachArgs, _cx: ToolContext| async move {
+                tokio::task::spawn_blocking(move || reach(&args))
+                    .await
+                    .map_err(|e| ToolError::new(e.to_string()))
             },
         ))
         .tool(Tool::new(
