@@ -25,6 +25,8 @@ pub struct CallOptions {
     /// which chain; `None` starts a new chain.
     pub(crate) depth: u32,
     pub(crate) chain: Option<crate::call_chains::ChainId>,
+    /// Who asks, for the audit log (`app` when unsaid).
+    pub(crate) actor: Option<std::sync::Arc<str>>,
 }
 
 impl CallOptions {
@@ -36,6 +38,18 @@ impl CallOptions {
     /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// Who asks for the call, as the audit log records it (`token:ci`,
+    /// `cli:ada`, `mcp`); `app` when unsaid.
+    ///
+    /// ```
+    /// let o = plugwire_host::CallOptions::default().actor("token:ci");
+    /// # let _ = o;
+    /// ```
+    pub fn actor(mut self, actor: impl Into<String>) -> Self {
+        self.actor = Some(actor.into().into());
         self
     }
 

@@ -145,6 +145,9 @@ pub struct HostConfig {
     /// The application's own gRPC services that plugins may call on their
     /// host socket, each gated by `host.service:<name>`.
     pub app_services: crate::app_services::AppServices,
+    /// Where the audit log is appended; `None` keeps no file (subscribers
+    /// of [`Host::audit`](crate::Host::audit) still get every record).
+    pub audit: Option<crate::audit::AuditConfig>,
 }
 
 impl HostConfig {
@@ -178,6 +181,7 @@ impl HostConfig {
             sandbox: crate::sandbox::SandboxPolicy::default(),
             grants: crate::grants::Grants::default(),
             app_services: crate::app_services::AppServices::default(),
+            audit: None,
         }
     }
 

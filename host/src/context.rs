@@ -71,6 +71,8 @@ pub(crate) struct Context {
     /// What the user granted: the configuration's at first, replaced by
     /// [`crate::Host::set_grants`] (a long-running host re-reads them).
     grants: std::sync::RwLock<Arc<crate::grants::Grants>>,
+    /// The audit trail (docs/security.md, "Audit log").
+    pub(crate) audit: crate::audit::Audit,
 }
 
 impl Context {
@@ -94,8 +96,10 @@ impl Context {
         host: Weak<dyn HostCallbacks>,
     ) -> Self {
         let grants = std::sync::RwLock::new(Arc::new(config.grants.clone()));
+        let audit = crate::audit::Audit::new(config.audit.clone());
         Self {
             grants,
+            audit,
             config,
             spawner,
             launcher,

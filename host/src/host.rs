@@ -376,7 +376,17 @@ impl Host {
     /// # Ok(()) }
     /// ```
     pub async fn add_plugin(&self, dir: &Path) -> Result<PluginStatus, Status> {
-        self.inner.add_plugin(dir).await
+        let started = std::time::Instant::now();
+        let result = self.inner.add_plugin(dir).await;
+        let name = result.as_ref().ok().map(|s| s.name.clone());
+        self.audit_change(
+            "add",
+            name.as_deref(),
+            Some(dir.display().to_string()),
+            started,
+            &result,
+        );
+        result
     }
 
     /// Removes a plugin: new calls no longer reach it, calls running on it
@@ -390,7 +400,10 @@ impl Host {
     /// # Ok(()) }
     /// ```
     pub async fn remove_plugin(&self, name: &str) -> Result<(), Status> {
-        self.inner.remove_plugin(name).await
+        let started = std::time::Instant::now();
+        let result = self.inner.remove_plugin(name).await;
+        self.audit_change("remove", Some(name), None, started, &result);
+        result
     }
 
     /// Re-reads a plugin's manifest and executable from its directory and
@@ -409,7 +422,10 @@ impl Host {
     /// # Ok(()) }
     /// ```
     pub async fn reload_plugin(&self, name: &str) -> Result<PluginStatus, Status> {
-        self.inner.reload_plugin(name).await
+        let started = std::time::Instant::now();
+        let result = self.inner.reload_plugin(name).await;
+        self.audit_change("reload", Some(name), None, started, &result);
+        result
     }
 
     /// Sets a plugin's run-time configuration, merged over its file and
@@ -430,7 +446,14 @@ impl Host {
         name: &str,
         config: Value,
     ) -> Result<PluginStatus, Status> {
-        self.inner.configure_plugin(name, config).await
+        let started = std::time::Instant::now();
+        // Which fields changed, never their values (they may be secret).
+        let fields = config
+            .as_object()
+            .map(|o| o.keys().cloned().collect::<Vec<_>>().join(","));
+        let result = self.inner.configure_plugin(name, config).await;
+        self.audit_change("configure", Some(name), fields, started, &result);
+        result
     }
 
     /// The configuration a plugin runs with: its schema's defaults, its
@@ -514,7 +537,45 @@ impl Host {
     /// # Ok(()) }
     /// ```
     pub async fn set_enabled(&self, name: &str, enabled: bool) -> Result<(), Status> {
-        self.inner.set_enabled(name, enabled).await
+        let started = std::time::Instant::now();
+        let result = self.inner.set_enabled(name, enabled).await;
+        let action = if enabled { "enable" } else { "disable" };
+        self.audit_change(action, Some(name), None, started, &result);
+        result
+    }
+
+    /// The audit trail: subscribe to get every record as it is made (the
+    /// same records the audit log file gets, docs/security.md).
+    ///
+    /// ```no_run
+    /// # async fn f(host: plugwire_host::Host) {
+    /// let mut records = host.audit().subscribe();
+    /// while let Ok(record) = records.recv().await {
+    ///     println!("{} {} {:?} {}", record.actor, record.action, record.plugin, record.outcome);
+    /// }
+    /// # }
+    /// ```
+    pub fn audit(&self) -> &crate::audit::Audit {
+        &self.inner.ctx.audit
+    }
+
+    fn audit_change<T>(
+        &self,
+        action: &str,
+        plugin: Option<&str>,
+        target: Option<String>,
+        started: std::time::Instant,
+        result: &Result<T, Status>,
+    ) {
+        let audit = &self.inner.ctx.audit;
+        if !audit.enabled() {
+            return;
+        }
+        let mut record = crate::audit::AuditRecord::new(crate::audit::APP, action, plugin)
+            .outcome(result)
+            .took(started.elapsed());
+        record.target = target;
+        audit.record(record);
     }
 
     /// Follows the plugin set: the value changes with every addition,
@@ -541,6 +602,10 @@ impl Host {
     pub async fn shutdown(&self) {
         let all = self.inner.registry.all();
         join_all(all.iter().map(|i| i.stop())).await;
+        // What was done is on disk before the process may exit.
+        let audit = self.inner.ctx.audit.clone();
+        let _ = tokio::task::spawn_blocking(move || audit.flush(std::time::Duration::from_secs(2)))
+            .await;
     }
 }
 

@@ -146,6 +146,7 @@ impl pb::host_service_server::HostService for PluginHostService {
         let mut options = CallOptions {
             depth,
             chain: Some(chain),
+            actor: Some(format!("plugin:{}", self.plugin).into()),
             ..Default::default()
         };
         if let Some(t) = timeout {

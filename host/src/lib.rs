@@ -25,6 +25,7 @@
 
 pub mod app_services;
 mod atomic_file;
+pub mod audit;
 mod call_chains;
 mod calls;
 mod changes;

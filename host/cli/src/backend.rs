@@ -75,7 +75,9 @@ impl Backend {
     ) -> Result<CallResult, Failure> {
         match self {
             Self::Local(host) => {
-                let mut options = CallOptions::default().cancel(cancel);
+                let mut options = CallOptions::default()
+                    .cancel(cancel)
+                    .actor(crate::commands::audit::actor());
                 if let Some(t) = timeout {
                     options = options.timeout(t);
                 }

@@ -50,6 +50,7 @@ pub(crate) fn build(cli: &Cli) -> Result<HostConfig, Failure> {
     config.config_dir = plugwire_host::grants::Grants::default_path()
         .parent()
         .map(|dir| dir.join("config"));
+    config.audit = Some(crate::commands::audit::log());
     config.grants.all = cli.yes;
     config.grants.max_risk = cli.max_risk;
     for entry in &cli.grants {

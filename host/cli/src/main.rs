@@ -350,6 +350,16 @@ enum Command {
         /// The run-time configuration to set (checked against the schema).
         set: Option<String>,
     },
+    /// Show the audit log: grants, installs, lifecycle and configuration
+    /// changes, tool calls, command runs and events, with who asked.
+    Audit {
+        /// Only this plugin's records.
+        #[arg(long)]
+        plugin: Option<String>,
+        /// Only records since this time (RFC 3339) or this long ago (1h, 2days).
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
+    },
     /// Manage bearer tokens for the daemon's TCP listener.
     Token {
         #[command(subcommand)]
@@ -592,19 +602,19 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
     }
     match &cli.command {
         Command::Remove { plugin } => {
-            return on_disk(&cli, async { commands::installed::remove(plugin) }).await;
+            let removed = async { commands::installed::remove(plugin) };
+            return on_disk(&cli, audited("remove", plugin, None, removed)).await;
         }
         Command::Enable { plugin } => {
-            return on_disk(&cli, async {
-                commands::installed::set_enabled(plugin, true)
-            })
-            .await;
+            let enabled = async { commands::installed::set_enabled(plugin, true) };
+            return on_disk(&cli, audited("enable", plugin, None, enabled)).await;
         }
         Command::Disable { plugin } => {
-            return on_disk(&cli, async {
-                commands::installed::set_enabled(plugin, false)
-            })
-            .await;
+            let disabled = async { commands::installed::set_enabled(plugin, false) };
+            return on_disk(&cli, audited("disable", plugin, None, disabled)).await;
+        }
+        Command::Audit { plugin, since } => {
+            return commands::audit::run(plugin.as_deref(), since.as_deref(), json);
         }
         _ => {}
     }
@@ -643,21 +653,24 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             ..
         } => {
             let stored = async { commands::config::set_secret(&config, plugin, key, json) };
-            return granted(&cli, plugin, stored).await;
+            let target = Some(format!("secret {key}"));
+            return granted(&cli, plugin, audited("configure", plugin, target, stored)).await;
         }
         Command::Grant {
             plugin,
             permissions,
         } => {
             let changed = async { commands::grant::change(&config, plugin, permissions, true) };
-            return granted(&cli, plugin, changed).await;
+            let target = (!permissions.is_empty()).then(|| permissions.join(","));
+            return granted(&cli, plugin, audited("grant", plugin, target, changed)).await;
         }
         Command::Revoke {
             plugin,
             permissions,
         } => {
             let changed = async { commands::grant::change(&config, plugin, permissions, false) };
-            return granted(&cli, plugin, changed).await;
+            let target = (!permissions.is_empty()).then(|| permissions.join(","));
+            return granted(&cli, plugin, audited("revoke", plugin, target, changed)).await;
         }
         _ => {}
     }
@@ -739,6 +752,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         | Command::Verify
         | Command::Completions { .. }
         | Command::Grant { .. }
+        | Command::Audit { .. }
         | Command::Grants
         | Command::Revoke { .. } => unreachable!("handled before the host starts"),
     };
@@ -807,6 +821,19 @@ async fn choose(cli: &Cli) -> Result<Choice, Failure> {
 
 /// Runs a command that changes a plugin's grants, then has a running
 /// daemon re-read them and restart the plugin with them.
+/// Runs a change the CLI makes itself, and records it in the audit log.
+async fn audited(
+    action: &str,
+    plugin: &str,
+    target: Option<String>,
+    change: impl std::future::Future<Output = Result<ExitCode, Failure>>,
+) -> Result<ExitCode, Failure> {
+    let started = std::time::Instant::now();
+    let result = change.await;
+    commands::audit::record(action, Some(plugin), target, started, &result);
+    result
+}
+
 async fn granted(
     cli: &Cli,
     plugin: &str,

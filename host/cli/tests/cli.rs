@@ -605,6 +605,32 @@ fn a_secret_reaches_the_plugin_and_nothing_printed() {
         text(&out.stderr)
     );
 
+    // The audit log has the change and the calls, never the value.
+    let audit = keep(run(&["--json", "audit", "--plugin", "probe"], b""));
+    let records: Vec<Value> = text(&audit.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        records.iter().any(|r| r["action"] == "configure"
+            && r["target"] == "secret token"
+            && r["actor"].as_str().unwrap().starts_with("cli:")),
+        "{records:?}"
+    );
+    assert!(
+        records
+            .iter()
+            .any(|r| r["action"] == "tool.call" && r["target"] == "probe.secret_length"),
+        "{records:?}"
+    );
+    assert!(records.iter().all(|r| r["plugin"] == "probe"));
+    keep(run(&["audit"], b""));
+    let err = text(&run(&["audit", "--since", "yesterdayish"], b"").stderr);
+    assert!(err.contains("expected a time"), "{err}");
+    let recent = run(&["--json", "audit", "--since", "1h"], b"");
+    assert!(text(&recent.stdout).lines().count() > 0);
+    let future = run(&["--json", "audit", "--since", "2999-01-01T00:00:00Z"], b"");
+    assert!(text(&future.stdout).is_empty());
     assert!(
         !printed.contains(PLANTED),
         "the secret was printed:\n{printed}"

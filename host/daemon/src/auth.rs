@@ -46,6 +46,18 @@ pub(crate) enum Caller {
     Anonymous,
 }
 
+impl Caller {
+    /// How the audit log names it.
+    pub(crate) fn actor(&self) -> String {
+        match self {
+            Self::Local => "user".into(),
+            Self::Token { id, .. } => format!("token:{id}"),
+            Self::Panel { plugin } => format!("panel:{plugin}"),
+            Self::Anonymous => "anonymous".into(),
+        }
+    }
+}
+
 /// Checks a request against what its route needs: the layer in front of
 /// every management route.
 pub(crate) async fn authorize(

@@ -159,7 +159,9 @@ impl ServerHandler for Bridge {
     ) -> Result<CallToolResponse, ErrorData> {
         let tool = self.resolve(&request.name).await?;
         let arguments = Value::Object(request.arguments.unwrap_or_default());
-        let mut options = CallOptions::default().cancel(context.ct.clone());
+        let mut options = CallOptions::default()
+            .cancel(context.ct.clone())
+            .actor("mcp");
         let token = context.meta.get_progress_token();
         let mut reports = token.as_ref().map(|_| {
             let (sender, receiver) = mpsc::channel(PROGRESS_QUEUE);

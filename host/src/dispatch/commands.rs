@@ -24,6 +24,60 @@ impl Core {
     pub(crate) async fn run_command<I, O, E>(
         &self,
         line: &[String],
+        stdin: I,
+        stdout: O,
+        stderr: E,
+        options: RunOptions,
+    ) -> Result<i32, Status>
+    where
+        I: AsyncRead + Unpin + Send + 'static,
+        O: AsyncWrite + Unpin,
+        E: AsyncWrite + Unpin,
+    {
+        if !self.ctx.audit.enabled() {
+            return self
+                .run_unaudited(line, stdin, stdout, stderr, options)
+                .await;
+        }
+        let started = std::time::Instant::now();
+        let result = self
+            .run_unaudited(line, stdin, stdout, stderr, options)
+            .await;
+        // The longest declared command the line starts with names it.
+        let words = line.join(" ");
+        let owner = self
+            .commands()
+            .into_iter()
+            .filter(|c| {
+                let qualified = format!("{}.{}", c.plugin, c.full_name);
+                [c.full_name.as_str(), qualified.as_str()]
+                    .iter()
+                    .any(|name| words == *name || words.starts_with(&format!("{name} ")))
+            })
+            .max_by_key(|c| c.full_name.len());
+        let mut record = crate::audit::AuditRecord::new(
+            crate::audit::APP,
+            "command.run",
+            owner.as_ref().map(|c| c.plugin.as_str()),
+        )
+        .target(owner.map_or_else(
+            || line.first().cloned().unwrap_or_default(),
+            |c| c.full_name,
+        ))
+        .outcome(&result)
+        .took(started.elapsed());
+        if let Ok(code) = &result
+            && *code != 0
+        {
+            record.detail = Some(format!("exit code {code}"));
+        }
+        self.ctx.audit.record(record);
+        result
+    }
+
+    async fn run_unaudited<I, O, E>(
+        &self,
+        line: &[String],
         mut stdin: I,
         mut stdout: O,
         mut stderr: E,

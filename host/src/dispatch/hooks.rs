@@ -77,6 +77,42 @@ impl Core {
         payload: Value,
         source: &str,
     ) -> Result<EmitOutcome, Status> {
+        let audit = &self.ctx.audit;
+        if !audit.enabled() {
+            return self.emit_unaudited(name, payload, source).await;
+        }
+        let started = std::time::Instant::now();
+        let recorded = audit.arguments().then(|| payload.clone());
+        let result = self.emit_unaudited(name, payload, source).await;
+        let actor = if source == "host" {
+            crate::audit::APP
+        } else {
+            source
+        };
+        let mut record =
+            crate::audit::AuditRecord::new(actor, "event.emit", source.strip_prefix("plugin:"))
+                .target(name)
+                .outcome(&result)
+                .took(started.elapsed());
+        if let Ok(EmitOutcome {
+            denied: Some(denial),
+            ..
+        }) = &result
+        {
+            record.outcome = "denied".into();
+            record.detail = Some(format!("denied by {}: {}", denial.plugin, denial.reason));
+        }
+        record.arguments = recorded;
+        audit.record(record);
+        result
+    }
+
+    async fn emit_unaudited(
+        &self,
+        name: &str,
+        payload: Value,
+        source: &str,
+    ) -> Result<EmitOutcome, Status> {
         validate_event_name(name).map_err(Status::invalid_argument)?;
         let size = payload.to_string().len();
         if size > MAX_EVENT_PAYLOAD {

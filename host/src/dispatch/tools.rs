@@ -118,12 +118,57 @@ impl Core {
         arguments: Value,
         options: CallOptions,
     ) -> Result<ToolOutput, Status> {
+        let audit = &self.ctx.audit;
+        if !audit.enabled() {
+            return self
+                .call_resolved(self.resolve_tool(tool).await?, arguments, options)
+                .await;
+        }
+        let started = std::time::Instant::now();
+        let actor = options.actor.clone();
+        let recorded = audit.arguments().then(|| arguments.clone());
+        let resolved = self.resolve_tool(tool).await;
+        let (plugin, target) = match &resolved {
+            Ok(r) => (
+                Some(r.instance.name().to_owned()),
+                format!("{}.{}", r.instance.name(), r.name),
+            ),
+            Err(_) => (None, tool.to_owned()),
+        };
+        let result = match resolved {
+            Ok(resolved) => self.call_resolved(resolved, arguments, options).await,
+            Err(status) => Err(status),
+        };
+        let mut record = crate::audit::AuditRecord::new(
+            actor.as_deref().unwrap_or(crate::audit::APP),
+            "tool.call",
+            plugin.as_deref(),
+        )
+        .target(target)
+        .outcome(&result)
+        .took(started.elapsed());
+        if let Ok(out) = &result
+            && out.is_error
+        {
+            record.outcome = "tool_error".into();
+        }
+        record.arguments = recorded;
+        audit.record(record);
+        result
+    }
+
+    async fn call_resolved(
+        &self,
+        resolved: Resolved,
+        arguments: Value,
+        options: CallOptions,
+    ) -> Result<ToolOutput, Status> {
         let Resolved {
             instance,
             _guard,
             conn,
             name,
-        } = self.resolve_tool(tool).await?;
+        } = resolved;
         let entry = &conn.tools[conn.tools_by_name[&name]];
         if !arguments.is_object() {
             return Err(Status::invalid_argument(located(

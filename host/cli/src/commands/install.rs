@@ -61,8 +61,20 @@ pub(crate) fn command(
     options: &InstallOptions<'_>,
     as_json: bool,
 ) -> Result<ExitCode, Failure> {
+    let started = std::time::Instant::now();
     for done in run(source, options)? {
         report(&done, options.grant, as_json);
+        let what = match &done.replaced {
+            Some(old) => format!("{} (from {old})", done.version),
+            None => done.version.clone(),
+        };
+        super::audit::record(
+            "install",
+            Some(&done.name),
+            Some(what),
+            started,
+            &Ok(ExitCode::SUCCESS),
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

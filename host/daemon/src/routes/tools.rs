@@ -55,12 +55,16 @@ pub(crate) fn wants_events(headers: &HeaderMap) -> bool {
 async fn call(
     AxumState(state): AxumState<Arc<State>>,
     Path(tool): Path<String>,
+    caller: Option<axum::Extension<crate::auth::Caller>>,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
     let bytes = read_body(body, &state.limits).await?;
     let request: CallRequest = parse_json(&bytes, "a call request {\"arguments\": {...}}")?;
     let mut options = CallOptions::default();
+    if let Some(axum::Extension(caller)) = caller {
+        options = options.actor(caller.actor());
+    }
     if let Some(t) = request.timeout() {
         options = options.timeout(t);
     }
