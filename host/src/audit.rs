@@ -18,6 +18,31 @@ use tokio::sync::broadcast;
 /// The actor of what the embedding application asks for itself.
 pub const APP: &str = "app";
 
+tokio::task_local! {
+    static ACTOR: Arc<str>;
+}
+
+/// Runs `work` on behalf of `actor`: what it asks of the host is recorded
+/// as asked by `actor` (`token:ci`, `user`) unless a call names its own
+/// ([`CallOptions::actor`](crate::CallOptions::actor)). A server in front
+/// of the host wraps each request in it.
+///
+/// ```no_run
+/// # async fn f(host: plugwire_host::Host) -> Result<(), tonic::Status> {
+/// plugwire_host::audit::acting_as("token:deploy", host.reload_plugin("echo")).await?;
+/// # Ok(()) }
+/// ```
+pub async fn acting_as<F: std::future::Future>(actor: impl Into<String>, work: F) -> F::Output {
+    ACTOR.scope(Arc::from(actor.into()), work).await
+}
+
+/// Who the current task acts for: [`acting_as`]'s actor, or [`APP`].
+pub(crate) fn current_actor() -> Arc<str> {
+    ACTOR
+        .try_with(Arc::clone)
+        .unwrap_or_else(|_| Arc::from(APP))
+}
+
 /// One audit record.
 ///
 /// ```

@@ -571,7 +571,8 @@ impl Host {
         if !audit.enabled() {
             return;
         }
-        let mut record = crate::audit::AuditRecord::new(crate::audit::APP, action, plugin)
+        let actor = crate::audit::current_actor();
+        let mut record = crate::audit::AuditRecord::new(&actor, action, plugin)
             .outcome(result)
             .took(started.elapsed());
         record.target = target;

@@ -84,8 +84,9 @@ pub(crate) async fn authorize(
     let target = (request.method().clone(), request.uri().path().to_owned());
     match check(&state, transport, request.headers(), need, &target) {
         Ok(caller) => {
+            let actor = caller.actor();
             request.extensions_mut().insert(caller);
-            next.run(request).await
+            plugwire_host::audit::acting_as(actor, next.run(request)).await
         }
         Err(e) => e.into_response(),
     }

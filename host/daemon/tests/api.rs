@@ -162,10 +162,22 @@ async fn the_routes_answer_over_the_socket() {
         .send(hyper::Method::POST, "/v1/plugins/echo/enable", None)
         .await
         .unwrap();
+    // On the socket, the daemon's own user asked.
+    let records = daemon
+        .audited(|r| r.action == "enable" && r.actor == "user")
+        .await;
+    assert!(
+        records.iter().any(|r| r.action == "enable"
+            && r.actor == "user"
+            && r.plugin.as_deref() == Some("echo")),
+        "{records:?}"
+    );
 
     // Configuration: checked against the schema, then applied.
     let config: Value = client.get("/v1/plugins/probe/config").await.unwrap();
     assert_eq!(config["greeting"], "hello");
+    assert_eq!(config["token"], "[secret]", "a secret is never shown");
+    assert!(!config.to_string().contains(common::SECRET));
     let refused = client
         .send::<Value>(
             hyper::Method::PUT,
@@ -277,6 +289,16 @@ async fn tcp_needs_a_token_of_the_right_scope() {
         r#"{"arguments":{"text":"x"}}"#,
     );
     assert_eq!(tcp(addr, &call).await.0, 200);
+    // The audit log says which token called.
+    let records = daemon
+        .audited(|r| r.action == "tool.call" && r.actor.starts_with("token:"))
+        .await;
+    assert!(
+        records.iter().any(|r| r.action == "tool.call"
+            && r.actor.starts_with("token:")
+            && r.target.as_deref() == Some("echo.echo")),
+        "{records:?}"
+    );
     let reload = post("/v1/plugins/echo/reload", addr, Some(&caller), "");
     assert_eq!(tcp(addr, &reload).await.0, 403, "reloading is admin's");
 

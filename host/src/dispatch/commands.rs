@@ -56,7 +56,7 @@ impl Core {
             })
             .max_by_key(|c| c.full_name.len());
         let mut record = crate::audit::AuditRecord::new(
-            crate::audit::APP,
+            &crate::audit::current_actor(),
             "command.run",
             owner.as_ref().map(|c| c.plugin.as_str()),
         )

@@ -84,13 +84,13 @@ impl Core {
         let started = std::time::Instant::now();
         let recorded = audit.arguments().then(|| payload.clone());
         let result = self.emit_unaudited(name, payload, source).await;
-        let actor = if source == "host" {
-            crate::audit::APP
+        let actor: std::sync::Arc<str> = if source == "host" {
+            crate::audit::current_actor()
         } else {
-            source
+            source.into()
         };
         let mut record =
-            crate::audit::AuditRecord::new(actor, "event.emit", source.strip_prefix("plugin:"))
+            crate::audit::AuditRecord::new(&actor, "event.emit", source.strip_prefix("plugin:"))
                 .target(name)
                 .outcome(&result)
                 .took(started.elapsed());

@@ -125,7 +125,10 @@ impl Core {
                 .await;
         }
         let started = std::time::Instant::now();
-        let actor = options.actor.clone();
+        let actor = options
+            .actor
+            .clone()
+            .unwrap_or_else(crate::audit::current_actor);
         let recorded = audit.arguments().then(|| arguments.clone());
         let resolved = self.resolve_tool(tool).await;
         let (plugin, target) = match &resolved {
@@ -139,14 +142,10 @@ impl Core {
             Ok(resolved) => self.call_resolved(resolved, arguments, options).await,
             Err(status) => Err(status),
         };
-        let mut record = crate::audit::AuditRecord::new(
-            actor.as_deref().unwrap_or(crate::audit::APP),
-            "tool.call",
-            plugin.as_deref(),
-        )
-        .target(target)
-        .outcome(&result)
-        .took(started.elapsed());
+        let mut record = crate::audit::AuditRecord::new(&actor, "tool.call", plugin.as_deref())
+            .target(target)
+            .outcome(&result)
+            .took(started.elapsed());
         if let Ok(out) = &result
             && out.is_error
         {

@@ -20,6 +20,9 @@ pub fn examples() -> PathBuf {
     dir
 }
 
+/// The probe's secret `token` in every test daemon.
+pub const SECRET: &str = "daemon-planted-secret";
+
 /// A daemon over the examples, on a socket and a loopback port of its own.
 pub struct Running {
     pub dir: tempfile::TempDir,
@@ -43,6 +46,13 @@ impl Running {
             .data_dir(dir.path().join("data"))
             .grant_all();
         config.timeouts.shutdown_grace = Duration::from_millis(500);
+        // A secret for the probe, which the API must never show.
+        let config_dir = dir.path().join("config");
+        plugwire_host::secrets::store(&config_dir, "probe", "/token", SECRET.into()).unwrap();
+        config.config_dir = Some(config_dir);
+        config.audit = Some(plugwire_host::audit::AuditConfig::new(
+            dir.path().join("audit.jsonl"),
+        ));
         let host = Host::start(config).await.unwrap();
         host.start_all().await;
         let socket = dir.path().join("run/daemon.sock");
@@ -82,6 +92,26 @@ impl Running {
             .unwrap();
         tokens.save(&path).unwrap();
         token
+    }
+
+    /// The audit log's records so far (written in the background: waits
+    /// up to 5 s for one that `wanted` accepts).
+    pub async fn audited(
+        &self,
+        wanted: impl Fn(&plugwire_host::audit::AuditRecord) -> bool,
+    ) -> Vec<plugwire_host::audit::AuditRecord> {
+        let log = plugwire_host::audit::AuditConfig::new(self.dir.path().join("audit.jsonl"));
+        for _ in 0..100 {
+            let (records, _) =
+                plugwire_host::audit::read(&log, &Default::default()).unwrap_or_default();
+            if records.iter().any(&wanted) {
+                return records;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        plugwire_host::audit::read(&log, &Default::default())
+            .unwrap_or_default()
+            .0
     }
 
     pub async fn stop(mut self) {
