@@ -20,7 +20,7 @@ use tower::Service;
 use tower::util::BoxCloneSyncService;
 
 use crate::grants::SERVICE_PREFIX;
-use crate::host_service::PeerCheck;
+use crate::peer::PeerCheck;
 
 /// Who is calling an application service: set by the host on every call
 /// that reaches the application's handler.

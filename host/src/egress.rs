@@ -187,8 +187,14 @@ pub(crate) async fn serve(listener: TcpListener, plugin: String, granted: Vec<De
     let granted = Arc::new(granted);
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of descriptors, say: wait instead of spinning.
+                tracing::warn!(plugin = %plugin, "egress: cannot accept: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
         };
         let Ok(slot) = slots.clone().try_acquire_owned() else {
             tracing::warn!(plugin = %plugin, "egress: {MAX_CONNECTIONS} connections open; refusing another");
@@ -375,18 +381,14 @@ impl Request {
             None => return Err(format!("a bad host in {target:?}")),
         };
         let mut forward = format!("{method} {path} {version}\r\n");
-        for line in lines {
+        for line in lines.take_while(|line| !line.is_empty()) {
             let name = line.split(':').next().unwrap_or_default();
             if !name.to_ascii_lowercase().starts_with("proxy-") {
                 forward.push_str(line);
                 forward.push_str("\r\n");
             }
         }
-        // The head's blank line was kept by the loop (the last two lines
-        // are empty); make sure it ends with exactly one.
-        while forward.ends_with("\r\n\r\n\r\n") {
-            forward.truncate(forward.len() - 2);
-        }
+        forward.push_str("\r\n");
         Ok(Self {
             host: host.to_owned(),
             port,

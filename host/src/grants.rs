@@ -88,8 +88,7 @@ impl std::fmt::Display for Permission {
     }
 }
 
-/// How grants and manifests name a permission to an application service.
-pub const SERVICE_PREFIX: &str = "host.service:";
+pub use crate::manifest::SERVICE_PREFIX;
 
 impl Permission {
     /// A permission as grants write it, or `None` for text that is none.

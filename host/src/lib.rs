@@ -51,6 +51,7 @@ mod instance;
 pub mod logs;
 pub mod manifest;
 pub mod packages;
+mod peer;
 pub mod plugin_config;
 mod plugin_socket;
 mod process;

@@ -27,6 +27,10 @@ pub use bounds::Bounds;
 /// Permissions a manifest may request for host callbacks (PW-HOST-3).
 pub const HOST_PERMISSIONS: [&str; 3] = ["host.events.emit", "host.tools.call", "host.storage"];
 
+/// How grants and manifests name a permission to an application service:
+/// `host.service:<package.Service>`.
+pub const SERVICE_PREFIX: &str = "host.service:";
+
 /// A validated manifest.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Manifest {
@@ -613,7 +617,7 @@ impl Manifest {
             }
         };
         for permission in &raw.permissions.host {
-            if let Some(service) = permission.strip_prefix(crate::grants::SERVICE_PREFIX) {
+            if let Some(service) = permission.strip_prefix(SERVICE_PREFIX) {
                 if !is_service_name(service) {
                     return Err(err(
                         "permissions.host",

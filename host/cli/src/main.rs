@@ -652,7 +652,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             action: Some(ConfigAction::Set { plugin, key }),
             ..
         } => {
-            let stored = async { commands::config::set_secret(&config, plugin, key, json) };
+            let stored = async { commands::config::set_secret(&config, plugin, key) };
             let target = Some(format!("secret {key}"));
             return granted(&cli, plugin, audited("configure", plugin, target, stored)).await;
         }

@@ -37,7 +37,8 @@ fn failed(out: Output) -> String {
 /// grants and storage are never touched.
 fn plugwire_with(global: &[&str], args: &[&str], stdin: &[u8]) -> Output {
     let data = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_plugwire"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_plugwire"));
+    command
         .arg("--no-standard-dirs")
         .args(global)
         .env("XDG_CONFIG_HOME", data.path().join("config"))
@@ -45,7 +46,13 @@ fn plugwire_with(global: &[&str], args: &[&str], stdin: &[u8]) -> Output {
         .arg(examples())
         .args(args)
         .env("XDG_DATA_HOME", data.path())
-        .env_remove("PLUGWIRE_PLUGIN_PATH")
+        .env_remove("PLUGWIRE_PLUGIN_PATH");
+    with_stdin(command, stdin)
+}
+
+/// Runs `command` with `stdin` written to it, and collects its output.
+fn with_stdin(mut command: Command, stdin: &[u8]) -> Output {
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -510,7 +517,8 @@ fn a_secret_reaches_the_plugin_and_nothing_printed() {
     let dir = examples();
     let dir = dir.to_str().unwrap();
     let run = |args: &[&str], stdin: &[u8]| {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_plugwire"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_plugwire"));
+        command
             .args([
                 "--no-standard-dirs",
                 "--plugin-dir",
@@ -521,14 +529,8 @@ fn a_secret_reaches_the_plugin_and_nothing_printed() {
             .args(args)
             .env("XDG_CONFIG_HOME", &config)
             .env("XDG_DATA_HOME", work.path().join("data"))
-            .env_remove("PLUGWIRE_PLUGIN_PATH")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(stdin).unwrap();
-        child.wait_with_output().unwrap()
+            .env_remove("PLUGWIRE_PLUGIN_PATH");
+        with_stdin(command, stdin)
     };
     let mut printed = String::new();
     let mut keep = |out: Output| -> Output {

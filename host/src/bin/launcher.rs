@@ -33,6 +33,25 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(127)
 }
 
+/// `FLAG N` at the front of `args`: the number of an open descriptor above
+/// 2 that the host left to this process, taken off `args`.
+fn inherited_fd(args: &mut Vec<std::ffi::OsString>, flag: &str) -> Result<Option<i32>, String> {
+    if args.first().is_none_or(|a| a != flag) {
+        return Ok(None);
+    }
+    let fd = args
+        .get(1)
+        .and_then(|a| a.to_str()?.parse::<i32>().ok())
+        .filter(|fd| *fd > 2)
+        .ok_or_else(|| format!("{flag} needs the number of an inherited descriptor above 2"))?;
+    // SAFETY: F_GETFD only asks whether the descriptor is open.
+    if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+        return Err(format!("{flag} {fd}: no such open descriptor"));
+    }
+    args.drain(..2);
+    Ok(Some(fd))
+}
+
 fn main() -> ExitCode {
     let mut args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     let mut join: Vec<PathBuf> = Vec::new();
@@ -47,39 +66,19 @@ fn main() -> ExitCode {
     if reap {
         args.remove(0);
     }
-    let mut spec_fd: Option<OwnedFd> = None;
-    if args.first().is_some_and(|a| a == "--sandbox-fd") {
-        let Some(fd) = args
-            .get(1)
-            .and_then(|a| a.to_str()?.parse::<i32>().ok())
-            .filter(|fd| *fd > 2)
-        else {
-            return fail("--sandbox-fd needs the number of an inherited descriptor above 2");
-        };
-        // SAFETY: F_GETFD only asks whether the descriptor is open.
-        if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
-            return fail(format!("--sandbox-fd {fd}: no such open descriptor"));
-        }
+    let spec_fd = match inherited_fd(&mut args, "--sandbox-fd") {
         // SAFETY: the descriptor is open, inherited for us alone, and
         // owned from here on (closed before the plugin runs).
-        spec_fd = Some(unsafe { OwnedFd::from_raw_fd(fd) });
-        args.drain(..2);
-    }
-    if args.first().is_some_and(|a| a == "--egress-fd") {
-        let Some(fd) = args
-            .get(1)
-            .and_then(|a| a.to_str()?.parse::<i32>().ok())
-            .filter(|fd| *fd > 2)
-        else {
-            return fail("--egress-fd needs the number of an inherited descriptor above 2");
-        };
-        // SAFETY: F_GETFD only asks whether the descriptor is open.
-        if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
-            return fail(format!("--egress-fd {fd}: no such open descriptor"));
-        }
-        // The sandbox's init hands the egress listener over it, then closes it.
-        plugwire_host::sandbox::launch::set_egress_channel(fd);
-        args.drain(..2);
+        Ok(fd) => fd.map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
+        Err(why) => return fail(why),
+    };
+    match inherited_fd(&mut args, "--egress-fd") {
+        // The sandbox's init hands the egress listener over it, then
+        // closes it.
+        Ok(fd) => fd
+            .into_iter()
+            .for_each(plugwire_host::sandbox::launch::set_egress_channel),
+        Err(why) => return fail(why),
     }
     if args.is_empty() {
         return fail(

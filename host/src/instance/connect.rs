@@ -19,10 +19,11 @@ use tracing::Instrument;
 
 use super::listing::{ToolEntry, check_commands, check_handshake, tool_entries};
 use crate::context::Context;
-use crate::host_service::{PeerCheck, PluginHostService};
+use crate::host_service::PluginHostService;
 use crate::launch::{ExitWatch, Launch, Started};
 use crate::logs::{LogSink, Stream, pump};
 use crate::manifest::Manifest;
+use crate::peer::PeerCheck;
 use crate::process::{runtime_dir, signal_group};
 use crate::storage::Storage;
 

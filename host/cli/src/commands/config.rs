@@ -37,7 +37,6 @@ pub(crate) fn set_secret(
     config: &HostConfig,
     plugin: &str,
     key: &str,
-    as_json: bool,
 ) -> Result<ExitCode, Failure> {
     let manifest = super::grant::manifests(config)
         .into_iter()
@@ -79,7 +78,6 @@ pub(crate) fn set_secret(
         ),
         serde_json::json!({"plugin": plugin, "key": key, "file": path}),
     );
-    let _ = as_json;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -91,10 +89,7 @@ fn read_value(plugin: &str, key: &str) -> Result<String, Failure> {
         eprint!("{plugin} {key} (not shown): ");
         let _ = std::io::stderr().flush();
         let hidden = Echo::off();
-        stdin
-            .lock()
-            .take(MAX_SECRET + 1)
-            .read_line_into(&mut text)
+        std::io::BufRead::read_line(&mut stdin.lock().take(MAX_SECRET + 1), &mut text)
             .map_err(|e| Failure::new(format!("cannot read the value: {e}")))?;
         drop(hidden);
         eprintln!();
@@ -120,16 +115,6 @@ fn read_value(plugin: &str, key: &str) -> Result<String, Failure> {
             .hint("pipe it in: printf %s \"$VALUE\" | plugwire config set PLUGIN KEY"));
     }
     Ok(text)
-}
-
-trait ReadLineInto {
-    fn read_line_into(&mut self, text: &mut String) -> std::io::Result<usize>;
-}
-
-impl<R: std::io::BufRead> ReadLineInto for R {
-    fn read_line_into(&mut self, text: &mut String) -> std::io::Result<usize> {
-        self.read_line(text)
-    }
 }
 
 /// Terminal echo off until dropped.
