@@ -504,6 +504,40 @@ fn unattended_grants_stop_at_the_most_risk_allowed() {
         "{err}"
     );
     assert!(!succeeded(run(&["grants"])).contains("read:~"));
+    // What an unattended install granted is in the audit log; what it
+    // held back is not.
+    let audit = examples().join("audit");
+    succeeded(run(&[
+        "--yes",
+        "--max-risk",
+        "low",
+        "install",
+        audit.to_str().unwrap(),
+        "--into",
+        root.to_str().unwrap(),
+    ]));
+    let records: Vec<Value> = succeeded(run(&["--json", "audit"]))
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let done: Vec<(String, String, String)> = records
+        .iter()
+        .map(|r| {
+            (
+                r["action"].as_str().unwrap().to_owned(),
+                r["plugin"].as_str().unwrap_or_default().to_owned(),
+                r["target"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        done.contains(&("install".into(), "wordcount".into(), "0.1.0".into()))
+            && done.contains(&("grant".into(), "audit".into(), "host.storage".into()))
+            && !done
+                .iter()
+                .any(|(a, p, _)| a == "grant" && p == "wordcount"),
+        "{done:?}"
+    );
 }
 
 /// A secret planted with `config set` reaches the plugin and nothing the

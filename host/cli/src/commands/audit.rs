@@ -48,6 +48,18 @@ pub(crate) fn record(
     }
 }
 
+/// Records a grant (or other change) made on the way of another command:
+/// at a prompt, by an install or an update.
+pub(crate) fn recorded(action: &str, plugin: &str, target: String) {
+    record(
+        action,
+        Some(plugin),
+        Some(target),
+        Instant::now(),
+        &Ok(ExitCode::SUCCESS),
+    );
+}
+
 /// `plugwire audit`.
 pub(crate) fn run(
     plugin: Option<&str>,

@@ -180,6 +180,7 @@ pub(crate) fn ask(config: &mut HostConfig) -> Result<(), Failure> {
                 .grant_to(&manifest, names.iter().cloned())
                 .map_err(Failure::new)?;
             stored.save(&Grants::default_path()).map_err(Failure::new)?;
+            super::audit::recorded("grant", &manifest.name, names.join(","));
             config.grants.grant(&manifest.name, names);
         }
     }

@@ -275,6 +275,8 @@ pub(crate) fn finish(
             .grant_to(&manifest, given.iter().map(ToString::to_string))
             .map_err(Failure::new)?;
         grants.save(&path).map_err(Failure::new)?;
+        let names: Vec<String> = given.iter().map(ToString::to_string).collect();
+        super::audit::recorded("grant", &manifest.name, names.join(","));
     }
     Ok(done)
 }

@@ -281,6 +281,10 @@ fn carry_grants(
     let previous = grants.plugins.get(name).cloned();
     grants.grant_to(&manifest, wanted.iter().cloned())?;
     grants.save(&path)?;
+    if !more.is_empty() {
+        let more: Vec<&str> = more.iter().map(|m| m.as_str()).collect();
+        super::audit::recorded("grant", name, more.join(","));
+    }
     let mut config = config.clone();
     let (all, max_risk) = (config.grants.all, config.grants.max_risk);
     config.grants = grants;
