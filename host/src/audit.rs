@@ -244,10 +244,18 @@ impl Audit {
 
     /// Records `record`.
     pub fn record(&self, record: AuditRecord) {
-        let _ = self.inner.subscribers.send(record.clone());
-        if let Some((_, tx)) = &self.inner.file {
-            let _ = tx.send(Message::Record(Box::new(record)));
-        }
+        // A copy only when both a subscriber and the file want one.
+        let record = match &self.inner.file {
+            Some((_, tx)) => {
+                if self.inner.subscribers.receiver_count() > 0 {
+                    let _ = self.inner.subscribers.send(record.clone());
+                }
+                let _ = tx.send(Message::Record(Box::new(record)));
+                return;
+            }
+            None => record,
+        };
+        let _ = self.inner.subscribers.send(record);
     }
 
     /// Waits (up to `limit`) until every record made so far is in the

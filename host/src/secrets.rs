@@ -172,11 +172,7 @@ fn strings(value: &Value) -> Vec<String> {
 /// assert!(plugwire_host::secrets::accept(&schema, "/pin", "12ab".into()).unwrap_err().contains("not shown"));
 /// ```
 pub fn accept(schema: &Value, pointer: &str, text: String) -> Result<Value, String> {
-    let field = pointer
-        .split('/')
-        .skip(1)
-        .map(|p| p.replace("~1", "/").replace("~0", "~"))
-        .fold(schema, |at, name| &at["properties"][name.as_str()]);
+    let field = segments(pointer).fold(schema, |at, name| &at["properties"][name.as_str()]);
     let kind = field.get("type").and_then(Value::as_str);
     let value = if kind.is_none_or(|t| t == "string") {
         Value::String(text)
@@ -288,14 +284,18 @@ pub fn store(dir: &Path, plugin: &str, pointer: &str, value: Value) -> Result<()
     })
 }
 
-/// Sets `pointer` (`/a/b`) in `target`, creating objects on the way.
-fn set_at(target: &mut Value, pointer: &str, value: Value) {
-    let mut at = target;
-    let parts: Vec<String> = pointer
+/// The unescaped segments of a JSON pointer (`/a~1b/c` is `a/b`, `c`).
+fn segments(pointer: &str) -> impl Iterator<Item = String> + '_ {
+    pointer
         .split('/')
         .skip(1)
         .map(|p| p.replace("~1", "/").replace("~0", "~"))
-        .collect();
+}
+
+/// Sets `pointer` (`/a/b`) in `target`, creating objects on the way.
+fn set_at(target: &mut Value, pointer: &str, value: Value) {
+    let mut at = target;
+    let parts: Vec<String> = segments(pointer).collect();
     for (i, part) in parts.iter().enumerate() {
         if !at.is_object() {
             *at = Value::Object(Map::new());
