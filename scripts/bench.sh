@@ -7,6 +7,13 @@ cd "$(dirname "$0")/.."
 ./scripts/build-examples.sh
 cargo build --release --locked -p plugwire-host --example bare_tonic_server
 sdk-examples/python/setup.sh
+# The go-plugin baseline (interop/go-plugin/bench), from the Go module proxy.
+(
+  cd interop/go-plugin
+  export GOFLAGS="${GOFLAGS:-} -mod=readonly"
+  go build -o ../../target/go-plugin-bench/go-plugin-bench ./bench
+  go build -o ../../target/go-plugin-bench/go-plugin-echo ./bench/echoplugin
+)
 cargo bench --locked -p plugwire-host --bench plugwire -- "$@"
 echo
 echo "The management API (plugwire serve):"

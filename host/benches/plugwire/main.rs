@@ -1,7 +1,12 @@
 //! `scripts/bench.sh` (or `cargo bench -p plugwire-host --bench plugwire`
 //! after `scripts/build-examples.sh`): how fast plugwire is, each row next
 //! to a baseline measured in the same run. Prints a markdown table and
-//! writes `target/plugwire-bench.json`.
+//! writes `target/plugwire-bench.json`. Where go-plugin does the same
+//! work (`go_plugin`), the row's ratio to go-plugin's is printed beside its
+//! ratio to the floor.
+
+mod go_plugin;
+mod table;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -14,23 +19,7 @@ use plugwire_proto::pb;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-struct Row {
-    name: String,
-    samples: Vec<Duration>,
-    per_s: Option<f64>,
-    baseline: Option<String>,
-}
-
-impl Row {
-    fn percentile(&self, p: f64) -> f64 {
-        let mut s: Vec<f64> = self.samples.iter().map(|d| d.as_secs_f64() * 1e6).collect();
-        s.sort_by(|a, b| a.total_cmp(b));
-        if s.is_empty() {
-            return 0.0;
-        }
-        s[((s.len() - 1) as f64 * p).round() as usize]
-    }
-}
+use table::{Row, print_and_save, rate, row};
 
 fn examples() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/plugwire-examples");
@@ -78,6 +67,28 @@ async fn cold_starts(level: SandboxLevel, network: bool, n: usize) -> Vec<Durati
     }
     let host = Host::start(config).await.unwrap();
     let samples = start_stop(&host, "echo", n, 3).await;
+    host.shutdown().await;
+    samples
+}
+
+/// Spawn → ready → the first tool call answered, then stop: what an
+/// application waits for before its first answer, as go-plugin's row does.
+async fn first_calls(n: usize) -> Vec<Duration> {
+    let host = Host::start(config(SandboxLevel::None)).await.unwrap();
+    let args = json!({"text": "x".repeat(5)});
+    let mut samples = Vec::new();
+    for i in 0..n + 3 {
+        let t = Instant::now();
+        host.start_plugin("echo").await.unwrap();
+        host.call_tool("echo.echo", args.clone(), CallOptions::default())
+            .await
+            .unwrap();
+        let elapsed = t.elapsed();
+        host.stop_plugin("echo").await.unwrap();
+        if i >= 3 {
+            samples.push(elapsed);
+        }
+    }
     host.shutdown().await;
     samples
 }
@@ -509,7 +520,7 @@ fn echo_binary() -> PathBuf {
 fn python_plugin() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sdk-examples/python");
     assert!(
-        dir.join(".venv/bin/python").exists() && dir.join("gen").is_dir(),
+        dir.join(".venv/bin/python").exists(),
         "run sdk-examples/python/setup.sh first (scripts/bench.sh does)"
     );
     dir
@@ -606,15 +617,6 @@ async fn calls_only(kind: &str, n: usize) {
     host.shutdown().await;
 }
 
-fn row(name: &str, samples: Vec<Duration>, baseline: Option<&str>) -> Row {
-    Row {
-        name: name.to_owned(),
-        samples,
-        per_s: None,
-        baseline: baseline.map(str::to_owned),
-    }
-}
-
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -643,6 +645,14 @@ async fn main() {
         cold_starts(SandboxLevel::None, false, starts).await,
         Some("baseline: bare tonic server, spawn → first RPC"),
     ));
+    rows.push(
+        row(
+            "cold start to the first tool call, no sandbox",
+            first_calls(starts).await,
+            Some("baseline: bare tonic server, spawn → first RPC"),
+        )
+        .versus("go-plugin: cold start to the first call"),
+    );
     rows.push(row(
         "cold start to ready, standard sandbox",
         cold_starts(SandboxLevel::Standard, false, starts).await,
@@ -684,11 +694,16 @@ async fn main() {
             direct_calls(&channel, &args, calls).await,
             Some(&raw),
         ));
-        rows.push(row(
+        let ours = row(
             &format!("Host::call_tool, {label}"),
             host_calls(&host, &args, calls).await,
             Some(&bare),
-        ));
+        );
+        rows.push(if size == 16 {
+            ours.versus("go-plugin: sequential unary, 16 B")
+        } else {
+            ours
+        });
     }
     let window = Duration::from_secs(if quick { 1 } else { 3 });
     for inflight in [16usize, 64] {
@@ -721,19 +736,19 @@ async fn main() {
         })
         .await;
         let bare_name = format!("bare tonic, {inflight} in flight");
-        rows.push(Row {
-            name: bare_name.clone(),
-            samples: vec![],
-            per_s: Some(bare),
-            baseline: None,
-        });
-        rows.push(Row {
-            name: format!("Host::call_tool, {inflight} in flight"),
-            samples: vec![],
-            per_s: Some(ours),
-            baseline: Some(bare_name),
-        });
+        rows.push(rate(&bare_name, bare, None));
+        rows.push(
+            rate(
+                &format!("Host::call_tool, {inflight} in flight"),
+                ours,
+                Some(&bare_name),
+            )
+            .versus(&format!("go-plugin: {inflight} in flight")),
+        );
     }
+    rows.extend(go_plugin::rows(starts, calls, window));
+    provider_rows(&mut rows, calls, window).await;
+
     // Hooks and reloads, against one tool call measured now.
     let one_call = host_calls(&host, &json!({"text": "hello"}), calls / 4).await;
     let (during, reloads) = calls_during_reloads(&host, calls / 4).await;
@@ -771,13 +786,16 @@ async fn main() {
         None,
     ));
     let host = host_of(examples().join("echo"), true).await;
+    // Idle as go-plugin's row is: started, one call answered.
+    host.call_tool("echo.echo", json!({"text": "x"}), CallOptions::default())
+        .await
+        .unwrap();
+    let idle_rss = rss_kib(host.status()[0].pid.unwrap());
     rows.push(row(
         "command cat, 1 MiB through stdin and stdout",
         command_runs(&host, if quick { 10 } else { 40 }).await,
         Some("cat through a pipe, 1 MiB"),
     ));
-    let plugin_pid = host.status()[0].pid.unwrap();
-    let idle_rss = rss_kib(plugin_pid);
     host.shutdown().await;
 
     // 100 plugins at once, and what they cost the host.
@@ -806,11 +824,14 @@ async fn main() {
         host.status().first().map(|s| s.state)
     );
     let after = rss_kib(std::process::id());
-    rows.push(row(
-        "100 plugins started concurrently until all ready",
-        vec![all_ready],
-        Some("100 bare tonic servers at once (spawn → first RPC)"),
-    ));
+    rows.push(
+        row(
+            "100 plugins started concurrently until all ready",
+            vec![all_ready],
+            Some("100 bare tonic servers at once (spawn → first RPC)"),
+        )
+        .versus("go-plugin: 100 plugins at once until all answered"),
+    );
     host.shutdown().await;
 
     let (mut bare_child, _dir) = bare_starts_one(&bare).await;
@@ -823,11 +844,14 @@ async fn main() {
         vec![kib(bare_rss)],
         None,
     ));
-    rows.push(row(
-        "plugin idle RSS under the host (KiB)",
-        vec![kib(idle_rss)],
-        Some("bare tonic server RSS (KiB)"),
-    ));
+    rows.push(
+        row(
+            "plugin idle RSS under the host (KiB)",
+            vec![kib(idle_rss)],
+            Some("bare tonic server RSS (KiB)"),
+        )
+        .versus("go-plugin: plugin idle RSS (KiB)"),
+    );
     python_rows(&mut rows, quick).await;
     rows.push(row(
         "host memory per loaded plugin (KiB)",
@@ -838,6 +862,64 @@ async fn main() {
     print_and_save(&rows);
 }
 
+/// A provider's raw gRPC call through the plugin's channel (the kv
+/// example's `Get` of a 16 B value): the like-for-like comparison with
+/// go-plugin's echo, which carries bytes where a tool call carries JSON.
+async fn provider_rows(rows: &mut Vec<Row>, calls: usize, window: Duration) {
+    use plugwire_example_kv::pb::key_value_client::KeyValueClient;
+    use plugwire_example_kv::pb::{GetRequest, PutRequest};
+    let mut config = config(SandboxLevel::None);
+    config.plugin_dirs = vec![examples().join("kv")];
+    let host = Host::start(config).await.unwrap();
+    let mut kv = host
+        .provider("examples.kv.v1.KeyValue", "memory", KeyValueClient::new)
+        .await
+        .unwrap();
+    kv.put(PutRequest {
+        key: "k".into(),
+        value: vec![7; 16],
+    })
+    .await
+    .unwrap();
+    let get = || GetRequest { key: "k".into() };
+    let mut samples = Vec::with_capacity(calls);
+    for i in 0..calls + 200 {
+        let t = Instant::now();
+        let value = kv.get(get()).await.unwrap().into_inner().value;
+        assert_eq!(value.len(), 16);
+        if i >= 200 {
+            samples.push(t.elapsed());
+        }
+    }
+    rows.push(
+        row(
+            "provider call, 16 B (raw gRPC through the plugin's channel)",
+            samples,
+            Some("bare tonic unary CallTool, 16 B"),
+        )
+        .versus("go-plugin: sequential unary, 16 B"),
+    );
+    for inflight in [16usize, 64] {
+        let kv = kv.clone();
+        let per_s = throughput(inflight, window, move || {
+            let mut kv = kv.clone();
+            async move {
+                kv.get(get()).await.unwrap();
+            }
+        })
+        .await;
+        rows.push(
+            rate(
+                &format!("provider call, {inflight} in flight"),
+                per_s,
+                Some(&format!("bare tonic, {inflight} in flight")),
+            )
+            .versus(&format!("go-plugin: {inflight} in flight")),
+        );
+    }
+    host.shutdown().await;
+}
+
 async fn python_rows(rows: &mut Vec<Row>, quick: bool) {
     let n = if quick { 5 } else { 20 };
     rows.push(row("python -c 'import grpc'", python_import_grpc(n), None));
@@ -846,60 +928,4 @@ async fn python_rows(rows: &mut Vec<Row>, quick: bool) {
         python_cold_starts(n).await,
         Some("python -c 'import grpc'"),
     ));
-}
-
-fn print_and_save(rows: &[Row]) {
-    let uname = nix::sys::utsname::uname().ok();
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(0);
-    println!(
-        "machine: {} cores, kernel {}\n",
-        cores,
-        uname
-            .as_ref()
-            .map_or("?".into(), |u| u.release().to_string_lossy().into_owned())
-    );
-    println!("| measure | p50 µs | p99 µs | per s | baseline | ratio |");
-    println!("|---|---:|---:|---:|---|---:|");
-    let mut json_rows = Vec::new();
-    for r in rows {
-        let p50 = r.percentile(0.5);
-        let p99 = r.percentile(0.99);
-        let base = r
-            .baseline
-            .as_ref()
-            .and_then(|b| rows.iter().find(|x| &x.name == b));
-        let ratio = base.map(|b| match (r.per_s, b.per_s) {
-            (Some(ours), Some(theirs)) => ours / theirs,
-            _ => p50 / b.percentile(0.5),
-        });
-        let fmt = |v: f64| {
-            if r.samples.is_empty() {
-                "-".to_owned()
-            } else {
-                format!("{v:.1}")
-            }
-        };
-        println!(
-            "| {} | {} | {} | {} | {} | {} |",
-            r.name,
-            fmt(p50),
-            fmt(p99),
-            r.per_s.map_or("-".into(), |v| format!("{v:.0}")),
-            r.baseline.clone().unwrap_or_else(|| "-".into()),
-            ratio.map_or("-".into(), |v| format!("{v:.2}x"))
-        );
-        json_rows.push(json!({
-            "name": r.name,
-            "p50_us": (!r.samples.is_empty()).then_some(p50),
-            "p99_us": (!r.samples.is_empty()).then_some(p99),
-            "per_s": r.per_s,
-            "baseline": r.baseline,
-            "ratio": ratio,
-        }));
-    }
-    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/plugwire-bench.json");
-    std::fs::write(&out, serde_json::to_string_pretty(&json_rows).unwrap()).unwrap();
-    println!("\nwritten to {}", out.display());
 }
