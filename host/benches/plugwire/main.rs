@@ -556,15 +556,7 @@ fn python_import_grpc(n: usize) -> Vec<Duration> {
 /// A second connection to the plugin the host started last: the newest
 /// socket in the host's runtime base.
 async fn newest_plugin_channel() -> tonic::transport::Channel {
-    let probe = plugwire_host::launch::runtime_dir().unwrap();
-    let base = probe.path().parent().unwrap().to_path_buf();
-    let socket = std::fs::read_dir(base)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path().join("plugin.sock"))
-        .filter(|p| p.exists())
-        .max_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
-        .unwrap();
+    let socket = newest_plugin_socket();
     tonic::transport::Endpoint::from_shared(format!("unix:{}", socket.display()))
         .unwrap()
         .origin("http://localhost".parse().unwrap())
@@ -574,7 +566,7 @@ async fn newest_plugin_channel() -> tonic::transport::Channel {
 }
 
 /// `--calls host|tonic|tonic-deadline N`: only N sequential 16 B calls, one way or the
-/// other, for an instruction profile of the call path:
+/// other, for an instruction profile of the call path (it prints their p50):
 ///
 /// ```text
 /// valgrind --tool=callgrind target/release/deps/plugwire-* --calls host 3000
@@ -585,12 +577,15 @@ async fn calls_only(kind: &str, n: usize) {
     let host = Host::start(config(SandboxLevel::None)).await.unwrap();
     host.start_plugin("echo").await.unwrap();
     let args = json!({"text": "hello"});
+    let mut took = Vec::with_capacity(n);
     match kind {
         "host" => {
             for _ in 0..n {
+                let t = Instant::now();
                 host.call_tool("echo.echo", args.clone(), CallOptions::default())
                     .await
                     .unwrap();
+                took.push(t.elapsed());
             }
         }
         _ => {
@@ -610,16 +605,147 @@ async fn calls_only(kind: &str, n: usize) {
                         tonic::metadata::MetadataValue::from_static("1"),
                     );
                 }
+                let t = Instant::now();
                 client.call_tool(request).await.unwrap();
+                took.push(t.elapsed());
             }
         }
     }
+    took.sort();
+    println!("p50 {:?}", took[took.len() / 2]);
+    host.shutdown().await;
+}
+
+/// User and system CPU time of a process so far, in milliseconds.
+fn cpu_ms(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks * 10.0
+}
+
+/// The socket of the plugin the host started last: the newest in the
+/// host's runtime base.
+fn newest_plugin_socket() -> PathBuf {
+    let probe = plugwire_host::launch::runtime_dir().unwrap();
+    let base = probe.path().parent().unwrap().to_path_buf();
+    std::fs::read_dir(base)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().join("plugin.sock"))
+        .filter(|p| p.exists())
+        .max_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
+        .unwrap()
+}
+
+/// `--rate host|tonic|tonic-deadline|tonic-headers INFLIGHT`: calls per
+/// second over 3 s at INFLIGHT calls in flight, through the host or bare
+/// tonic (with the deadline, and with the depth and chain headers too), and
+/// the CPU each side spent per call: where the table says a row is short,
+/// this says which process spends the time, and `perf` can watch it.
+async fn rate_only(kind: String, inflight: usize) {
+    let host = Host::start(config(SandboxLevel::None)).await.unwrap();
+    host.start_plugin("echo").await.unwrap();
+    let channel = newest_plugin_channel().await;
+    let window = Duration::from_secs(3);
+    let plugin_pid = host.status()[0].pid.unwrap();
+    let cpu_before = (cpu_ms("self"), cpu_ms(&plugin_pid.to_string()));
+    let per_s = if kind == "host" {
+        throughput(inflight, window, move || {
+            let h = host.clone();
+            async move {
+                h.call_tool(
+                    "echo.echo",
+                    json!({"text": "hello"}),
+                    CallOptions::default(),
+                )
+                .await
+                .unwrap();
+            }
+        })
+        .await
+    } else {
+        throughput(inflight, window, move || {
+            let mut client = pb::tool_service_client::ToolServiceClient::new(channel.clone());
+            let deadline = kind != "tonic";
+            let headers = kind == "tonic-headers";
+            async move {
+                let mut request = tonic::Request::new(pb::CallToolRequest {
+                    name: "echo".into(),
+                    arguments_json: r#"{"text":"hello"}"#.into(),
+                });
+                if deadline {
+                    request.set_timeout(Duration::from_secs(60));
+                }
+                if headers {
+                    request.metadata_mut().insert(
+                        plugwire_proto::constants::CALL_DEPTH_METADATA,
+                        tonic::metadata::MetadataValue::from_static("1"),
+                    );
+                    request.metadata_mut().insert(
+                        plugwire_proto::constants::CALL_CHAIN_METADATA,
+                        tonic::metadata::MetadataValue::from(12345u64),
+                    );
+                }
+                client.call_tool(request).await.unwrap();
+            }
+        })
+        .await
+    };
+    let calls = per_s * window.as_secs_f64();
+    let host_us = (cpu_ms("self") - cpu_before.0) * 1000.0 / calls;
+    let plugin_us = (cpu_ms(&plugin_pid.to_string()) - cpu_before.1) * 1000.0 / calls;
+    println!("{per_s:.0} calls/s, CPU per call: caller {host_us:.1} µs, plugin {plugin_us:.1} µs");
+}
+
+/// `--starts launcher|no-launcher N`: the p50 of N starts to ready and of
+/// N starts to the first tool call, with or without the launcher (which
+/// joins the containment cgroup), to split a cold start's cost.
+async fn starts_only(launcher: bool, n: usize) {
+    let mut config = config(SandboxLevel::None);
+    if !launcher {
+        config.launcher = None;
+    }
+    let host = Host::start(config).await.unwrap();
+    let mut ready = start_stop(&host, "echo", n, 3).await;
+    ready.sort();
+    let mut first = Vec::new();
+    for _ in 0..n {
+        let t = Instant::now();
+        host.start_plugin("echo").await.unwrap();
+        host.call_tool("echo.echo", json!({"text": "x"}), CallOptions::default())
+            .await
+            .unwrap();
+        first.push(t.elapsed());
+        host.stop_plugin("echo").await.unwrap();
+    }
+    first.sort();
+    println!(
+        "ready p50 {:?}, first call p50 {:?}",
+        ready[n / 2],
+        first[n / 2]
+    );
     host.shutdown().await;
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--rate") {
+        let kind = args.get(i + 1).map_or("host", String::as_str).to_owned();
+        let inflight = args.get(i + 2).and_then(|n| n.parse().ok()).unwrap_or(16);
+        return rate_only(kind, inflight).await;
+    }
+    if let Some(i) = args.iter().position(|a| a == "--starts") {
+        let launcher = args.get(i + 1).is_none_or(|k| k != "no-launcher");
+        let n = args.get(i + 2).and_then(|n| n.parse().ok()).unwrap_or(30);
+        return starts_only(launcher, n).await;
+    }
     if let Some(i) = args.iter().position(|a| a == "--calls") {
         let kind = args.get(i + 1).map_or("host", String::as_str);
         let n = args.get(i + 2).and_then(|n| n.parse().ok()).unwrap_or(1000);
