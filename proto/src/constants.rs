@@ -92,6 +92,17 @@ pub const CALL_DEPTH_METADATA: &str = "plugwire-call-depth";
 /// The host counts depth itself and never trusts a depth a plugin sends.
 pub const CALL_CHAIN_METADATA: &str = "plugwire-call-chain";
 
+/// Metadata key a host MAY set on `CallTool` and `CallToolStream`, with the
+/// value [`ARGUMENTS_VALIDATED`], when it has checked the call's arguments
+/// against the tool's listed input schema (PW-TOOL-16). A plugin may then
+/// skip its own schema check of that call: only the host reaches the
+/// plugin's socket, so the mark is as trusted as the host's arguments.
+pub const ARGUMENTS_VALIDATED_METADATA: &str = "plugwire-arguments-validated";
+
+/// The only value of [`ARGUMENTS_VALIDATED_METADATA`]; any other value
+/// means the arguments were not validated.
+pub const ARGUMENTS_VALIDATED: &str = "1";
+
 /// Deepest chain of tool calls through the host (PW-HOST-6).
 pub const MAX_CALL_DEPTH: u32 = 8;
 

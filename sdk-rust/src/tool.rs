@@ -162,6 +162,21 @@ impl Tool {
         }
     }
 
+    fn check_schema(&self, args: &Value) -> Result<(), tonic::Status> {
+        let validator = self.validator.get_or_init(|| {
+            // A schema that fails to compile would be a schemars bug; fall
+            // back to accepting any object rather than refusing the call.
+            jsonschema::validator_for(&self.input_schema).unwrap_or_else(|_| {
+                jsonschema::validator_for(&serde_json::json!({"type": "object"}))
+                    .expect("the trivial object schema compiles")
+            })
+        });
+        match first_schema_error(validator, args) {
+            Some(problem) => Err(tonic::Status::invalid_argument(problem)),
+            None => Ok(()),
+        }
+    }
+
     /// Declares the schema of successful results, derived from `O`.
     ///
     /// ```
@@ -292,10 +307,16 @@ impl Tool {
     }
 
     /// Validates and runs the tool: the protocol checks of PW-TOOL-5 and
-    /// PW-TOOL-6 live here, so every transport behaves the same.
+    /// PW-TOOL-6 live here, so every transport behaves the same. When the
+    /// host has already checked the arguments against this schema
+    /// (`validated`, PW-TOOL-16) the schema check is skipped: a plugin that
+    /// only the host calls then never compiles a validator, which is most
+    /// of its first call's cost. Typed tools still deserialize, so a bad
+    /// field remains `INVALID_ARGUMENT`.
     pub(crate) async fn invoke(
         &self,
         arguments_json: &str,
+        validated: bool,
         cx: ToolContext,
     ) -> Result<pb::ToolResult, tonic::Status> {
         // PW-TOOL-15: no arguments at all are the empty object.
@@ -315,16 +336,8 @@ impl Tool {
                 json_kind(&args)
             )));
         }
-        let validator = self.validator.get_or_init(|| {
-            // A schema that fails to compile would be a schemars bug; fall
-            // back to accepting any object rather than refusing the call.
-            jsonschema::validator_for(&self.input_schema).unwrap_or_else(|_| {
-                jsonschema::validator_for(&serde_json::json!({"type": "object"}))
-                    .expect("the trivial object schema compiles")
-            })
-        });
-        if let Some(problem) = first_schema_error(validator, &args) {
-            return Err(tonic::Status::invalid_argument(problem));
+        if !validated {
+            self.check_schema(&args)?;
         }
         match (self.handler)(args, cx).await {
             Ok(content) => Ok(pb::ToolResult {

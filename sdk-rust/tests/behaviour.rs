@@ -302,3 +302,65 @@ async fn health_and_reflection_are_served() {
     );
     host.shutdown().await.unwrap();
 }
+
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+struct Count {
+    #[schemars(range(min = 1))]
+    n: u32,
+}
+
+async fn call_count(
+    host: &TestHost,
+    arguments: &str,
+    validated: bool,
+) -> Result<String, tonic::Status> {
+    let mut request = tonic::Request::new(pb::CallToolRequest {
+        name: "count".into(),
+        arguments_json: arguments.into(),
+    });
+    if validated {
+        request.metadata_mut().insert(
+            plugwire_sdk::proto::constants::ARGUMENTS_VALIDATED_METADATA,
+            tonic::metadata::MetadataValue::from_static(
+                plugwire_sdk::proto::constants::ARGUMENTS_VALIDATED,
+            ),
+        );
+    }
+    let response = pb::tool_service_client::ToolServiceClient::new(host.channel())
+        .call_tool(request)
+        .await?;
+    Ok(response.into_inner().result.unwrap().content_json)
+}
+
+#[tokio::test]
+async fn the_schema_check_is_skipped_only_for_arguments_the_host_marked_validated() {
+    let plugin = Plugin::new("t", "0.1.0").tool(Tool::new(
+        "count",
+        "counts",
+        |a: Count, _cx: ToolContext| async move { Ok::<_, ToolError>(a.n) },
+    ));
+    let host = TestHost::start(plugin).await.unwrap();
+    // Unmarked: the plugin applies the schema's minimum itself (PW-TOOL-5).
+    let err = call_count(&host, r#"{"n": 0}"#, false).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    assert!(
+        err.message().starts_with("arguments /n: "),
+        "{}",
+        err.message()
+    );
+    // Marked: the schema check is the host's, so the handler runs.
+    assert_eq!(call_count(&host, r#"{"n": 0}"#, true).await.unwrap(), "0");
+    // Marked or not, what cannot be decoded is still refused, naming the field.
+    let err = call_count(&host, r#"{"n": "zero"}"#, true)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    assert!(
+        err.message().starts_with("arguments /n: "),
+        "{}",
+        err.message()
+    );
+    let err = call_count(&host, "[1]", true).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    assert_eq!(call_count(&host, r#"{"n": 2}"#, false).await.unwrap(), "2");
+}

@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
-use plugwire_proto::constants::{CALL_CHAIN_METADATA, CALL_DEPTH_METADATA};
+use plugwire_proto::constants::{
+    ARGUMENTS_VALIDATED, ARGUMENTS_VALIDATED_METADATA, CALL_CHAIN_METADATA, CALL_DEPTH_METADATA,
+};
 use plugwire_proto::pb;
 use serde_json::Value;
 use tokio_stream::StreamExt;
@@ -178,14 +180,14 @@ impl Core {
         }
         // `is_valid` is the fast check; errors are collected only to explain.
         let validator = entry.validator();
-        let problems: Vec<String> = if validator.is_valid(&arguments) {
-            Vec::new()
-        } else {
-            validator
+        let validated = validator.is_some();
+        let problems: Vec<String> = match validator {
+            Some(v) if !v.is_valid(&arguments) => v
                 .iter_errors(&arguments)
                 .take(3)
                 .map(|e| located("arguments", &schema_error_pointer(&e), &e))
-                .collect()
+                .collect(),
+            _ => Vec::new(),
         };
         if !problems.is_empty() {
             return Err(Status::invalid_argument(format!(
@@ -217,6 +219,7 @@ impl Core {
                     timeout,
                     &depth,
                     &chain,
+                    validated,
                 );
                 let mut stream = tools_client(&conn)
                     .call_tool_stream(request)
@@ -251,6 +254,7 @@ impl Core {
                     timeout,
                     &depth,
                     &chain,
+                    validated,
                 );
                 tools_client(&conn)
                     .call_tool(request)
@@ -301,19 +305,27 @@ impl Core {
     }
 }
 
-/// A call's request with its deadline and the host-counted depth and
-/// chain (PW-HOST-6).
+/// A call's request with its deadline, the host-counted depth and chain
+/// (PW-HOST-6), and the mark that its arguments passed the tool's schema
+/// here (PW-TOOL-16), so the plugin need not check them again.
 fn call_request<T>(
     message: T,
     timeout: std::time::Duration,
     depth: &tonic::metadata::MetadataValue<tonic::metadata::Ascii>,
     chain: &tonic::metadata::MetadataValue<tonic::metadata::Ascii>,
+    validated: bool,
 ) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
     request.set_timeout(timeout);
     let metadata = request.metadata_mut();
     metadata.insert(CALL_DEPTH_METADATA, depth.clone());
     metadata.insert(CALL_CHAIN_METADATA, chain.clone());
+    if validated {
+        metadata.insert(
+            ARGUMENTS_VALIDATED_METADATA,
+            tonic::metadata::MetadataValue::from_static(ARGUMENTS_VALIDATED),
+        );
+    }
     request
 }
 
@@ -321,4 +333,38 @@ fn tools_client(conn: &Connection) -> pb::tool_service_client::ToolServiceClient
     pb::tool_service_client::ToolServiceClient::new(conn.channel.clone())
         .max_decoding_message_size(plugwire_proto::constants::MAX_MESSAGE_SIZE)
         .max_encoding_message_size(plugwire_proto::constants::MAX_MESSAGE_SIZE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(validated: bool) -> tonic::Request<()> {
+        call_request(
+            (),
+            std::time::Duration::from_secs(3),
+            &depth_metadata(1),
+            &tonic::metadata::MetadataValue::from_static("c1"),
+            validated,
+        )
+    }
+
+    #[test]
+    fn only_arguments_checked_here_go_out_marked_validated() {
+        let marked = request(true);
+        let metadata = marked.metadata();
+        assert_eq!(
+            metadata.get(ARGUMENTS_VALIDATED_METADATA).unwrap(),
+            ARGUMENTS_VALIDATED
+        );
+        assert_eq!(metadata.get(CALL_DEPTH_METADATA).unwrap(), "1");
+        assert_eq!(metadata.get(CALL_CHAIN_METADATA).unwrap(), "c1");
+        assert_eq!(metadata.get("grpc-timeout").unwrap(), "3000000u");
+        assert!(
+            request(false)
+                .metadata()
+                .get(ARGUMENTS_VALIDATED_METADATA)
+                .is_none()
+        );
+    }
 }

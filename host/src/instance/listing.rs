@@ -15,22 +15,25 @@ pub(crate) struct ToolEntry {
     pub(crate) decl: pb::Tool,
     pub(crate) input_schema: Value,
     pub(crate) output_schema: Option<Value>,
-    validator: std::sync::OnceLock<jsonschema::Validator>,
+    validator: std::sync::OnceLock<Option<jsonschema::Validator>>,
 }
 
 impl ToolEntry {
     /// The input validator. The schema was checked against its
     /// meta-schema at start, so compiling it cannot fail but for a bug in
-    /// the validator; then any object is accepted, as the plugin checks
-    /// its arguments too (PW-TOOL-5).
-    pub(crate) fn validator(&self) -> &jsonschema::Validator {
-        self.validator.get_or_init(|| {
-            jsonschema::validator_for(&self.input_schema).unwrap_or_else(|e| {
-                tracing::warn!(tool = %self.decl.name, "input schema does not compile: {e}");
-                jsonschema::validator_for(&serde_json::json!({"type": "object"}))
-                    .expect("the trivial object schema compiles")
+    /// the validator; then there is none, any object passes here, and the
+    /// call goes out without the validated mark so the plugin checks it
+    /// (PW-TOOL-5, PW-TOOL-16).
+    pub(crate) fn validator(&self) -> Option<&jsonschema::Validator> {
+        self.validator
+            .get_or_init(|| {
+                jsonschema::validator_for(&self.input_schema)
+                    .map_err(|e| {
+                        tracing::warn!(tool = %self.decl.name, "input schema does not compile: {e}");
+                    })
+                    .ok()
             })
-        })
+            .as_ref()
     }
 }
 
@@ -170,6 +173,23 @@ mod tests {
             input_schema_json: schema,
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn a_schema_that_does_not_compile_has_no_validator() {
+        let entry = |schema: Value| ToolEntry {
+            decl: tool(schema.to_string()),
+            input_schema: schema,
+            output_schema: None,
+            validator: std::sync::OnceLock::new(),
+        };
+        let good = entry(serde_json::json!({"type": "object", "required": ["a"]}));
+        let validator = good.validator().expect("compiles");
+        assert!(!validator.is_valid(&serde_json::json!({})));
+        // Without a validator the call is not marked validated, so the
+        // plugin checks it (PW-TOOL-16).
+        let bad = entry(serde_json::json!({"type": "object", "pattern": "("}));
+        assert!(bad.validator().is_none());
     }
 
     #[test]

@@ -33,6 +33,7 @@ impl pb::tool_service_server::ToolService for ToolSvc {
         let rt = &self.0;
         let guard = rt.begin_call()?;
         let (depth, chain) = call_position(request.metadata());
+        let validated = arguments_validated(request.metadata());
         let request = request.into_inner();
         let tool = rt.tool(&request.name)?;
         // tonic drops this future when the client cancels or the deadline
@@ -42,7 +43,7 @@ impl pb::tool_service_server::ToolService for ToolSvc {
         let mut cx = ToolContext::new(rt.handle.clone(), guard.token.clone(), None);
         cx.depth = depth;
         cx.chain = chain;
-        let result = tool.invoke(&request.arguments_json, cx).await?;
+        let result = tool.invoke(&request.arguments_json, validated, cx).await?;
         Ok(Response::new(pb::CallToolResponse {
             result: Some(result),
         }))
@@ -58,6 +59,7 @@ impl pb::tool_service_server::ToolService for ToolSvc {
         let guard = rt.begin_call()?;
         let deadline = grpc_timeout(request.metadata()).map(|d| tokio::time::Instant::now() + d);
         let (depth, chain) = call_position(request.metadata());
+        let validated = arguments_validated(request.metadata());
         let request = request.into_inner();
         rt.tool(&request.name)?;
         let (tx, rx) = mpsc::channel::<StreamItem>(16);
@@ -74,7 +76,7 @@ impl pb::tool_service_server::ToolService for ToolSvc {
                     return;
                 }
             };
-            let work = tool.invoke(&request.arguments_json, cx);
+            let work = tool.invoke(&request.arguments_json, validated, cx);
             tokio::pin!(work);
             let expired = async {
                 match deadline {
@@ -131,6 +133,14 @@ fn call_position(metadata: &tonic::metadata::MetadataMap) -> (u32, Option<Metada
         .get(plugwire_proto::constants::CALL_CHAIN_METADATA)
         .cloned();
     (depth, chain)
+}
+
+/// Whether the host marked the call's arguments as checked against the
+/// tool's schema (PW-TOOL-16).
+fn arguments_validated(metadata: &tonic::metadata::MetadataMap) -> bool {
+    metadata
+        .get(plugwire_proto::constants::ARGUMENTS_VALIDATED_METADATA)
+        .is_some_and(|v| v.as_bytes() == plugwire_proto::constants::ARGUMENTS_VALIDATED.as_bytes())
 }
 
 fn progress_message(progress: pb::ToolProgress) -> pb::CallToolStreamResponse {
