@@ -264,7 +264,8 @@ async fn rejects_bad_configurations(channel: tonic::transport::Channel) -> Check
 }
 
 /// PW-CFG-4, on a process of its own: after `Handshake` and before
-/// `Configure`, a call (a declared tool, command or hook) is refused with
+/// `Configure`, `ListTools` answers (hosts list while configuring) and a
+/// call (a declared tool, command or hook) is refused with
 /// `FAILED_PRECONDITION`.
 pub(crate) fn calls_before_configure(s: &mut Session) -> CheckFuture<'_> {
     Box::pin(async move {
@@ -282,6 +283,18 @@ pub(crate) fn calls_before_configure(s: &mut Session) -> CheckFuture<'_> {
             })
             .await
             .map_err(|s| format!("Handshake: {:?}: {}", s.code(), s.message()))?;
+        if !caps.tools.is_empty() {
+            crate::session::tool_client(&channel)
+                .list_tools(pb::ListToolsRequest {})
+                .await
+                .map_err(|s| {
+                    format!(
+                        "ListTools before Configure: expected the tools (hosts list them while Configure runs), saw {:?}: {}",
+                        s.code(),
+                        s.message()
+                    )
+                })?;
+        }
         let (what, result) = if let Some(tool) = caps.tools.first() {
             let result = crate::session::tool_client(&channel)
                 .call_tool(pb::CallToolRequest {

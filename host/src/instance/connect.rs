@@ -364,7 +364,12 @@ pub(crate) async fn connect(plan: &Plan<'_>) -> Result<Connection, String> {
         .await?
         .into_inner();
         check_handshake(manifest, &handshake)?;
-        within(
+        // Configure and the two lists go out together (PW-CFG-4: a plugin
+        // answers List* before it is configured): one round trip where
+        // three in sequence took 0.2-0.3 ms each. A refused configuration
+        // is reported before any problem with the lists.
+        let caps = handshake.capabilities.clone().unwrap_or_default();
+        let configure = within(
             limit,
             "Configure",
             plugin.configure(deadlined(
@@ -373,12 +378,11 @@ pub(crate) async fn connect(plan: &Plan<'_>) -> Result<Connection, String> {
                     config_json: plan.config.to_string(),
                 },
             )),
-        )
-        .await?;
-        let caps = handshake.capabilities.clone().unwrap_or_default();
-        let tools = if caps.tools.is_empty() {
-            Vec::new()
-        } else {
+        );
+        let list_tools = async {
+            if caps.tools.is_empty() {
+                return Ok(Vec::new());
+            }
             let mut client = pb::tool_service_client::ToolServiceClient::new(channel.clone())
                 .max_decoding_message_size(plugwire_proto::constants::MAX_TOOL_LIST_BYTES);
             let listed = within(
@@ -389,11 +393,12 @@ pub(crate) async fn connect(plan: &Plan<'_>) -> Result<Connection, String> {
             .await?
             .into_inner()
             .tools;
-            tool_entries(&caps.tools, listed)?
+            tool_entries(&caps.tools, listed)
         };
-        let commands = if caps.commands.is_empty() {
-            Vec::new()
-        } else {
+        let list_commands = async {
+            if caps.commands.is_empty() {
+                return Ok::<_, String>(Vec::new());
+            }
             let mut client = pb::command_service_client::CommandServiceClient::new(channel.clone());
             let listed = within(
                 limit,
@@ -404,8 +409,11 @@ pub(crate) async fn connect(plan: &Plan<'_>) -> Result<Connection, String> {
             .into_inner()
             .commands;
             check_commands(&caps.commands, &listed)?;
-            listed
+            Ok(listed)
         };
+        let (configured, tools, commands) = tokio::join!(configure, list_tools, list_commands);
+        configured?;
+        let (tools, commands) = (tools?, commands?);
         Ok::<_, String>((channel, handshake, tools, commands))
     };
     // Each step has its own deadline through the channel; the whole
