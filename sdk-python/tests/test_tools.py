@@ -178,3 +178,25 @@ def test_a_handler_must_be_async_and_typed():
         @p.tool
         async def untyped(x):  # type: ignore[no-untyped-def]
             return x
+
+
+def test_a_plugin_without_literal_schemas_does_not_import_jsonschema() -> None:
+    # jsonschema costs ~30 ms of every start; only a literal schema needs it.
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "from plugwire import Plugin\n"
+        "p = Plugin('typed', '0.1.0')\n"
+        "@p.tool()\n"
+        "async def add(a: int, b: int) -> int:\n"
+        "    return a + b\n"
+        "print('jsonschema' in sys.modules)\n"
+        "@p.tool(schema={'type': 'object'})\n"
+        "async def raw(args: dict) -> int:\n"
+        "    return 0\n"
+        "print('jsonschema' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, text=True)
+    assert out.stdout.split() == ["False", "True"]

@@ -13,7 +13,6 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-import jsonschema
 import pydantic
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
@@ -58,6 +57,10 @@ class Arguments:
     @classmethod
     def literal(cls, schema: dict[str, Any]) -> Arguments:
         """A hand-written schema: the handler receives the JSON object."""
+        # Imported here, not at the top: jsonschema costs a plugin ~30 ms
+        # at start, and only literal schemas need it.
+        import jsonschema
+
         validator_class = jsonschema.validators.validator_for(schema)
         validator_class.check_schema(schema)
         validator = validator_class(schema)
