@@ -554,3 +554,243 @@ async fn the_standard_sandbox_is_the_default() {
     );
     host.shutdown().await;
 }
+
+/// A cgroup2 mount this test may make a directory in: the unified
+/// hierarchy itself, or the empty one a hybrid (v1) machine has.
+fn cgroup2_mount() -> Option<&'static Path> {
+    const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
+    ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"]
+        .into_iter()
+        .map(Path::new)
+        .find(|p| {
+            nix::sys::statfs::statfs(*p)
+                .is_ok_and(|fs| fs.filesystem_type().0 == CGROUP2_SUPER_MAGIC)
+        })
+}
+
+/// Runs the launcher on `spec` with `sh -c script` as the plugin, the
+/// spec handed over as a sealed descriptor, as the host does; with
+/// `unprivileged`, the launcher first joins that cgroup (its
+/// `cgroup.procs`) and becomes nobody, as an unprivileged host in a
+/// delegated subtree would be.
+fn launch_sandboxed(
+    spec: &plugwire_host::sandbox::spec::SandboxSpec,
+    script: &str,
+    unprivileged: Option<&Path>,
+) -> std::process::Child {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let sealed = spec.seal().unwrap();
+    let fd = sealed.as_raw_fd();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_plugwire-launcher"));
+    command
+        .args(["--sandbox-fd", "100", "/bin/sh", "-c", script])
+        .stdout(std::process::Stdio::piped());
+    let procs = unprivileged.map(|p| {
+        std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(p.as_os_str())).unwrap()
+    });
+    // SAFETY: open, write, close, dup2 and the set*id calls are
+    // async-signal-safe; the child execs right after.
+    unsafe {
+        command.pre_exec(move || {
+            let failed = |r: libc::c_long| r < 0;
+            if let Some(procs) = &procs {
+                let fd = libc::open(procs.as_ptr(), libc::O_WRONLY);
+                if fd < 0 || failed(libc::write(fd, b"0".as_ptr().cast(), 1) as libc::c_long) {
+                    return Err(std::io::Error::last_os_error());
+                }
+                libc::close(fd);
+                if failed(libc::setgroups(0, std::ptr::null()) as libc::c_long)
+                    || failed(libc::setresgid(65534, 65534, 65534) as libc::c_long)
+                    || failed(libc::setresuid(65534, 65534, 65534) as libc::c_long)
+                {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            if libc::dup2(fd, 100) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    command.spawn().unwrap()
+}
+
+/// Removes a test's cgroup once its members are gone (the kernel takes
+/// a moment after the last one is reaped).
+fn remove_cgroup(dir: &Path) {
+    let start = Instant::now();
+    while std::fs::remove_dir(dir).is_err() && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn members(dir: &Path) -> Vec<u32> {
+    std::fs::read_to_string(dir.join("cgroup.procs"))
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.parse().ok())
+        .collect()
+}
+
+/// On cgroup v2 the launcher starts init inside the plugin's cgroup
+/// (`clone3` with `CLONE_INTO_CGROUP`) instead of joining it: the launcher
+/// itself is never a member, the plugin's cgroup namespace is rooted at its
+/// own cgroup, and killing the cgroup ends the launcher too.
+#[test]
+fn on_cgroup_v2_the_plugin_is_born_in_its_cgroup() {
+    use std::io::BufRead;
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: needs root to make a cgroup");
+        return;
+    }
+    let Some(mount) = cgroup2_mount() else {
+        eprintln!("skipped: no cgroup2 hierarchy mounted");
+        return;
+    };
+    let dir = mount.join(format!("plugwire-test-born-{}", std::process::id()));
+    std::fs::create_dir(&dir).unwrap();
+    let mut spec = plugwire_host::sandbox::example_spec();
+    spec.cgroup_procs.clear();
+    spec.spawn_into_cgroup = Some(dir.clone());
+    spec.root = None;
+    spec.landlock = None;
+    let script = "echo pid $$; cat /proc/self/cgroup; exec sleep 30";
+    let mut launcher = launch_sandboxed(&spec, script, None);
+    let mut lines = std::io::BufReader::new(launcher.stdout.take().unwrap()).lines();
+    let pid = lines.next().and_then(Result::ok);
+    let own = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|l| l.starts_with("0::"))
+        .expect("the plugin printed its cgroup");
+    let inside = members(&dir);
+    std::fs::write(dir.join("cgroup.kill"), "1").unwrap();
+    let status = launcher.wait().unwrap();
+    remove_cgroup(&dir);
+
+    assert_eq!(
+        pid.as_deref(),
+        Some("pid 2"),
+        "init is pid 1 of a new pid namespace"
+    );
+    assert_eq!(
+        own, "0::/",
+        "the cgroup namespace is rooted at the plugin's cgroup"
+    );
+    assert!(
+        inside.len() >= 2,
+        "init and the plugin are members: {inside:?}"
+    );
+    assert!(
+        !inside.contains(&launcher.id()),
+        "the launcher never joined: {inside:?}"
+    );
+    assert_eq!(status.code(), Some(128 + 9), "{status:?}");
+}
+
+/// Where `CLONE_INTO_CGROUP` is refused (here: a v1 directory, which it
+/// cannot take) the launcher joins by writing `cgroup.procs` instead, and
+/// the plugin still starts inside.
+#[test]
+fn where_clone_into_cgroup_is_refused_the_launcher_joins() {
+    use std::io::BufRead;
+    let v1 = Path::new("/sys/fs/cgroup/pids");
+    if !nix::unistd::geteuid().is_root() || !v1.join("cgroup.procs").is_file() {
+        eprintln!("skipped: needs root and a v1 pids hierarchy");
+        return;
+    }
+    let dir = v1.join(format!("plugwire-test-join-{}", std::process::id()));
+    std::fs::create_dir(&dir).unwrap();
+    let mut spec = plugwire_host::sandbox::example_spec();
+    spec.cgroup_procs.clear();
+    spec.spawn_into_cgroup = Some(dir.clone());
+    spec.root = None;
+    spec.landlock = None;
+    let mut launcher = launch_sandboxed(&spec, "echo started as $$; exec sleep 30", None);
+    let mut lines = std::io::BufReader::new(launcher.stdout.take().unwrap()).lines();
+    let first = lines.next().and_then(Result::ok);
+    let inside = members(&dir);
+    launcher.kill().unwrap();
+    for pid in &inside {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(*pid as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    launcher.wait().unwrap();
+    remove_cgroup(&dir);
+
+    assert_eq!(
+        first.as_deref(),
+        Some("started as 2"),
+        "a refused clone3 leaves a pid namespace that can still fork"
+    );
+    assert!(
+        inside.contains(&launcher.id()),
+        "the launcher joined by a write: {inside:?}"
+    );
+    assert!(
+        inside.len() >= 3,
+        "launcher, init and the plugin: {inside:?}"
+    );
+}
+
+/// The same from an unprivileged launcher in a delegated subtree, in a
+/// user namespace: `CLONE_INTO_CGROUP` is checked against the caller's
+/// credentials, as a write to `cgroup.procs` would be.
+#[test]
+fn an_unprivileged_launcher_starts_init_in_a_delegated_cgroup() {
+    use std::io::BufRead;
+    let (true, Some(mount)) = (nix::unistd::geteuid().is_root(), cgroup2_mount()) else {
+        eprintln!("skipped: needs root (to delegate a cgroup) and a cgroup2 hierarchy");
+        return;
+    };
+    let delegated = mount.join(format!("plugwire-test-delegated-{}", std::process::id()));
+    let (start, plugin) = (delegated.join("launcher"), delegated.join("plugin"));
+    for dir in [&delegated, &start, &plugin] {
+        std::fs::create_dir(dir).unwrap();
+        for file in [
+            "",
+            "cgroup.procs",
+            "cgroup.threads",
+            "cgroup.subtree_control",
+        ] {
+            let _ = std::os::unix::fs::chown(dir.join(file), Some(65534), Some(65534));
+        }
+    }
+    let mut spec = plugwire_host::sandbox::example_spec();
+    spec.cgroup_procs.clear();
+    spec.spawn_into_cgroup = Some(plugin.clone());
+    spec.namespaces.user = true;
+    spec.map_user = Some((65534, 65534));
+    spec.run_as = (0, 0);
+    spec.root = None;
+    spec.landlock = None;
+    let script = "echo pid $$; cat /proc/self/cgroup; exec sleep 30";
+    let mut launcher = launch_sandboxed(&spec, script, Some(&start.join("cgroup.procs")));
+    let lines: Vec<String> = std::io::BufReader::new(launcher.stdout.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .filter(|l| l.starts_with("pid") || l.starts_with("0::"))
+        .take(2)
+        .collect();
+    let (launcher_side, inside) = (members(&start), members(&plugin));
+    std::fs::write(plugin.join("cgroup.kill"), "1").unwrap();
+    let status = launcher.wait().unwrap();
+    for dir in [&plugin, &start, &delegated] {
+        remove_cgroup(dir);
+    }
+
+    assert_eq!(lines, ["pid 2", "0::/"], "{status:?}");
+    assert_eq!(
+        launcher_side,
+        [launcher.id()],
+        "the launcher stayed where it started"
+    );
+    assert!(
+        inside.len() >= 2,
+        "init and the plugin are members: {inside:?}"
+    );
+    assert_eq!(status.code(), Some(128 + 9), "{status:?}");
+}

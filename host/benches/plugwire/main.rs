@@ -5,6 +5,7 @@
 //! work (`go_plugin`), the row's ratio to go-plugin's is printed beside its
 //! ratio to the floor.
 
+mod cgroup_spawn;
 mod go_plugin;
 mod table;
 
@@ -765,6 +766,17 @@ async fn main() {
         }
         return starts_only(launcher, n).await;
     }
+    // `--cgroup-spawn N`: only the rows of `cgroup_spawn`.
+    if let Some(i) = args.iter().position(|a| a == "--cgroup-spawn") {
+        let n = args.get(i + 1).and_then(|n| n.parse().ok()).unwrap_or(20);
+        let mut rows = Vec::new();
+        cgroup_spawn::rows(&mut rows, n);
+        for r in &rows {
+            let (p50, p99) = (r.percentile(0.5), r.percentile(0.99));
+            println!("{}: p50 {p50:.0} µs, p99 {p99:.0} µs", r.name);
+        }
+        return;
+    }
     if let Some(i) = args.iter().position(|a| a == "--calls") {
         let kind = args.get(i + 1).map_or("host", String::as_str);
         let n = args.get(i + 2).and_then(|n| n.parse().ok()).unwrap_or(1000);
@@ -813,6 +825,7 @@ async fn main() {
         cold_starts(SandboxLevel::Standard, true, starts).await,
         Some("cold start to ready, standard sandbox"),
     ));
+    cgroup_spawn::rows(&mut rows, starts);
 
     let (unchecked, checked) = installed_cold_starts(starts).await;
     rows.push(row(

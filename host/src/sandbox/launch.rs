@@ -3,7 +3,8 @@
 //!
 //! Three processes take part:
 //! - the **outer** launcher (the host's child) joins the cgroups, creates
-//!   the namespaces, forks, then forwards signals and reports the exit;
+//!   the namespaces, forks (on cgroup v2 straight into the plugin's
+//!   cgroup), then forwards signals and reports the exit;
 //! - **init**, pid 1 of the new pid namespace, builds the root file system,
 //!   forks the plugin, reaps zombies and forwards signals;
 //! - the **plugin** child lowers its limits and privileges, seccomp last,
@@ -58,6 +59,11 @@ pub fn plan(spec: &SandboxSpec) -> Plan {
     }
     outer.push(Box::new(Unshare));
     let mut init: Vec<Box<dyn Step>> = vec![Box::new(DieWithParent)];
+    if spec.namespaces.cgroup && spec.spawn_into_cgroup.is_some() {
+        // A cgroup namespace is rooted where its creator is: init is born
+        // in the plugin's cgroup, the outer launcher never enters it.
+        init.push(Box::new(CgroupNamespace));
+    }
     if spec.namespaces.uts {
         init.push(Box::new(Hostname));
     }
@@ -138,7 +144,7 @@ pub fn run(spec: &SandboxSpec, program: &Path, args: &[std::ffi::OsString]) -> S
         Ok(pipe) => pipe,
         Err(e) => return format!("pipe: {e}"),
     };
-    let (forked, signals, previous) = match fork_supervised() {
+    let (forked, signals, previous) = match fork_init(spec) {
         Ok(forked) => forked,
         Err(e) => return format!("{e} (init)"),
     };
@@ -166,6 +172,95 @@ pub(crate) fn fork_supervised() -> Result<(ForkResult, SigSet, SigSet), String> 
     // SAFETY: the launcher is single-threaded, so the child may do anything.
     let forked = unsafe { fork() }.map_err(|e| format!("fork: {e}"))?;
     Ok((forked, signals, previous))
+}
+
+/// [`fork_supervised`], with init started in the spec's cgroup v2
+/// directory when there is one (`clone3` with `CLONE_INTO_CGROUP`): then no
+/// process migrates, and no `cgroup.procs` write waits for the kernel's
+/// RCU grace period. Where the kernel refuses (older than 5.7, `clone3`
+/// filtered by a container runtime's seccomp, not a cgroup2 directory),
+/// this process joins by writing `cgroup.procs` and forks.
+///
+/// The pid namespace is made by the same `clone3` (the `namespaces` step
+/// leaves it out), because a first fork that fails inside a new pid
+/// namespace leaves it refusing every later fork (ENOMEM).
+fn fork_init(spec: &SandboxSpec) -> Result<(ForkResult, SigSet, SigSet), String> {
+    let Some(dir) = spec.spawn_into_cgroup.as_deref() else {
+        return fork_supervised();
+    };
+    let signals = handled_signals();
+    let mut previous = SigSet::empty();
+    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&signals), Some(&mut previous))
+        .map_err(|e| format!("blocking signals: {e}"))?;
+    let refused = match clone_into_cgroup(dir, spec.namespaces.pid) {
+        Ok(forked) => return Ok((forked, signals, previous)),
+        Err(e) => e,
+    };
+    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&previous), None);
+    if spec.namespaces.pid {
+        unshare(CloneFlags::CLONE_NEWPID).map_err(|e| format!("unshare: {e}"))?;
+    }
+    let procs = dir.join("cgroup.procs");
+    std::fs::write(&procs, std::process::id().to_string()).map_err(|e| {
+        format!(
+            "cannot start in the cgroup {} ({refused}) nor join it through {}: {e}",
+            dir.display(),
+            procs.display()
+        )
+    })?;
+    fork_supervised()
+}
+
+/// `clone3` with `CLONE_INTO_CGROUP`: a fork whose child is born in `dir`
+/// (and, with `new_pid`, is pid 1 of a new pid namespace).
+fn clone_into_cgroup(dir: &Path, new_pid: bool) -> Result<ForkResult, String> {
+    use std::os::fd::AsRawFd;
+    /// `struct clone_args` up to `cgroup` (CLONE_ARGS_SIZE_VER2).
+    #[repr(C)]
+    #[derive(Default)]
+    struct CloneArgs {
+        flags: u64,
+        pidfd: u64,
+        child_tid: u64,
+        parent_tid: u64,
+        exit_signal: u64,
+        stack: u64,
+        stack_size: u64,
+        tls: u64,
+        set_tid: u64,
+        set_tid_size: u64,
+        cgroup: u64,
+    }
+    const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+    let cgroup = std::fs::File::open(dir).map_err(|e| format!("open: {e}"))?;
+    let pid_namespace = if new_pid {
+        libc::CLONE_NEWPID as u64
+    } else {
+        0
+    };
+    let args = CloneArgs {
+        flags: CLONE_INTO_CGROUP | pid_namespace,
+        exit_signal: libc::SIGCHLD as u64,
+        cgroup: cgroup.as_raw_fd() as u64,
+        ..Default::default()
+    };
+    // SAFETY: without CLONE_VM this is a fork: the child gets a copy of
+    // this single-threaded process and returns here with 0. `args` lives
+    // across the call and its size is passed with it.
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &args as *const CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    match pid {
+        0 => Ok(ForkResult::Child),
+        pid if pid > 0 => Ok(ForkResult::Parent {
+            child: Pid::from_raw(pid as i32),
+        }),
+        _ => Err(format!("clone3: {}", std::io::Error::last_os_error())),
+    }
 }
 
 /// Init: build the root, fork the plugin, then reap and forward.
@@ -329,19 +424,33 @@ impl Step for Unshare {
     fn apply(&self, spec: &SandboxSpec) -> Result<(), String> {
         let ns = spec.namespaces;
         let mut flags = CloneFlags::empty();
+        // Born in its cgroup, init gets its pid namespace from the same
+        // clone3 and makes its own cgroup namespace (see `fork_init`).
+        let born_in_cgroup = spec.spawn_into_cgroup.is_some();
+        let cgroup_here = ns.cgroup && !born_in_cgroup;
         for (on, flag) in [
-            (ns.pid, CloneFlags::CLONE_NEWPID),
+            (ns.pid && !born_in_cgroup, CloneFlags::CLONE_NEWPID),
             (ns.mount, CloneFlags::CLONE_NEWNS),
             (ns.ipc, CloneFlags::CLONE_NEWIPC),
             (ns.uts, CloneFlags::CLONE_NEWUTS),
             (ns.net, CloneFlags::CLONE_NEWNET),
-            (ns.cgroup, CloneFlags::CLONE_NEWCGROUP),
+            (cgroup_here, CloneFlags::CLONE_NEWCGROUP),
         ] {
             if on {
                 flags |= flag;
             }
         }
         unshare(flags).map_err(|e| e.to_string())
+    }
+}
+
+struct CgroupNamespace;
+impl Step for CgroupNamespace {
+    fn name(&self) -> &'static str {
+        "cgroup namespace"
+    }
+    fn apply(&self, _spec: &SandboxSpec) -> Result<(), String> {
+        unshare(CloneFlags::CLONE_NEWCGROUP).map_err(|e| format!("unshare: {e}"))
     }
 }
 
@@ -937,5 +1046,19 @@ mod tests {
             Some(&"seccomp"),
             "seccomp always last"
         );
+    }
+
+    #[test]
+    fn born_in_a_v2_cgroup_init_makes_the_cgroup_namespace() {
+        let mut spec = crate::sandbox::example_spec();
+        spec.cgroup_procs.clear();
+        spec.spawn_into_cgroup = Some(PathBuf::from("/sys/fs/cgroup/plugwire-1/echo"));
+        let steps = plan(&spec);
+        assert_eq!(
+            names(&steps.init)[..2],
+            ["parent-death signal", "cgroup namespace"]
+        );
+        spec.namespaces.cgroup = false;
+        assert!(!names(&plan(&spec).init).contains(&"cgroup namespace"));
     }
 }

@@ -432,7 +432,14 @@ pub fn prepare(request: &Request<'_>, support: &Support) -> Result<Prepared, Str
     let landlock = (support.landlock.is_ok() || request.level == SandboxLevel::Strict)
         .then(|| landlock_rules(request, &data_dir));
     let spec = SandboxSpec {
-        cgroup_procs: cgroup.as_ref().map(|c| c.procs_files()).unwrap_or_default(),
+        cgroup_procs: match cgroup.as_ref() {
+            Some(c) if c.spawn_dir().is_none() => c.procs_files(),
+            _ => Vec::new(),
+        },
+        spawn_into_cgroup: cgroup
+            .as_ref()
+            .and_then(|c| c.spawn_dir())
+            .map(Path::to_path_buf),
         namespaces,
         map_user: (!support.root).then(|| {
             (
@@ -670,6 +677,7 @@ pub fn example_spec() -> SandboxSpec {
         cgroup_procs: vec![PathBuf::from(
             "/sys/fs/cgroup/pids/plugwire-1/echo/cgroup.procs",
         )],
+        spawn_into_cgroup: None,
         namespaces: Namespaces {
             user: false,
             pid: true,

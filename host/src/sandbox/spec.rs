@@ -8,8 +8,16 @@ use serde::{Deserialize, Serialize};
 /// Everything the launcher applies, in the order of `docs/sandbox.md`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SandboxSpec {
-    /// `cgroup.procs` files the launcher joins before anything else.
+    /// `cgroup.procs` files the launcher joins before anything else (v1;
+    /// on v2 see `spawn_into_cgroup`).
     pub cgroup_procs: Vec<PathBuf>,
+    /// A cgroup v2 directory the launcher forks init straight into
+    /// (`clone3` with `CLONE_INTO_CGROUP`), so that no process migrates:
+    /// the first write to a `cgroup.procs` after a quiet spell waits for an
+    /// RCU grace period (6-15 ms measured). Where the kernel refuses,
+    /// the launcher joins the directory by writing `cgroup.procs`.
+    #[serde(default)]
+    pub spawn_into_cgroup: Option<PathBuf>,
     /// Namespaces to create.
     pub namespaces: Namespaces,
     /// With a user namespace: the outer uid and gid mapped to 0 inside.

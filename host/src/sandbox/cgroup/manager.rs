@@ -26,6 +26,11 @@ pub(crate) trait CgroupManager: std::fmt::Debug + Send + Sync {
     /// The directory that holds `controller`.
     fn dir(&self, controller: &str) -> Option<&Path>;
 
+    /// The directory a process can be started in directly (`clone3` with
+    /// `CLONE_INTO_CGROUP`, v2 only) instead of joining through
+    /// `cgroup.procs`.
+    fn spawn_dir(&self) -> Option<&Path>;
+
     /// Writes the limits; called before any process joins.
     fn apply(&self, limits: &CgroupLimits) -> Result<(), String>;
 

@@ -223,6 +223,22 @@ impl Cgroup {
             .collect()
     }
 
+    /// The directory a sandbox's launcher starts the plugin in directly
+    /// (cgroup v2, `clone3` with `CLONE_INTO_CGROUP`); `None` on v1, where
+    /// a process joins by writing [`Cgroup::procs_files`].
+    ///
+    /// ```no_run
+    /// # fn f(cgroup: plugwire_host::sandbox::cgroup::Cgroup) {
+    /// match cgroup.spawn_dir() {
+    ///     Some(dir) => assert!(dir.join("cgroup.procs").is_file()),
+    ///     None => assert!(!cgroup.procs_files().is_empty(), "v1: joined by a write"),
+    /// }
+    /// # }
+    /// ```
+    pub fn spawn_dir(&self) -> Option<&Path> {
+        self.manager.spawn_dir()
+    }
+
     /// Why the plugin died, if a limit explains it: the OOM killer, or
     /// forks refused at the pids limit.
     ///

@@ -43,6 +43,11 @@ impl CgroupManager for V1 {
             .map(|(_, d)| d.as_path())
     }
 
+    fn spawn_dir(&self) -> Option<&Path> {
+        // CLONE_INTO_CGROUP takes a cgroup2 directory only.
+        None
+    }
+
     fn apply(&self, limits: &CgroupLimits) -> Result<(), String> {
         if let Some(bytes) = limits.memory {
             let dir = self

@@ -50,6 +50,10 @@ impl CgroupManager for V2 {
         Some(self.unified())
     }
 
+    fn spawn_dir(&self) -> Option<&Path> {
+        Some(self.unified())
+    }
+
     fn apply(&self, limits: &CgroupLimits) -> Result<(), String> {
         let dir = self.unified();
         if let Some(bytes) = limits.memory {
