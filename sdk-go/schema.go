@@ -7,6 +7,7 @@ package plugwire
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
+	"google.golang.org/grpc/metadata"
 )
 
 var printer = message.NewPrinter(language.English)
@@ -90,6 +92,36 @@ func (a *arguments) check(text string) (pointer, problem string) {
 		return at + "/" + escape(k.Properties[0]), fmt.Sprintf("unknown property %q", k.Properties[0])
 	}
 	return at, verr.ErrorKind.LocalizedString(printer)
+}
+
+// argumentsValidatedKey is PW-TOOL-16's mark: the host checked a call's
+// arguments against the schema this plugin listed.
+const argumentsValidatedKey = "plugwire-arguments-validated"
+
+// argumentsValidated reports whether the call carries PW-TOOL-16's mark.
+func argumentsValidated(ctx context.Context) bool {
+	md, ok := metadata.FromIncomingContext(ctx)
+	if !ok {
+		return false
+	}
+	marks := md.Get(argumentsValidatedKey)
+	return len(marks) == 1 && marks[0] == "1"
+}
+
+// isObject is the check left for arguments the host has validated: one
+// JSON object, as check reports it.
+func isObject(text string) (pointer, problem string) {
+	trimmed := strings.TrimSpace(text)
+	if trimmed == "" {
+		return "", ""
+	}
+	if !json.Valid([]byte(trimmed)) {
+		return "", "expected a JSON object, the text is not JSON"
+	}
+	if trimmed[0] != '{' {
+		return "", "expected a JSON object, saw " + short(trimmed)
+	}
+	return "", ""
 }
 
 // located is PW-TOOL-5's form: "arguments /x: problem", or

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	pb "plugwire.dev/sdk-go/pb/plugwire/v1"
@@ -173,6 +174,30 @@ func TestBadArgumentsAreRefusedNamingTheField(t *testing.T) {
 	_, err := h.CallTool(ctx10(t), "nope", `{}`)
 	if s, _ := status.FromError(err); s.Code() != codes.NotFound || !strings.Contains(s.Message(), "greet") {
 		t.Errorf("unknown tool: %v", err)
+	}
+}
+
+func TestArgumentsTheHostMarkedValidatedSkipOnlyTheSchemaCheck(t *testing.T) {
+	h := start3(t, map[string]any{})
+	marked := func(value string) context.Context {
+		return metadata.AppendToOutgoingContext(ctx10(t), "plugwire-arguments-validated", value)
+	}
+	// Against the schema (minimum 0), so only a skipped check lets it through.
+	r, err := h.CallTool(marked("1"), "literal", `{"n":-1}`)
+	if err != nil || r.ContentJson != "-2" {
+		t.Errorf("marked: %v %v", r, err)
+	}
+	for _, c := range []struct{ value, tool, args, message string }{
+		{"1", "literal", `[1]`, `arguments: expected a JSON object, saw [1]`},
+		{"1", "literal", `{`, `arguments: expected a JSON object, the text is not JSON`},
+		{"1", "greet", `{"name":3}`, `arguments: json: cannot unmarshal`},
+		{"yes", "literal", `{"n":-1}`, `arguments /n: `},
+	} {
+		_, err := h.CallTool(marked(c.value), c.tool, c.args)
+		s, _ := status.FromError(err)
+		if s.Code() != codes.InvalidArgument || !strings.HasPrefix(s.Message(), c.message) {
+			t.Errorf("mark %q, %s: %v", c.value, c.args, err)
+		}
 	}
 }
 

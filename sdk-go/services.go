@@ -167,7 +167,13 @@ func (ts *toolService) prepare(ctx context.Context, name, arguments string) (*to
 	if found == nil {
 		return nil, nil, status.Errorf(codes.NotFound, "no tool %q; this plugin has: %s", name, strings.Join(names, ", "))
 	}
-	if pointer, problem := found.args.check(arguments); problem != "" {
+	check := found.args.check
+	if argumentsValidated(ctx) {
+		// PW-TOOL-16: the host checked them against the schema we listed;
+		// what is left is that they are an object (decoding does the rest).
+		check = isObject
+	}
+	if pointer, problem := check(arguments); problem != "" {
 		return nil, nil, status.Error(codes.InvalidArgument, located("arguments", pointer, problem))
 	}
 	return found, &ToolContext{Tool: name, Config: config, Host: ts.s.hostFor(ctx)}, nil
@@ -180,7 +186,7 @@ func (ts *toolService) CallTool(ctx context.Context, r *pb.CallToolRequest) (*pb
 	}
 	result, err := t.call(ctx, cx, r.ArgumentsJson)
 	if err != nil {
-		return nil, status.FromContextError(err).Err()
+		return nil, callError(err)
 	}
 	return &pb.CallToolResponse{Result: result}, nil
 }
@@ -199,11 +205,21 @@ func (ts *toolService) CallToolStream(r *pb.CallToolStreamRequest, stream grpc.S
 	}
 	result, err := t.call(ctx, cx, r.ArgumentsJson)
 	if err != nil {
-		return status.FromContextError(err).Err()
+		return callError(err)
 	}
 	mu.Lock()
 	defer mu.Unlock()
 	return stream.Send(&pb.CallToolStreamResponse{Event: &pb.CallToolStreamResponse_Result{Result: result}})
+}
+
+// callError keeps a status the call already chose (arguments that do not
+// decode are InvalidArgument) and maps the rest, a cancelled or expired
+// context among them, to their gRPC codes.
+func callError(err error) error {
+	if s, ok := status.FromError(err); ok {
+		return s.Err()
+	}
+	return status.FromContextError(err).Err()
 }
 
 type commandService struct {

@@ -17,7 +17,10 @@ export interface Problem {
 /** How one tool's arguments are described and checked. */
 export interface Arguments<T> {
   schema: JsonSchema;
-  parse(text: string): { value: T } | { problem: Problem };
+  /** The handler's value, or the first problem. With `validated` (the
+   * host checked the text against `schema`, PW-TOOL-16) a check that only
+   * repeats the host's may be skipped; decoding still refuses. */
+  parse(text: string, validated?: boolean): { value: T } | { problem: Problem };
 }
 
 /** PW-TOOL-5's form: `arguments /x: problem`, or `arguments: problem` for
@@ -49,7 +52,9 @@ function short(value: unknown): string {
   return text.length <= 80 ? text : text.slice(0, 77) + "...";
 }
 
-/** Arguments described by a zod schema; the handler gets the parsed value. */
+/** Arguments described by a zod schema; the handler gets the parsed value
+ * (defaults and transforms applied), so zod parses even what the host
+ * validated. */
 export function fromZod<S extends z.ZodType>(schema: S): Arguments<z.output<S>> {
   const json = z.toJSONSchema(schema, { io: "input" }) as JsonSchema;
   delete json.$schema;
@@ -80,9 +85,9 @@ export function fromJsonSchema(schema: JsonSchema): Arguments<Record<string, unk
   const validate = ajv.compile(schema);
   return {
     schema,
-    parse(text) {
+    parse(text, validated) {
       const object = jsonObject(text);
-      if ("problem" in object) return object;
+      if ("problem" in object || validated) return object;
       if (validate(object.value)) return object;
       const error = validate.errors![0];
       const missing = error.keyword === "required" ? String(error.params.missingProperty) : undefined;

@@ -153,6 +153,12 @@ function callSignal(call: Cancellable): {
   return { signal: controller.signal, deadline, done };
 }
 
+/** PW-TOOL-16's mark: the host checked the arguments against our schema. */
+function argumentsValidated(metadata: grpc.Metadata): boolean {
+  const marks = metadata.get("plugwire-arguments-validated");
+  return marks.length === 1 && marks[0] === "1";
+}
+
 function chainOf(metadata: grpc.Metadata): string | undefined {
   const value = metadata.get(CALL_CHAIN)[0];
   return typeof value === "string" ? value : undefined;
@@ -171,7 +177,7 @@ async function runTool(tool: ToolEntry, args: unknown, cx: ToolContext): Promise
 }
 
 export function toolService(state: State): ToolServiceServer {
-  const prepare = (name: string, argumentsJson: string): { tool: ToolEntry; args: unknown; config: Record<string, unknown> } | Failure => {
+  const prepare = (name: string, argumentsJson: string, validated: boolean): { tool: ToolEntry; args: unknown; config: Record<string, unknown> } | Failure => {
     const config = state.configured();
     if (isFailure(config)) return config;
     const tool = state.plugin.tools.get(name);
@@ -179,7 +185,7 @@ export function toolService(state: State): ToolServiceServer {
       const known = [...state.plugin.tools.keys()].join(", ") || "none";
       return { code: grpc.status.NOT_FOUND, details: `no tool "${name}"; this plugin has: ${known}` };
     }
-    const parsed = tool.args.parse(argumentsJson);
+    const parsed = tool.args.parse(argumentsJson, validated);
     if ("problem" in parsed) {
       return { code: grpc.status.INVALID_ARGUMENT, details: located("arguments", parsed.problem.pointer, parsed.problem.problem) };
     }
@@ -200,7 +206,7 @@ export function toolService(state: State): ToolServiceServer {
       });
     },
     async callTool(call, callback) {
-      const ready = prepare(call.request.name, call.request.argumentsJson);
+      const ready = prepare(call.request.name, call.request.argumentsJson, argumentsValidated(call.metadata));
       if (isFailure(ready)) return callback(ready);
       const { signal, deadline, done } = callSignal(call);
       const cx = new ToolContext(ready.tool.name, ready.config, state.host.forCall(chainOf(call.metadata)), signal, deadline, undefined);
@@ -209,7 +215,7 @@ export function toolService(state: State): ToolServiceServer {
       callback(null, { result });
     },
     async callToolStream(call) {
-      const ready = prepare(call.request.name, call.request.argumentsJson);
+      const ready = prepare(call.request.name, call.request.argumentsJson, argumentsValidated(call.metadata));
       if (isFailure(ready)) return call.emit("error", ready);
       const { signal, deadline, done } = callSignal(call);
       const send = (message: Partial<CallToolStreamResponse>) => {

@@ -106,6 +106,28 @@ test("bad arguments are refused naming the field", async () => {
   }
 });
 
+test("arguments the host marked validated skip only the schema check", async () => {
+  const host = await TestHost.start(plugin);
+  const client = host.client(ToolServiceClient);
+  const call = (mark: string, name: string, argumentsJson: string) => {
+    const metadata = new grpc.Metadata();
+    metadata.set("plugwire-arguments-validated", mark);
+    return new Promise<{ err: grpc.ServiceError | null; contentJson?: string }>((resolve) =>
+      client.callTool({ name, argumentsJson }, metadata, (err, r) => resolve({ err, contentJson: r?.result?.contentJson })),
+    );
+  };
+  try {
+    // Against the schema (minimum 0): only a skipped check lets it through.
+    assert.deepEqual(await call("1", "literal", '{"n":-1}'), { err: null, contentJson: "-2" });
+    // zod still parses what it hands the handler.
+    assert.equal((await call("1", "greet", '{"name":3}')).err?.code, grpc.status.INVALID_ARGUMENT);
+    assert.ok((await call("1", "literal", "[1]")).err?.details.startsWith("arguments: expected a JSON object, saw [1]"));
+    assert.ok((await call("yes", "literal", '{"n":-1}')).err?.details.startsWith("arguments /n: must be >= 0"));
+  } finally {
+    await host.close();
+  }
+});
+
 test("failures are results, not protocol errors", async () => {
   const host = await TestHost.start(plugin);
   try {

@@ -124,6 +124,33 @@ def test_bad_arguments_are_refused_naming_the_field(tool, arguments, message):
     run(go())
 
 
+def test_arguments_the_host_marked_validated_skip_only_the_schema_check():
+    from plugwire.v1 import tool_pb2, tool_pb2_grpc
+
+    async def go():
+        async with TestHost(plugin) as host:
+            stub = tool_pb2_grpc.ToolServiceStub(host.channel)
+
+            async def call(mark: str, name: str, text: str):
+                request = tool_pb2.CallToolRequest(name=name, arguments_json=text)
+                metadata = (("plugwire-arguments-validated", mark),)
+                return await stub.CallTool(request, metadata=metadata, timeout=10)
+
+            # Against the schema (minimum 0): only a skipped check lets it through.
+            assert (await call("1", "literal", '{"n": -1}')).result.content_json == "-2"
+            refused = [
+                ("1", "greet", '{"name": 3}', "arguments /name: input should be a valid string"),
+                ("1", "literal", "[1]", "arguments: expected a JSON object, saw [1]"),
+                ("yes", "literal", '{"n": -1}', "arguments /n: -1 is less than the minimum of 0"),
+            ]
+            for mark, name, text, message in refused:
+                with pytest.raises(grpc.aio.AioRpcError) as e:
+                    await call(mark, name, text)
+                assert e.value.details().startswith(message), (mark, name, e.value.details())
+
+    run(go())
+
+
 def test_unknown_tools_are_not_found():
     async def go():
         async with TestHost(plugin) as host:

@@ -37,6 +37,8 @@ log = logging.getLogger("plugwire")
 #: PW-SHUT-1: the drain of a stop that names no grace (plugwire's Shutdown
 #: without one, go-plugin's controller).
 DEFAULT_GRACE_S = 5.0
+#: PW-TOOL-16's mark: the host checked the arguments against our schema.
+ARGUMENTS_VALIDATED = "plugwire-arguments-validated"
 Context: TypeAlias = grpc.aio.ServicerContext[Any, Any]
 
 
@@ -148,7 +150,8 @@ class ToolService(tool_pb2_grpc.ToolServiceServicer):
         if tool is None:
             known = ", ".join(self.state.plugin.tools) or "none"
             await _abort(context, grpc.StatusCode.NOT_FOUND, f"no tool {name!r}; this plugin has: {known}")
-        value, problem = tool.arguments.parse(arguments_json)
+        marks = [v for k, v in context.invocation_metadata() or () if k == ARGUMENTS_VALIDATED]
+        value, problem = tool.arguments.parse(arguments_json, validated=marks == ["1"])
         if problem is not None:
             await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, located("arguments", *problem))
         remaining = context.time_remaining()

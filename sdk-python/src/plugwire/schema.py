@@ -45,14 +45,16 @@ class Arguments:
     def __init__(
         self,
         schema: dict[str, Any],
-        check: Callable[[str], tuple[Any, Problem | None]],
+        check: Callable[[str, bool], tuple[Any, Problem | None]],
     ) -> None:
         self.schema = schema
         self._check = check
 
-    def parse(self, arguments_json: str) -> tuple[Any, Problem | None]:
-        """The handler's value, or the first problem."""
-        return self._check(arguments_json or "{}")
+    def parse(self, arguments_json: str, validated: bool = False) -> tuple[Any, Problem | None]:
+        """The handler's value, or the first problem. With `validated` (the
+        host checked the text against `schema`, PW-TOOL-16) a check that
+        only repeats the host's is skipped; decoding still refuses."""
+        return self._check(arguments_json or "{}", validated)
 
     @classmethod
     def literal(cls, schema: dict[str, Any]) -> Arguments:
@@ -65,10 +67,12 @@ class Arguments:
         validator_class.check_schema(schema)
         validator = validator_class(schema)
 
-        def check(text: str) -> tuple[Any, Problem | None]:
+        def check(text: str, validated: bool) -> tuple[Any, Problem | None]:
             value, problem = _json_object(text)
             if problem:
                 return None, problem
+            if validated:
+                return value, None
             error = jsonschema.exceptions.best_match(validator.iter_errors(value))
             if error is not None:
                 return None, (pointer(list(error.absolute_path)), error.message)
@@ -80,8 +84,9 @@ class Arguments:
     def model(cls, model: type[BaseModel]) -> Arguments:
         """A pydantic model: the handler receives an instance."""
 
-        def check(text: str) -> tuple[Any, Problem | None]:
-            # One parse: pydantic reads the JSON and checks it together.
+        def check(text: str, validated: bool) -> tuple[Any, Problem | None]:
+            # One parse: pydantic reads the JSON and checks it together,
+            # even when the host validated it (the handler gets the model).
             try:
                 return model.model_validate_json(text, strict=True), None
             except pydantic.ValidationError as e:
