@@ -477,11 +477,18 @@ async fn bare_starts_concurrent(exe: &Path, n: usize) -> Duration {
 /// Spawns a server binary by hand (cookie and socket directory set), reads
 /// its line and makes the first RPC, a health check.
 async fn bare_starts_one(exe: &Path) -> (std::process::Child, tempfile::TempDir) {
+    bare_serves(Command::new(exe)).await
+}
+
+/// Starts `server` as the host would a plugin (a private socket directory,
+/// the cookie, nothing else of our environment) and waits until it has
+/// answered one health check.
+async fn bare_serves(mut server: Command) -> (std::process::Child, tempfile::TempDir) {
     let dir = tempfile::Builder::new()
         .prefix("pwb")
         .tempdir_in("/tmp")
         .unwrap();
-    let mut child = Command::new(exe)
+    let mut child = server
         .env_clear()
         .env("PLUGWIRE_PLUGIN", "5d3c1f0e-plugwire")
         .env("PLUGIN_PROTOCOL_VERSIONS", "1")
@@ -1090,5 +1097,37 @@ async fn python_rows(rows: &mut Vec<Row>, quick: bool) {
         "Python plugin cold start to ready, no sandbox",
         python_cold_starts(n).await,
         Some("python -c 'import grpc'"),
+    ));
+
+    // Idle as the Rust plugin's row is: started, one call answered.
+    let mut config = config(SandboxLevel::None);
+    config.plugin_dirs = vec![python_plugin()];
+    config.start = plugwire_host::StartPolicy::Eager;
+    let host = Host::start(config).await.unwrap();
+    host.call_tool(
+        "echo-python.echo",
+        json!({"text": "x"}),
+        CallOptions::default(),
+    )
+    .await
+    .unwrap();
+    let idle_rss = rss_kib(host.status()[0].pid.unwrap());
+    host.shutdown().await;
+    let mut bare = Command::new(python_plugin().join(".venv/bin/python"));
+    bare.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/plugwire/bare_grpcio_server.py"));
+    let (mut bare_child, _dir) = bare_serves(bare).await;
+    let bare_rss = rss_kib(bare_child.id());
+    let _ = bare_child.kill();
+    let _ = bare_child.wait();
+    let kib = |v: u64| Duration::from_micros(v);
+    rows.push(row(
+        "bare grpcio server RSS (KiB)",
+        vec![kib(bare_rss)],
+        None,
+    ));
+    rows.push(row(
+        "Python plugin idle RSS under the host (KiB)",
+        vec![kib(idle_rss)],
+        Some("bare grpcio server RSS (KiB)"),
     ));
 }
