@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use common::{Plugins, alive, eventually};
 use plugwire_host::sandbox::SandboxLevel;
+use plugwire_host::sandbox::cgroup::cgroup2_mount;
 use plugwire_host::{CallOptions, Host, HostConfig, PluginState};
 use serde_json::{Value, json};
 use tonic::Code;
@@ -555,19 +556,6 @@ async fn the_standard_sandbox_is_the_default() {
     host.shutdown().await;
 }
 
-/// A cgroup2 mount this test may make a directory in: the unified
-/// hierarchy itself, or the empty one a hybrid (v1) machine has.
-fn cgroup2_mount() -> Option<&'static Path> {
-    const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
-    ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"]
-        .into_iter()
-        .map(Path::new)
-        .find(|p| {
-            nix::sys::statfs::statfs(*p)
-                .is_ok_and(|fs| fs.filesystem_type().0 == CGROUP2_SUPER_MAGIC)
-        })
-}
-
 /// Runs the launcher on `spec` with `sh -c script` as the plugin, the
 /// spec handed over as a sealed descriptor, as the host does; with
 /// `unprivileged`, the launcher first joins that cgroup (its
@@ -650,11 +638,7 @@ fn on_cgroup_v2_the_plugin_is_born_in_its_cgroup() {
     };
     let dir = mount.join(format!("plugwire-test-born-{}", std::process::id()));
     std::fs::create_dir(&dir).unwrap();
-    let mut spec = plugwire_host::sandbox::example_spec();
-    spec.cgroup_procs.clear();
-    spec.spawn_into_cgroup = Some(dir.clone());
-    spec.root = None;
-    spec.landlock = None;
+    let spec = spawning_into(&dir);
     let script = "echo pid $$; cat /proc/self/cgroup; exec sleep 30";
     let mut launcher = launch_sandboxed(&spec, script, None);
     let mut lines = std::io::BufReader::new(launcher.stdout.take().unwrap()).lines();
@@ -689,6 +673,18 @@ fn on_cgroup_v2_the_plugin_is_born_in_its_cgroup() {
     assert_eq!(status.code(), Some(128 + 9), "{status:?}");
 }
 
+/// A spec whose plugin starts in the cgroup `dir`, on the host's own
+/// filesystem view (no prepared root, no Landlock), so a shell script can
+/// report where it landed.
+fn spawning_into(dir: &Path) -> plugwire_host::sandbox::spec::SandboxSpec {
+    let mut spec = plugwire_host::sandbox::example_spec();
+    spec.cgroup_procs.clear();
+    spec.spawn_into_cgroup = Some(dir.to_path_buf());
+    spec.root = None;
+    spec.landlock = None;
+    spec
+}
+
 /// Where `CLONE_INTO_CGROUP` is refused (here: a v1 directory, which it
 /// cannot take) the launcher joins by writing `cgroup.procs` instead, and
 /// the plugin still starts inside.
@@ -702,11 +698,7 @@ fn where_clone_into_cgroup_is_refused_the_launcher_joins() {
     }
     let dir = v1.join(format!("plugwire-test-join-{}", std::process::id()));
     std::fs::create_dir(&dir).unwrap();
-    let mut spec = plugwire_host::sandbox::example_spec();
-    spec.cgroup_procs.clear();
-    spec.spawn_into_cgroup = Some(dir.clone());
-    spec.root = None;
-    spec.landlock = None;
+    let spec = spawning_into(&dir);
     let mut launcher = launch_sandboxed(&spec, "echo started as $$; exec sleep 30", None);
     let mut lines = std::io::BufReader::new(launcher.stdout.take().unwrap()).lines();
     let first = lines.next().and_then(Result::ok);

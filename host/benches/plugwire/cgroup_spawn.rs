@@ -12,21 +12,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use plugwire_host::sandbox::cgroup::cgroup2_mount;
+
 use crate::table::{Row, row};
 
-const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
 /// Longer than an RCU grace period, so each start finds the kernel quiet.
 const QUIET: Duration = Duration::from_millis(150);
-
-fn cgroup2_mount() -> Option<&'static Path> {
-    ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"]
-        .into_iter()
-        .map(Path::new)
-        .find(|p| {
-            nix::sys::statfs::statfs(*p)
-                .is_ok_and(|fs| fs.filesystem_type().0 == CGROUP2_SUPER_MAGIC)
-        })
-}
 
 /// Launcher spawn → the plugin's first line, with the standard steps but
 /// no new root (the same in both rows), `n` times after a quiet spell.

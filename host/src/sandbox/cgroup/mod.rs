@@ -45,6 +45,27 @@ pub enum Layout {
     },
 }
 
+/// The cgroup2 hierarchy of this machine, where there is one: the unified
+/// hierarchy at `/sys/fs/cgroup`, or the one a hybrid (v1) machine mounts
+/// at `/sys/fs/cgroup/unified`, which has no controllers but can hold
+/// processes.
+///
+/// ```no_run
+/// match plugwire_host::sandbox::cgroup::cgroup2_mount() {
+///     Some(mount) => println!("cgroup2 at {}", mount.display()),
+///     None => println!("no cgroup2 hierarchy"),
+/// }
+/// ```
+pub fn cgroup2_mount() -> Option<&'static Path> {
+    ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"]
+        .into_iter()
+        .map(Path::new)
+        .find(|p| {
+            nix::sys::statfs::statfs(*p)
+                .is_ok_and(|fs| fs.filesystem_type().0 == CGROUP2_SUPER_MAGIC)
+        })
+}
+
 impl Layout {
     /// Detects the layout the way youki does: statfs on `/sys/fs/cgroup`,
     /// cgroup2 means unified; tmpfs means v1 (possibly hybrid, with an
