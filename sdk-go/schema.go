@@ -63,17 +63,11 @@ func compileArguments(raw json.RawMessage) (*arguments, error) {
 // check returns the first problem with text as a pointer and a message, or
 // empty strings when the arguments are valid.
 func (a *arguments) check(text string) (pointer, problem string) {
-	if strings.TrimSpace(text) == "" {
-		text = "{}"
+	value, problem := jsonObject(text)
+	if problem != "" {
+		return "", problem
 	}
-	value, err := jsonschema.UnmarshalJSON(strings.NewReader(text))
-	if err != nil {
-		return "", "expected a JSON object, the text is not JSON: " + err.Error()
-	}
-	if _, ok := value.(map[string]any); !ok {
-		return "", "expected a JSON object, saw " + short(text)
-	}
-	err = a.compiled.Validate(value)
+	err := a.compiled.Validate(value)
 	if err == nil {
 		return "", ""
 	}
@@ -111,17 +105,24 @@ func argumentsValidated(ctx context.Context) bool {
 // isObject is the check left for arguments the host has validated: one
 // JSON object, as check reports it.
 func isObject(text string) (pointer, problem string) {
-	trimmed := strings.TrimSpace(text)
-	if trimmed == "" {
-		return "", ""
+	_, problem = jsonObject(text)
+	return "", problem
+}
+
+// jsonObject decodes arguments as PW-TOOL-5 and PW-TOOL-15 read them (empty
+// text is {}): the object, or the problem.
+func jsonObject(text string) (value any, problem string) {
+	if strings.TrimSpace(text) == "" {
+		text = "{}"
 	}
-	if !json.Valid([]byte(trimmed)) {
-		return "", "expected a JSON object, the text is not JSON"
+	value, err := jsonschema.UnmarshalJSON(strings.NewReader(text))
+	if err != nil {
+		return nil, "expected a JSON object, the text is not JSON: " + err.Error()
 	}
-	if trimmed[0] != '{' {
-		return "", "expected a JSON object, saw " + short(trimmed)
+	if _, ok := value.(map[string]any); !ok {
+		return nil, "expected a JSON object, saw " + short(text)
 	}
-	return "", ""
+	return value, ""
 }
 
 // located is PW-TOOL-5's form: "arguments /x: problem", or

@@ -349,6 +349,29 @@ fn copies(n: usize) -> PathBuf {
     root
 }
 
+/// A memory row's value: KiB stored as microseconds (see `table::Row`).
+fn kib(v: u64) -> Duration {
+    Duration::from_micros(v)
+}
+
+/// The RSS of `host`'s only plugin when idle as go-plugin's row measures
+/// it: started, one call of `tool` answered.
+async fn idle_rss_kib(host: &Host, tool: &str) -> u64 {
+    host.call_tool(tool, json!({"text": "x"}), CallOptions::default())
+        .await
+        .unwrap();
+    rss_kib(host.status()[0].pid.unwrap())
+}
+
+/// The RSS of a bare server once it has answered its first RPC.
+async fn bare_rss_kib(server: Command) -> u64 {
+    let (mut child, _dir) = bare_serves(server).await;
+    let rss = rss_kib(child.id());
+    let _ = child.kill();
+    let _ = child.wait();
+    rss
+}
+
 fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
@@ -960,11 +983,7 @@ async fn main() {
         None,
     ));
     let host = host_of(examples().join("echo"), true).await;
-    // Idle as go-plugin's row is: started, one call answered.
-    host.call_tool("echo.echo", json!({"text": "x"}), CallOptions::default())
-        .await
-        .unwrap();
-    let idle_rss = rss_kib(host.status()[0].pid.unwrap());
+    let idle_rss = idle_rss_kib(&host, "echo.echo").await;
     rows.push(row(
         "command cat, 1 MiB through stdin and stdout",
         command_runs(&host, if quick { 10 } else { 40 }).await,
@@ -1018,11 +1037,7 @@ async fn main() {
     ));
     host.shutdown().await;
 
-    let (mut bare_child, _dir) = bare_starts_one(&bare).await;
-    let bare_rss = rss_kib(bare_child.id());
-    let _ = bare_child.kill();
-    let _ = bare_child.wait();
-    let kib = |v: u64| Duration::from_micros(v);
+    let bare_rss = bare_rss_kib(Command::new(&bare)).await;
     rows.push(row(
         "bare tonic server RSS (KiB)",
         vec![kib(bare_rss)],
@@ -1113,27 +1128,12 @@ async fn python_rows(rows: &mut Vec<Row>, quick: bool) {
         Some("python -c 'import grpc'"),
     ));
 
-    // Idle as the Rust plugin's row is: started, one call answered.
-    let mut config = config(SandboxLevel::None);
-    config.plugin_dirs = vec![python_plugin()];
-    config.start = plugwire_host::StartPolicy::Eager;
-    let host = Host::start(config).await.unwrap();
-    host.call_tool(
-        "echo-python.echo",
-        json!({"text": "x"}),
-        CallOptions::default(),
-    )
-    .await
-    .unwrap();
-    let idle_rss = rss_kib(host.status()[0].pid.unwrap());
+    let host = host_of(python_plugin(), true).await;
+    let idle_rss = idle_rss_kib(&host, "echo-python.echo").await;
     host.shutdown().await;
     let mut bare = Command::new(python_plugin().join(".venv/bin/python"));
     bare.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/plugwire/bare_grpcio_server.py"));
-    let (mut bare_child, _dir) = bare_serves(bare).await;
-    let bare_rss = rss_kib(bare_child.id());
-    let _ = bare_child.kill();
-    let _ = bare_child.wait();
-    let kib = |v: u64| Duration::from_micros(v);
+    let bare_rss = bare_rss_kib(bare).await;
     rows.push(row(
         "bare grpcio server RSS (KiB)",
         vec![kib(bare_rss)],
